@@ -1,0 +1,189 @@
+"""Reading files: tree listings, paths-info and the resolve (download) endpoint."""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from .. import repos
+from ..errors import BadRequest, EntryNotFound
+from ..responses import BlobFileResponse, iso, json_response
+from ..routing import Ctx
+from ..schema import Commit, Repo
+from ..trees import DirInfo, Entry, FileInfo, TreeReader
+from .common import flag, load_repo
+
+EXPANDED_PAGE = 50
+TEXT_TYPES = ("text/", "application/json", "application/x-yaml", "application/yaml")
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    if isinstance(entry, DirInfo):
+        return {"type": "directory", "oid": entry.oid, "path": entry.path}
+    doc: dict[str, Any] = {"type": "file", "oid": entry.oid, "size": entry.size,
+                           "path": entry.path}
+    if entry.lfs:
+        doc["lfs"] = {"oid": entry.sha256, "size": entry.size, "pointerSize": entry.pointer_size}
+    return doc
+
+
+def _last_commits(
+    session: Session, reader: TreeReader, repo: Repo, start: str, entries: list[Entry]
+) -> dict[str, Commit]:
+    """For each entry, the newest commit that changed it (walking first parents)."""
+    wanted = {e.path: e.oid for e in entries}
+    found: dict[str, Commit] = {}
+    commits = list(repos.history(session, repo, start))
+    for i, commit in enumerate(commits):
+        if not wanted:
+            break
+        parent = commits[i + 1] if i + 1 < len(commits) else None
+        for path in list(wanted):
+            before = reader.find(parent.tree_oid, path) if parent else None
+            if before is None or before.oid != wanted[path]:
+                found[path] = commit
+                del wanted[path]
+    return found
+
+
+def tree(ctx: Ctx) -> Response:
+    q = ctx.request.query_params
+    recursive, expand = flag(q.get("recursive")), flag(q.get("expand"))
+    path = ctx.params.get("path", "").strip("/")
+    page = EXPANDED_PAGE if expand else ctx.hub.settings.page_size
+    try:
+        offset = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if "cursor" in q else 0
+    except ValueError as exc:
+        raise BadRequest("'cursor' must be one this hub returned.") from exc
+    with ctx.hub.db.read() as session:
+        repo = load_repo(session, ctx)
+        sha = repos.resolve(session, repo, ctx.params["rev"])
+        commit = session.get(Commit, (repo.id, sha))
+        assert commit is not None
+        reader = TreeReader(session, ctx.hub.tree_cache)
+        node = reader.find(commit.tree_oid, path)
+        if node is None or not node.is_dir:
+            raise EntryNotFound(f"Entry not found: {path!r} is not a folder at {sha}",
+                                headers={"X-Repo-Commit": sha})
+        prefix = f"{path}/" if path else ""
+        items = []
+        for i, item in enumerate(reader.walk(node.oid, prefix, recursive=recursive)):
+            if i >= offset + page + 1:
+                break
+            if i >= offset:
+                items.append(item)
+        entries = reader.describe(items[:page])
+        docs = [entry_json(e) for e in entries]
+        if expand:
+            last = _last_commits(session, reader, repo, sha, entries)
+            for doc in docs:
+                c = last.get(doc["path"])
+                if c is not None:
+                    doc["lastCommit"] = {"id": c.oid, "title": c.title, "date": iso(c.created_at)}
+    headers = {}
+    if len(items) > page:
+        cursor = base64.urlsafe_b64encode(str(offset + page).encode()).decode()
+        params = [(k, v) for k, v in q.multi_items() if k != "cursor"] + [("cursor", cursor)]
+        headers["Link"] = f'<{ctx.url(ctx.raw_path)}?{urlencode(params)}>; rel="next"'
+    return json_response(docs, headers=headers)
+
+
+async def paths_info(ctx: Ctx) -> Response:
+    raw = await ctx.request.body()
+    if ctx.request.headers.get("content-type", "").startswith("application/json"):
+        import json
+
+        try:
+            body = json.loads(raw)
+            paths = [str(p) for p in body.get("paths", [])]
+        except (ValueError, AttributeError) as exc:
+            raise BadRequest("The body must be {\"paths\": [...]}.") from exc
+    else:
+        form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        paths = form.get("paths", [])
+    if len(paths) > 10_000:
+        raise BadRequest("Ask for at most 10000 paths at a time.")
+
+    def work() -> Response:
+        with ctx.hub.db.read() as session:
+            repo = load_repo(session, ctx)
+            sha = repos.resolve(session, repo, ctx.params["rev"])
+            commit = session.get(Commit, (repo.id, sha))
+            assert commit is not None
+            reader = TreeReader(session, ctx.hub.tree_cache)
+            found = []
+            for p in dict.fromkeys(x.strip("/") for x in paths):
+                entry = reader.find(commit.tree_oid, p) if p else None
+                if entry is not None:
+                    found.append((p, entry))
+            return json_response([entry_json(e) for e in reader.describe(found)])
+
+    return await ctx.run(work)
+
+
+def _content_type(path: str) -> str:
+    guessed, _ = mimetypes.guess_type(path)
+    if path.endswith((".md", ".txt", ".csv", ".jsonl", ".yaml", ".yml", ".py", ".json")) or (
+        guessed and guessed.startswith(TEXT_TYPES)
+    ):
+        # Never text/html or image/svg+xml: user files must not run in our origin.
+        return "text/plain; charset=utf-8"
+    return "application/octet-stream"
+
+
+async def resolve(ctx: Ctx) -> Response:
+    method = ctx.request.method
+
+    def lookup() -> tuple[int, str, FileInfo]:
+        with ctx.hub.db.read() as session:
+            repo = load_repo(session, ctx)
+            sha = repos.resolve(session, repo, ctx.params["rev"])
+            commit = session.get(Commit, (repo.id, sha))
+            assert commit is not None
+            info = TreeReader(session, ctx.hub.tree_cache).file(commit.tree_oid,
+                                                                ctx.params["path"])
+            if info is None:
+                raise EntryNotFound(f"Entry not found: {ctx.params['path']}",
+                                    headers={"X-Repo-Commit": sha})
+            return repo.id, sha, info
+
+    repo_id, sha, info = await ctx.run(lookup)
+    path = ctx.hub.blobs.local_path(info.sha256)
+    assert path is not None
+    filename = info.path.rsplit("/", 1)[-1]
+    headers = {
+        "X-Repo-Commit": sha,
+        "ETag": f'"{info.etag}"',
+        "Accept-Ranges": "bytes",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=0" if len(ctx.params["rev"]) != 40 else
+                         "private, max-age=31536000, immutable",
+    }
+    if info.lfs:
+        headers["X-Linked-Etag"] = f'"{info.sha256}"'
+        headers["X-Linked-Size"] = str(info.size)
+    rng = ctx.request.headers.get("range", "")
+    if method == "GET" and (not rng or rng.replace(" ", "").startswith("bytes=0-")):
+        await ctx.run(lambda: _count_download(ctx, repo_id))
+    return BlobFileResponse(
+        path,
+        headers=headers,
+        media_type=_content_type(info.path),
+        content_disposition_type="inline",
+        filename=filename,
+        chunk_size=ctx.hub.settings.download_chunk_bytes,
+        stat_result=None,
+    )
+
+
+def _count_download(ctx: Ctx, repo_id: int) -> None:
+    with ctx.hub.db.write() as session:
+        session.execute(update(Repo).where(Repo.id == repo_id)
+                        .values(downloads=Repo.downloads + 1))

@@ -1,0 +1,115 @@
+"""Branches, tags and history."""
+
+from __future__ import annotations
+
+import json
+from itertools import islice
+from urllib.parse import urlencode
+
+from starlette.responses import Response
+
+from .. import repos
+from ..errors import BadRequest
+from ..responses import iso, json_response
+from ..routing import Ctx
+from .common import load_repo
+
+
+def list_refs(ctx: Ctx) -> Response:
+    with ctx.hub.db.read() as session:
+        repo = load_repo(session, ctx)
+        refs = repos.list_refs(session, repo)
+    doc: dict[str, list[dict[str, str]]] = {"branches": [], "converts": [], "tags": []}
+    for ref in refs:
+        kind = "branches" if ref.kind == "branch" else "tags"
+        prefix = "refs/heads/" if ref.kind == "branch" else "refs/tags/"
+        doc[kind].append({"name": ref.name, "ref": prefix + ref.name, "targetCommit": ref.target})
+    if ctx.request.query_params.get("include_prs"):
+        doc["pullRequests"] = []
+    return json_response(doc)
+
+
+async def _json(ctx: Ctx) -> dict[str, object]:
+    raw = await ctx.request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}.") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return data
+
+
+async def create_branch(ctx: Ctx) -> Response:
+    body = await _json(ctx)
+    start = str(body.get("startingPoint") or repos.DEFAULT_BRANCH)
+
+    def work() -> Response:
+        with ctx.hub.db.write() as session:
+            repo = load_repo(session, ctx, mode="write")
+            target = repos.resolve(session, repo, start)
+            repos.create_ref(session, repo, "branch", ctx.params["branch"], target)
+        return json_response({"name": ctx.params["branch"], "targetCommit": target})
+
+    return await ctx.run(work)
+
+
+def delete_branch(ctx: Ctx) -> Response:
+    with ctx.hub.db.write() as session:
+        repo = load_repo(session, ctx, mode="write")
+        if ctx.params["branch"] == repos.DEFAULT_BRANCH:
+            raise BadRequest("The default branch 'main' cannot be deleted.")
+        repos.delete_ref(session, repo, "branch", ctx.params["branch"])
+    return json_response({"deleted": True})
+
+
+async def create_tag(ctx: Ctx) -> Response:
+    body = await _json(ctx)
+    tag = body.get("tag")
+    if not isinstance(tag, str):
+        raise BadRequest("The body must name the tag: {\"tag\": \"v1\"}.")
+
+    def work() -> Response:
+        with ctx.hub.db.write() as session:
+            repo = load_repo(session, ctx, mode="write")
+            target = repos.resolve(session, repo, ctx.params["rev"])
+            repos.create_ref(session, repo, "tag", tag, target)
+        return json_response({"name": tag, "targetCommit": target})
+
+    return await ctx.run(work)
+
+
+def delete_tag(ctx: Ctx) -> Response:
+    with ctx.hub.db.write() as session:
+        repo = load_repo(session, ctx, mode="write")
+        repos.delete_ref(session, repo, "tag", ctx.params["rev"])
+    return json_response({"deleted": True})
+
+
+def list_commits(ctx: Ctx) -> Response:
+    q = ctx.request.query_params
+    try:
+        page = int(q.get("p") or 0)
+        limit = min(int(q.get("limit") or 100), 1000)
+    except ValueError as exc:
+        raise BadRequest("'p' and 'limit' must be integers.") from exc
+    with ctx.hub.db.read() as session:
+        repo = load_repo(session, ctx)
+        start = repos.resolve(session, repo, ctx.params["rev"])
+        rows = list(islice(repos.history(session, repo, start), page * limit,
+                           (page + 1) * limit + 1))
+    items = [{
+        "id": c.oid,
+        "authors": [{"user": c.author, "avatar": None}],
+        "date": iso(c.created_at),
+        "title": c.title,
+        "message": c.message[len(c.title):].strip(),
+        "formatted": {"title": c.title, "message": c.message[len(c.title):].strip()},
+    } for c in rows[:limit]]
+    headers = {}
+    if len(rows) > limit:
+        params = [(k, v) for k, v in q.multi_items() if k != "p"] + [("p", str(page + 1))]
+        headers["Link"] = f'<{ctx.url(ctx.raw_path)}?{urlencode(params)}>; rel="next"'
+    return json_response(items, headers=headers)

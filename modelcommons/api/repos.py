@@ -1,0 +1,323 @@
+"""Repository lifecycle and metadata: create, delete, move, settings, info, list."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from .. import access, accounts, repos
+from ..cards import parse_front_matter
+from ..commits import initial_commit
+from ..errors import BadRequest, Conflict, HubError, RepoNotFound, Unauthorized
+from ..names import check_repo_id, repo_type_from_body
+from ..responses import iso, json_response
+from ..routing import Ctx
+from ..schema import Account, Commit, Repo
+from ..trees import FileInfo, TreeReader
+from .common import flag, load_repo, repo_kind, repo_url
+
+
+def whoami(ctx: Ctx) -> Response:
+    if ctx.principal is None:
+        raise Unauthorized("Invalid user token: no token was sent.")
+    with ctx.hub.db.read() as session:
+        user = accounts.get_account(session, ctx.principal.name)
+        roles = accounts.org_roles(session, user.id)
+    return json_response({
+        "type": "user",
+        "id": str(user.id),
+        "name": user.name,
+        "fullname": user.fullname,
+        "email": user.email,
+        "isAdmin": user.is_admin,
+        "orgs": [{"type": "org", "name": n, "roleInOrg": r} for n, r in sorted(roles.items())],
+        "auth": {"type": "access_token", "accessToken": {
+            "displayName": ctx.principal.token_name, "role": ctx.principal.token_role}},
+    })
+
+
+def _body(ctx: Ctx, raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}.") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return data
+
+
+def _private(body: dict[str, Any]) -> bool | None:
+    if "visibility" in body and body["visibility"] is not None:
+        if body["visibility"] not in ("public", "private"):
+            raise BadRequest(f"Unsupported visibility {body['visibility']!r}.")
+        return bool(body["visibility"] == "private")
+    if "private" in body and body["private"] is not None:
+        return bool(body["private"])
+    return None
+
+
+async def create(ctx: Ctx) -> Response:
+    body = _body(ctx, await ctx.request.body())
+    kind = repo_type_from_body(body.get("type"))
+    if ctx.principal is None:
+        raise Unauthorized("You must be authenticated to create a repository.")
+    namespace = body.get("organization") or ctx.principal.name
+    name = body.get("name")
+    if not isinstance(name, str) or not isinstance(namespace, str):
+        raise BadRequest("'name' (and 'organization', if given) must be strings.")
+    check_repo_id(f"{namespace}/{name}")
+    private = bool(_private(body))
+    principal = ctx.principal
+
+    def work() -> Response:
+        with ctx.hub.db.write() as session:
+            owner = session.scalar(select(Account).where(Account.name == namespace))
+            if owner is None:
+                raise BadRequest(f"No user or organisation named {namespace!r}.")
+            access.require_namespace_write(session, principal, namespace)
+            try:
+                repo = repos.new_repo(session, kind, namespace, name, owner.id, private=private)
+            except Conflict as exc:
+                existing = session.scalar(select(Repo).where(
+                    Repo.kind == kind, func.lower(Repo.namespace) == namespace.lower(),
+                    func.lower(Repo.name) == name.lower()))
+                assert existing is not None
+                raise HubError(exc.message, status=409, code="RepoExists",
+                               extra={"url": repo_url(ctx, existing)}) from exc
+            initial_commit(session, ctx.hub, repo, principal.name)
+            return json_response({"url": repo_url(ctx, repo), "name": repo.repo_id,
+                                  "id": str(repo.id)})
+
+    return await ctx.run(work)
+
+
+async def delete(ctx: Ctx) -> Response:
+    body = _body(ctx, await ctx.request.body())
+    kind = repo_type_from_body(body.get("type"))
+    namespace = body.get("organization") or (ctx.principal.name if ctx.principal else "")
+    name = str(body.get("name") or "")
+
+    def work() -> Response:
+        with ctx.hub.db.write() as session:
+            repo = repos.get_repo(session, kind, str(namespace), name)
+            access.require_admin(session, ctx.principal, repo)
+            repos.delete_repo(session, repo)
+        return json_response({"deleted": True})
+
+    return await ctx.run(work)
+
+
+async def move(ctx: Ctx) -> Response:
+    body = _body(ctx, await ctx.request.body())
+    kind = repo_type_from_body(body.get("type"))
+    src_ns, src_name = check_repo_id(str(body.get("fromRepo", "")))
+    dst_ns, dst_name = check_repo_id(str(body.get("toRepo", "")))
+
+    def work() -> Response:
+        with ctx.hub.db.write() as session:
+            repo = repos.get_repo(session, kind, src_ns, src_name)
+            access.require_admin(session, ctx.principal, repo)
+            if dst_ns != src_ns:
+                owner = session.scalar(select(Account).where(Account.name == dst_ns))
+                if owner is None:
+                    raise BadRequest(f"No user or organisation named {dst_ns!r}.")
+                access.require_namespace_write(session, ctx.principal, dst_ns)
+                if access.namespace_role(session, ctx.principal, dst_ns) != "admin":
+                    raise access.Forbidden(f"Only admins of {dst_ns!r} can move repos into it.")
+                repo.owner_id = owner.id
+            repos.move_repo(session, repo, dst_ns, dst_name)
+            return json_response({"url": repo_url(ctx, repo)})
+
+    return await ctx.run(work)
+
+
+async def settings(ctx: Ctx) -> Response:
+    body = _body(ctx, await ctx.request.body())
+    private = _private(body)
+    if "gated" in body and body["gated"] not in (False, None, "false"):
+        raise BadRequest("Gated access is not available on this hub yet.")
+
+    def work() -> Response:
+        with ctx.hub.db.write() as session:
+            repo = load_repo(session, ctx, mode="admin")
+            if private is not None:
+                repo.private = private
+            return json_response({"private": repo.private, "gated": False})
+
+    return await ctx.run(work)
+
+
+def _siblings(reader: TreeReader, tree: str, blobs: bool) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for entry in reader.describe(reader.walk(tree, "", recursive=True)):
+        if not isinstance(entry, FileInfo):
+            continue
+        item: dict[str, Any] = {"rfilename": entry.path}
+        if blobs:
+            item["size"] = entry.size
+            item["blobId"] = entry.oid
+            if entry.lfs:
+                item["lfs"] = {"size": entry.size, "sha256": entry.sha256,
+                               "pointerSize": entry.pointer_size}
+        out.append(item)
+    return out
+
+
+def info_document(
+    ctx: Ctx, session: Session, repo: Repo, *, sha: str | None = None,
+    blobs: bool = False, siblings: bool = True, card: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON the client reads into ModelInfo / DatasetInfo."""
+    card = repos.card_of(repo) if card is None else card
+    doc: dict[str, Any] = {
+        "_id": str(repo.id),
+        "id": repo.repo_id,
+        "author": repo.namespace,
+        "private": repo.private,
+        "gated": False,
+        "disabled": False,
+        "downloads": repo.downloads,
+        "downloadsAllTime": repo.downloads,
+        "likes": repo.likes,
+        "tags": repo.tags.split(),
+        "createdAt": iso(repo.created_at),
+        "lastModified": iso(repo.updated_at),
+        "cardData": card,
+    }
+    if repo.kind == "model":
+        doc["library_name"] = card.get("library_name")
+        doc["pipeline_tag"] = card.get("pipeline_tag")
+        doc["modelId"] = repo.repo_id
+    if sha is not None:
+        commit = session.get(Commit, (repo.id, sha))
+        assert commit is not None
+        doc["sha"] = sha
+        doc["lastModified"] = iso(commit.created_at)
+        if siblings:
+            reader = TreeReader(session, ctx.hub.tree_cache)
+            doc["siblings"] = _siblings(reader, commit.tree_oid, blobs)
+    return doc
+
+
+def info(ctx: Ctx) -> Response:
+    q = ctx.request.query_params
+    expand = q.getlist("expand") + q.getlist("expand[]")
+    with ctx.hub.db.read() as session:
+        repo = load_repo(session, ctx)
+        sha = repos.resolve(session, repo, ctx.params.get("rev", repos.DEFAULT_BRANCH))
+        card = None
+        if "rev" in ctx.params and ctx.params["rev"] != repos.DEFAULT_BRANCH:
+            card = _card_at(ctx, session, sha, repo)
+        doc = info_document(ctx, session, repo, sha=sha, blobs=flag(q.get("blobs")), card=card)
+    if expand:
+        doc = {k: v for k, v in doc.items() if k in expand or k in ("id", "_id")}
+    return json_response(doc)
+
+
+def _card_at(ctx: Ctx, session: Session, sha: str, repo: Repo) -> dict[str, Any]:
+    commit = session.get(Commit, (repo.id, sha))
+    assert commit is not None
+    readme = TreeReader(session, ctx.hub.tree_cache).file(commit.tree_oid, "README.md")
+    if readme is None or readme.size > 1024 * 1024:
+        return {}
+    with ctx.hub.blobs.open(readme.sha256) as f:
+        try:
+            return parse_front_matter(f.read().decode("utf-8", "replace"))
+        except HubError:
+            return {}
+
+
+SORTS = {
+    "downloads": Repo.downloads,
+    "likes": Repo.likes,
+    "lastModified": Repo.updated_at,
+    "last_modified": Repo.updated_at,
+    "createdAt": Repo.created_at,
+    "created_at": Repo.created_at,
+    "trendingScore": Repo.downloads,
+    "trending_score": Repo.downloads,
+    "id": Repo.id,
+}
+
+
+def list_repos(ctx: Ctx) -> Response:
+    """GET /api/models and /api/datasets, with search, author, filter, sort and paging."""
+    q = ctx.request.query_params
+    kind = repo_kind(ctx)
+    try:
+        limit = min(int(q.get("limit") or ctx.hub.settings.page_size), 1000)
+        offset = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if "cursor" in q else 0
+    except ValueError as exc:
+        raise BadRequest("'limit' must be an integer and 'cursor' one this hub returned.") \
+            from exc
+    with ctx.hub.db.read() as session:
+        stmt = select(Repo).where(Repo.kind == kind)
+        if ctx.principal is None:
+            stmt = stmt.where(Repo.private.is_(False))
+        elif not ctx.principal.is_admin:
+            visible = [ctx.principal.name, *accounts.org_roles(session, ctx.principal.user_id)]
+            stmt = stmt.where(or_(Repo.private.is_(False), Repo.namespace.in_(visible)))
+        for term in q.getlist("search"):
+            pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            stmt = stmt.where(
+                func.lower(Repo.namespace + "/" + Repo.name).like(pattern.lower(), escape="\\"))
+        if q.get("author"):
+            stmt = stmt.where(Repo.namespace == q["author"])
+        filters = q.getlist("filter") + [
+            v for key in ("pipeline_tag", "library") for v in q.getlist(key)]
+        for tag in filters:
+            stmt = stmt.where((" " + Repo.tags + " ").contains(f" {tag} "))
+        column = SORTS.get(q.get("sort") or "id")
+        if column is None:
+            raise BadRequest(f"Unsupported sort {q.get('sort')!r}.")
+        descending = q.get("direction") not in ("1",) and q.get("sort") is not None
+        stmt = stmt.order_by(column.desc() if descending else column.asc(), Repo.id.desc())
+        rows = list(session.scalars(stmt.offset(offset).limit(limit + 1)))
+        full = flag(q.get("full"))
+        docs = []
+        for repo in rows[:limit]:
+            doc = info_document(ctx, session, repo, siblings=False)
+            if not flag(q.get("cardData")) and not full:
+                doc.pop("cardData")
+            if full:
+                head = repos.get_ref(session, repo, "branch", repos.DEFAULT_BRANCH)
+                if head is not None:
+                    doc = info_document(ctx, session, repo, sha=head.target)
+            docs.append(doc)
+    headers = {}
+    if len(rows) > limit:
+        cursor = base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
+        params = [(k, v) for k, v in q.multi_items() if k != "cursor"] + [("cursor", cursor)]
+        from urllib.parse import urlencode
+
+        headers["Link"] = f'<{ctx.url(ctx.raw_path)}?{urlencode(params)}>; rel="next"'
+    return json_response(docs, headers=headers)
+
+
+async def validate_yaml(ctx: Ctx) -> Response:
+    body = _body(ctx, await ctx.request.body())
+    content = body.get("content", "")
+    if not isinstance(content, str):
+        raise BadRequest("'content' must be the README text.")
+    try:
+        parse_front_matter(content)
+    except HubError as exc:
+        return json_response({"errors": [{"message": exc.message}], "warnings": []}, status=400)
+    return json_response({"errors": [], "warnings": []})
+
+
+def auth_check(ctx: Ctx) -> Response:
+    with ctx.hub.db.read() as session:
+        repo = load_repo(session, ctx)
+        can_write = ctx.principal is not None and access.namespace_role(
+            session, ctx.principal, repo.namespace) in access.WRITE_ROLES
+    return json_response({"access": "write" if can_write else "read"})
+
+
+def not_hosted(ctx: Ctx) -> Response:
+    raise RepoNotFound(f"{ctx.params.get('ns', '')}/{ctx.params.get('name', '')}")

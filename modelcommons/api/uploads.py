@@ -1,0 +1,395 @@
+"""Writing: preupload, the NDJSON commit, and the git LFS batch/transfer API."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import json
+import math
+import re
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from starlette.responses import Response
+
+from .. import repos
+from ..blobs import StagedBlob
+from ..commit_payload import Line, parse_lines
+from ..commits import AddFile, CommitRequest, DeleteFile, DeleteFolder, Operation, StoredContent
+from ..errors import BadRequest, HubError, NotFound, PayloadTooLarge, XetNotSupported
+from ..gitobjects import blob_hasher
+from ..names import URL_PREFIX, check_path
+from ..responses import BlobFileResponse, json_response
+from ..routing import Ctx
+from ..schema import Commit, LfsObject, Repo, RepoLfsObject
+from ..sqlutil import insert_ignore
+from ..transfer import StagedWriter, receive_exactly
+from ..trees import TreeReader
+from .common import flag, load_repo, repo_url
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+LFS_JSON = "application/vnd.git-lfs+json"
+
+
+async def _json_body(ctx: Ctx, limit: int = 16 * 1024 * 1024) -> dict[str, Any]:
+    chunks = []
+    size = 0
+    async for chunk in ctx.request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The request body exceeds {limit} bytes.")
+        chunks.append(chunk)
+    try:
+        data = json.loads(b"".join(chunks) or b"{}")
+    except ValueError as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}.") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return data
+
+
+def _ignored(patterns: list[str], path: str) -> bool:
+    base = path.rsplit("/", 1)[-1]
+    for pattern in patterns:
+        p = pattern.rstrip("/")
+        if fnmatch.fnmatchcase(path, p.lstrip("/")) or fnmatch.fnmatchcase(base, p) or \
+                path.startswith(p.lstrip("/") + "/"):
+            return True
+    return False
+
+
+async def preupload(ctx: Ctx) -> Response:
+    body = await _json_body(ctx)
+    files = body.get("files")
+    if not isinstance(files, list):
+        raise BadRequest("The body must list 'files'.")
+    gitignore = body.get("gitIgnore") or ""
+    ignore = [ln.strip() for ln in str(gitignore).splitlines()
+              if ln.strip() and not ln.startswith(("#", "!"))]
+    limit = ctx.hub.settings.regular_upload_max_bytes
+
+    def work() -> Response:
+        with ctx.hub.db.read() as session:
+            repo = load_repo(session, ctx, mode="write")
+            try:
+                sha: str | None = repos.resolve(session, repo, ctx.params["rev"])
+            except HubError:
+                sha = None  # a branch the commit will need first; answer modes anyway
+            reader = TreeReader(session, ctx.hub.tree_cache)
+            tree = session.get(Commit, (repo.id, sha)).tree_oid if sha else None  # type: ignore[union-attr]
+            out = []
+            for f in files:
+                if not isinstance(f, dict) or not isinstance(f.get("path"), str):
+                    raise BadRequest("Each file needs a 'path'.")
+                path = check_path(f["path"], ctx.hub.settings.max_path_length)
+                size = int(f.get("size") or 0)
+                if size > ctx.hub.settings.max_file_bytes:
+                    raise PayloadTooLarge(
+                        f"{path!r} is {size} bytes; the limit is "
+                        f"{ctx.hub.settings.max_file_bytes}.")
+                item: dict[str, Any] = {
+                    "path": path,
+                    "uploadMode": "lfs" if size > limit else "regular",
+                    "shouldIgnore": _ignored(ignore, path),
+                }
+                current = reader.file(tree, path) if tree else None
+                if current is not None:
+                    item["oid"] = current.sha256 if current.lfs else current.oid
+                out.append(item)
+            return json_response({"files": out, "commitOid": sha})
+
+    return await ctx.run(work)
+
+
+async def _prepare_content(ctx: Ctx, staged: StagedBlob) -> StoredContent:
+    """Promote inline content into the blob store; git sha1 for small files."""
+
+    def work() -> StoredContent:
+        sha256, size = staged.sha256(), staged.size
+        git_oid = None
+        if size < ctx.hub.settings.lfs_threshold_bytes:
+            h = blob_hasher(size)
+            for chunk in staged.read_all():
+                h.update(chunk)
+            git_oid = h.hexdigest()
+        ctx.hub.blobs.promote(staged, sha256)
+        return StoredContent(sha256=sha256, size=size, git_oid=git_oid)
+
+    return await asyncio.get_running_loop().run_in_executor(ctx.hub.io, work)
+
+
+def _operation(line: Line, content: StoredContent | None, max_path: int) -> Operation | None:
+    key, value = line.data.get("key"), line.data.get("value")
+    if not isinstance(value, dict):
+        raise BadRequest(f"Commit line {key!r} has no 'value' object.")
+    if key == "header":
+        return None
+    path = value.get("path")
+    if not isinstance(path, str):
+        raise BadRequest(f"Commit line {key!r} has no 'path'.")
+    if key == "deletedFolder":
+        return DeleteFolder(check_path(path.strip("/"), max_path))
+    path = check_path(path, max_path)
+    if key == "file":
+        if value.get("encoding", "base64") != "base64":
+            raise BadRequest(f"Unsupported encoding {value.get('encoding')!r} for {path!r}.")
+        if content is None:
+            raise BadRequest(f"File {path!r} has no 'content'.")
+        return AddFile(path, content=content)
+    if key == "lfsFile":
+        oid = str(value.get("oid", "")).lower()
+        if value.get("algo", "sha256") != "sha256" or not _SHA256.match(oid):
+            raise BadRequest(f"LFS file {path!r} needs a sha256 'oid'.")
+        size = value.get("size")
+        if size is not None and (not isinstance(size, int) or size < 0):
+            raise BadRequest(f"LFS file {path!r} has an invalid 'size'.")
+        return AddFile(path, lfs_oid=oid, lfs_size=size)
+    if key == "deletedFile":
+        return DeleteFile(path)
+    raise BadRequest(f"Unknown commit line key {key!r}.")
+
+
+async def commit(ctx: Ctx) -> Response:
+    if flag(ctx.request.query_params.get("create_pr")):
+        raise BadRequest("Pull requests are not available on this hub yet.")
+    settings = ctx.hub.settings
+
+    def authorize() -> int:
+        with ctx.hub.db.read() as session:
+            return load_repo(session, ctx, mode="write").id
+
+    repo_id = await ctx.run(authorize)
+    lines = await parse_lines(
+        ctx.request.stream(), ctx.hub.blobs, ctx.hub.io,
+        max_file_bytes=settings.max_file_bytes,
+        max_lines=settings.max_operations_per_commit + 1,
+    )
+    header: dict[str, Any] = {}
+    operations: list[Operation] = []
+    try:
+        for line in lines:
+            content = await _prepare_content(ctx, line.staged) if line.staged else None
+            line.staged = None
+            op = _operation(line, content, settings.max_path_length)
+            if op is None:
+                header = line.data["value"]
+            else:
+                operations.append(op)
+    finally:
+        for line in lines:
+            if line.staged is not None:
+                line.staged.discard()
+    summary = str(header.get("summary") or "")
+    description = str(header.get("description") or "")
+    if len(summary.encode()) + len(description.encode()) > settings.max_commit_message_bytes:
+        raise BadRequest("The commit message is too long.")
+    parent = header.get("parentCommit")
+    if parent is not None and (not isinstance(parent, str)
+                               or not re.match(r"^[0-9a-fA-F]{5,40}$", parent)):
+        raise BadRequest("'parentCommit' must be a commit id.")
+    request = CommitRequest(summary, description, operations, parent_commit=parent)
+    assert ctx.principal is not None
+    author = ctx.principal.name
+
+    def work() -> Response:
+        oid = ctx.hub.committer.commit(repo_id, ctx.params["rev"], author, request)
+        with ctx.hub.db.read() as session:
+            repo = session.get(Repo, repo_id)
+            assert repo is not None
+            url = repo_url(ctx, repo)
+        return json_response({"success": True, "commitOid": oid,
+                              "commitUrl": f"{url}/commit/{oid}", "pullRequestUrl": None})
+
+    return await ctx.run(work)
+
+
+# --- git LFS ---------------------------------------------------------------
+
+def _lfs_error(status: int, message: str) -> Response:
+    return Response(json.dumps({"message": message}), status_code=status, media_type=LFS_JSON)
+
+
+async def lfs_batch(ctx: Ctx) -> Response:
+    body = await _json_body(ctx)
+    operation = body.get("operation")
+    objects = body.get("objects")
+    if operation not in ("upload", "download") or not isinstance(objects, list):
+        raise BadRequest("An LFS batch needs 'operation' (upload or download) and 'objects'.")
+    if len(objects) > 1000:
+        raise BadRequest("At most 1000 objects per LFS batch.")
+    settings = ctx.hub.settings
+
+    def work() -> Response:
+        with ctx.hub.db.read() as session:
+            repo = load_repo(session, ctx, mode="write" if operation == "upload" else "read")
+            oids = [str(o.get("oid", "")) for o in objects if isinstance(o, dict)]
+            present = dict(session.execute(
+                select(LfsObject.oid, LfsObject.size)
+                .join(RepoLfsObject, RepoLfsObject.oid == LfsObject.oid)
+                .where(RepoLfsObject.repo_id == repo.id, LfsObject.oid.in_(oids))).all())
+            base = ctx.url(f"/{URL_PREFIX[repo.kind]}{repo.repo_id}.git/info/lfs")
+            repo_pk = repo.id
+        out = []
+        for obj in objects:
+            oid = str(obj.get("oid", "")) if isinstance(obj, dict) else ""
+            size = obj.get("size") if isinstance(obj, dict) else None
+            item: dict[str, Any] = {"oid": oid, "size": size}
+            if not _SHA256.match(oid) or not isinstance(size, int) or size < 0:
+                item["error"] = {"code": 422, "message": "oid must be a sha256 and size an int"}
+            elif size > settings.max_file_bytes:
+                item["error"] = {"code": 422, "message":
+                                 f"Object is larger than the {settings.max_file_bytes} limit"}
+            elif operation == "download":
+                if oid in present:
+                    item["actions"] = {"download": {"href": ctx.url(
+                        f"/lfs/objects/{ctx.hub.signer.sign({'r': repo_pk, 'o': oid})}")}}
+                else:
+                    item["error"] = {"code": 404, "message": "Object does not exist"}
+            elif oid in present and present[oid] == size:
+                pass  # already stored for this repository: no actions means "skip"
+            else:
+                item["authenticated"] = True
+                item["actions"] = _upload_actions(ctx, repo_pk, oid, size, base)
+            out.append(item)
+        transfer = "multipart" if any(
+            "header" in (o.get("actions", {}).get("upload") or {}) for o in out) else "basic"
+        return Response(json.dumps({"transfer": transfer, "objects": out, "hash_algo": "sha256"}),
+                        media_type=LFS_JSON)
+
+    return await ctx.run(work)
+
+
+def _upload_actions(ctx: Ctx, repo_pk: int, oid: str, size: int, base: str) -> dict[str, Any]:
+    chunk = ctx.hub.settings.multipart_chunk_bytes
+    verify = {"href": f"{base}/objects/verify"}
+    if size <= chunk:
+        token = ctx.hub.signer.sign({"r": repo_pk, "o": oid, "s": size})
+        return {"upload": {"href": ctx.url(f"/lfs/upload/{token}")}, "verify": verify}
+    nonce = secrets.token_hex(8)
+    parts = math.ceil(size / chunk)
+    token = ctx.hub.signer.sign({"r": repo_pk, "o": oid, "s": size, "c": chunk, "n": nonce})
+    header: dict[str, str] = {"chunk_size": str(chunk)}
+    for i in range(1, parts + 1):
+        header[str(i)] = ctx.url(f"/lfs/part/{token}/{i}")
+    return {"upload": {"href": ctx.url(f"/lfs/complete/{token}"), "header": header},
+            "verify": verify}
+
+
+def _register(ctx: Ctx, repo_pk: int, oid: str, size: int) -> None:
+    with ctx.hub.db.write() as session:
+        insert_ignore(session, LfsObject, [{"oid": oid, "size": size}])
+        insert_ignore(session, RepoLfsObject, [{"repo_id": repo_pk, "oid": oid}])
+
+
+async def _finish_upload(ctx: Ctx, staged: StagedBlob, oid: str, size: int, repo_pk: int,
+                         *, rehash: bool) -> None:
+    def work() -> None:
+        actual, actual_size = staged.rehash() if rehash else (staged.sha256(), staged.size)
+        if actual_size != size or actual != oid:
+            staged.discard()
+            raise BadRequest(
+                f"Uploaded bytes do not match the announced object: got sha256 {actual} "
+                f"and {actual_size} bytes, expected {oid} and {size} bytes.")
+        ctx.hub.blobs.promote(staged, oid)
+        _register(ctx, repo_pk, oid, size)
+
+    await asyncio.get_running_loop().run_in_executor(ctx.hub.io, work)
+
+
+async def lfs_upload(ctx: Ctx) -> Response:
+    """PUT of a whole object (basic transfer); verified before it becomes visible."""
+    claims = ctx.hub.signer.verify(ctx.params["token"])
+    oid, size, repo_pk = claims["o"], claims["s"], claims["r"]
+    staged = ctx.hub.blobs.stage()
+    try:
+        writer = StagedWriter(staged, ctx.hub.io)
+        await receive_exactly(ctx.request.stream(), writer, size)
+        await _finish_upload(ctx, staged, oid, size, repo_pk, rehash=False)
+    except BaseException:
+        staged.discard()
+        raise
+    return Response(status_code=200)
+
+
+async def lfs_part(ctx: Ctx) -> Response:
+    claims = ctx.hub.signer.verify(ctx.params["token"])
+    size, chunk = claims["s"], claims["c"]
+    part = int(ctx.params["part"])
+    parts = math.ceil(size / chunk)
+    if not 1 <= part <= parts:
+        raise BadRequest(f"Part {part} is out of range 1..{parts}.")
+    offset = (part - 1) * chunk
+    expected = min(chunk, size - offset)
+    staged = ctx.hub.blobs.stage(f"{claims['o']}-{claims['n']}")
+    loop = asyncio.get_running_loop()
+    received = written = 0
+    buffer = bytearray()
+    try:
+        async for data in ctx.request.stream():
+            received += len(data)
+            if received > expected:
+                raise PayloadTooLarge(f"Part {part} is larger than {expected} bytes.")
+            buffer += data
+            if len(buffer) >= 8 * 1024 * 1024 or received == expected:
+                piece = bytes(buffer)
+                buffer.clear()
+                await loop.run_in_executor(ctx.hub.io, staged.write_at, offset + written, piece)
+                written += len(piece)
+    finally:
+        staged.close()
+    if received != expected:
+        raise BadRequest(f"Part {part} has {received} bytes; {expected} were expected.")
+    return Response(status_code=200, headers={"ETag": f'"{claims["n"]}-{part}"'})
+
+
+async def lfs_complete(ctx: Ctx) -> Response:
+    claims = ctx.hub.signer.verify(ctx.params["token"])
+    body = await _json_body(ctx)
+    parts = body.get("parts")
+    expected = math.ceil(claims["s"] / claims["c"])
+    if not isinstance(parts, list) or sorted(
+            int(p.get("partNumber", 0)) for p in parts if isinstance(p, dict)
+    ) != list(range(1, expected + 1)):
+        raise BadRequest(f"The completion must list parts 1..{expected}.")
+    for p in parts:
+        if p.get("etag") != f'"{claims["n"]}-{p["partNumber"]}"':
+            raise BadRequest(f"Part {p['partNumber']} has an unknown etag.")
+    staged = ctx.hub.blobs.stage(f"{claims['o']}-{claims['n']}")
+    try:
+        await _finish_upload(ctx, staged, claims["o"], claims["s"], claims["r"], rehash=True)
+    except BaseException:
+        staged.discard()
+        raise
+    return Response(status_code=200)
+
+
+async def lfs_verify(ctx: Ctx) -> Response:
+    body = await _json_body(ctx)
+    oid, size = str(body.get("oid", "")), body.get("size")
+
+    def work() -> Response:
+        with ctx.hub.db.read() as session:
+            repo = load_repo(session, ctx, mode="write")
+            stored = session.scalar(
+                select(LfsObject.size).join(RepoLfsObject, RepoLfsObject.oid == LfsObject.oid)
+                .where(RepoLfsObject.repo_id == repo.id, LfsObject.oid == oid))
+        if stored is None or stored != size:
+            raise NotFound(f"Object {oid} of {size} bytes was not uploaded to this repository.")
+        return Response(json.dumps({"message": "ok"}), media_type=LFS_JSON)
+
+    return await ctx.run(work)
+
+
+def lfs_download(ctx: Ctx) -> Response:
+    """Download action of the LFS batch API (for git-lfs clients)."""
+    claims = ctx.hub.signer.verify(ctx.params["token"])
+    path = ctx.hub.blobs.local_path(claims["o"])
+    if path is None or not path.exists():
+        raise NotFound("Object not found.")
+    return BlobFileResponse(path, media_type="application/octet-stream",
+                            chunk_size=ctx.hub.settings.download_chunk_bytes)
+
+
+def xet_token(ctx: Ctx) -> Response:
+    raise XetNotSupported()

@@ -1,0 +1,183 @@
+"""The ``commons`` command: serve the hub and manage users, organisations and tokens."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from . import accounts
+from .errors import HubError
+from .hub import Hub
+from .settings import Settings
+
+
+def _hub(data_dir: str | None, database_url: str | None, **extra: object) -> Hub:
+    settings = Settings.from_env(data_dir=data_dir, database_url=database_url, **extra)
+    hub = Hub(settings)
+    hub.migrate()
+    return hub
+
+
+data_dir_option = click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+                               help="Folder for the SQLite database and blobs "
+                                    "[default: ./commons-data].")
+database_option = click.option("--database-url", default=None,
+                               help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db.")
+
+
+@click.group()
+def main() -> None:
+    """Model Commons: a self-hostable hub for models and datasets."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind [default: 127.0.0.1].")
+@click.option("--port", default=None, type=int, help="Port [default: 8000].")
+@data_dir_option
+@database_option
+@click.option("--public-url", default=None, help="Base URL clients use to reach the hub.")
+def serve(host: str | None, port: int | None, data_dir: str | None,
+          database_url: str | None, public_url: str | None) -> None:
+    """Start the hub (runs migrations first)."""
+    import uvicorn
+
+    from .app import HubApp
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = Settings.from_env(host=host, port=port, data_dir=data_dir,
+                                 database_url=database_url, public_url=public_url)
+    hub = Hub(settings)
+    hub.startup()
+    click.echo(f"Model Commons on http://{settings.host}:{settings.port} "
+               f"(data in {Path(settings.data_dir).resolve()})", err=True)
+    uvicorn.run(HubApp(hub), host=settings.host, port=settings.port, log_level="warning",
+                loop="uvloop", http="httptools", lifespan="on", timeout_keep_alive=30)
+
+
+@main.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("create")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Site administrator.")
+@click.option("--email", default=None)
+@data_dir_option
+@database_option
+def user_create(name: str, admin: bool, email: str | None, data_dir: str | None,
+                database_url: str | None) -> None:
+    """Create a user. A password is read from stdin (first line) or prompted for."""
+    if sys.stdin is None or sys.stdin.closed:
+        password = ""
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password (empty for token-only access): ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    hub = _hub(data_dir, database_url)
+    with _errors(), hub.db.write() as session:
+        accounts.create_user(session, name, email=email, password=password or None, admin=admin)
+    click.echo(f"Created user {name}{' (admin)' if admin else ''}.")
+
+
+@main.group()
+def org() -> None:
+    """Manage organisations."""
+
+
+@org.command("create")
+@click.argument("name")
+@click.option("--member", "members", multiple=True, metavar="USER[:ROLE]",
+              help="Add a member (role read, write or admin; default admin).")
+@data_dir_option
+@database_option
+def org_create(name: str, members: tuple[str, ...], data_dir: str | None,
+               database_url: str | None) -> None:
+    """Create an organisation."""
+    roles = dict(([*m.split(":", 1), "admin"])[:2] for m in members)
+    hub = _hub(data_dir, database_url)
+    with _errors(), hub.db.write() as session:
+        accounts.create_org(session, name, members=roles)
+    click.echo(f"Created organisation {name}.")
+
+
+@org.command("add-member")
+@click.argument("org_name", metavar="ORG")
+@click.argument("user_name", metavar="USER")
+@click.option("--role", default="write", type=click.Choice(accounts.ORG_ROLES))
+@data_dir_option
+@database_option
+def org_add_member(org_name: str, user_name: str, role: str, data_dir: str | None,
+                   database_url: str | None) -> None:
+    """Add a user to an organisation, or change their role."""
+    hub = _hub(data_dir, database_url)
+    with _errors(), hub.db.write() as session:
+        accounts.add_member(session, org_name, user_name, role)
+    click.echo(f"{user_name} is now {role} in {org_name}.")
+
+
+@main.group()
+def token() -> None:
+    """Manage access tokens."""
+
+
+@token.command("create")
+@click.argument("user_name", metavar="USER")
+@click.option("--write", is_flag=True, help="Allow writes (default: read only).")
+@click.option("--name", default="cli", help="A label for the token.")
+@data_dir_option
+@database_option
+def token_create(user_name: str, write: bool, name: str, data_dir: str | None,
+                 database_url: str | None) -> None:
+    """Create a token; it is printed once, alone on the last line."""
+    hub = _hub(data_dir, database_url)
+    with _errors(), hub.db.write() as session:
+        value = accounts.create_token(session, user_name, write=write, name=name)
+    click.echo(f"Token {name!r} for {user_name} ({'write' if write else 'read'}); "
+               "it is shown only once:", err=True)
+    click.echo(value)
+
+
+@token.command("revoke")
+@click.argument("user_name", metavar="USER")
+@click.argument("name")
+@data_dir_option
+@database_option
+def token_revoke(user_name: str, name: str, data_dir: str | None,
+                 database_url: str | None) -> None:
+    """Revoke a user's tokens with this name."""
+    hub = _hub(data_dir, database_url)
+    with _errors(), hub.db.write() as session:
+        count = accounts.revoke_token(session, user_name, name)
+    click.echo(f"Revoked {count} token(s).")
+
+
+@token.command("list")
+@click.argument("user_name", metavar="USER")
+@data_dir_option
+@database_option
+def token_list(user_name: str, data_dir: str | None, database_url: str | None) -> None:
+    """List a user's tokens (never their values)."""
+    hub = _hub(data_dir, database_url)
+    with _errors(), hub.db.read() as session:
+        for t in accounts.list_tokens(session, user_name):
+            state = "revoked" if t.revoked_at else "active"
+            used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
+            click.echo(f"{t.name}\t{t.role}\t{state}\tlast used {used}")
+
+
+class _errors:
+    """Turn HubErrors into a clean message and exit status 1."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> bool:
+        if isinstance(exc, HubError):
+            click.echo(f"Error: {exc.message}", err=True)
+            sys.exit(1)
+        return False

@@ -1,0 +1,114 @@
+"""The one error shape of the hub.
+
+Every refusal is a :class:`HubError`. It becomes a response with a JSON body
+``{"error": message, "code": code}`` and the headers ``X-Error-Code`` and
+``X-Error-Message``, which the ``huggingface_hub`` client maps to its own
+exceptions (``RepositoryNotFoundError``, ``RevisionNotFoundError``,
+``EntryNotFoundError``...). HEAD responses carry the same headers with no body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class HubError(Exception):
+    status: int = 400
+    code: str = "BadRequest"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+    def body(self) -> dict[str, object]:
+        return {"error": self.message, "code": self.code, **self.extra}
+
+    def response_headers(self) -> dict[str, str]:
+        # Header values must be latin-1 and single-line.
+        safe = self.message.replace("\r", " ").replace("\n", " ")
+        safe = safe.encode("latin-1", "replace").decode("latin-1")[:1000]
+        return {"X-Error-Code": self.code, "X-Error-Message": safe, **self.headers}
+
+
+class BadRequest(HubError):
+    status = 400
+    code = "BadRequest"
+
+
+class Unauthorized(HubError):
+    status = 401
+    code = "Unauthorized"
+
+
+class Forbidden(HubError):
+    status = 403
+    code = "Forbidden"
+
+
+class NotFound(HubError):
+    status = 404
+    code = "NotFound"
+
+
+class RepoNotFound(NotFound):
+    code = "RepoNotFound"
+
+    def __init__(self, repo_id: str = "", **kwargs: object) -> None:
+        super().__init__(
+            f"Repository not found: {repo_id}" if repo_id else "Repository not found",
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+class RevisionNotFound(NotFound):
+    code = "RevisionNotFound"
+
+
+class EntryNotFound(NotFound):
+    code = "EntryNotFound"
+
+
+class Conflict(HubError):
+    status = 409
+    code = "Conflict"
+
+
+class PreconditionFailed(HubError):
+    status = 412
+    code = "ParentCommitMismatch"
+
+
+class PayloadTooLarge(HubError):
+    status = 413
+    code = "PayloadTooLarge"
+
+
+class Unprocessable(HubError):
+    status = 422
+    code = "Unprocessable"
+
+
+class XetNotSupported(HubError):
+    status = 404
+    code = "XetNotSupported"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Xet is not supported by this hub yet. Set HF_HUB_DISABLE_XET=1 in the "
+            "environment before starting Python (or `pip uninstall hf_xet`) so that "
+            "huggingface_hub uploads large files through Git LFS instead."
+        )

@@ -1,0 +1,57 @@
+"""The Hub: built once from :class:`Settings`, and handed to everything else."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import secrets
+from pathlib import Path
+
+from .blobs import BlobStore, open_blob_store
+from .commits import Committer
+from .database import Database
+from .settings import Settings
+from .signing import UrlSigner
+from .trees import TreeCache
+
+
+class Hub:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.resolved_database_url)
+        self.blobs: BlobStore = open_blob_store(settings.blob_dir)
+        self.tree_cache = TreeCache()
+        self.signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds)
+        self.committer = Committer(self)
+        #: Threads for hashing and disk writes, so the event loop keeps receiving.
+        self.io = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="io")
+
+    def _secret(self) -> str:
+        if self.settings.secret_key:
+            return self.settings.secret_key
+        path: Path = self.settings.data_dir / "secret.key"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip()
+
+    def migrate(self) -> None:
+        self.db.migrate()
+
+    def startup(self) -> None:
+        """Run migrations and clear staging files left by interrupted uploads."""
+        self.migrate()
+        self.blobs.cleanup_staging(older_than_seconds=self.settings.lfs_url_ttl_seconds * 2)
+
+    def store_bytes(self, data: bytes) -> str:
+        staged = self.blobs.stage()
+        staged.write(data)
+        sha = staged.sha256()
+        self.blobs.promote(staged, sha)
+        return sha
+
+    def close(self) -> None:
+        self.io.shutdown(wait=False, cancel_futures=True)
+        self.db.dispose()

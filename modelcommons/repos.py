@@ -1,0 +1,159 @@
+"""Repositories: lifecycle, refs, revisions and history."""
+
+from __future__ import annotations
+
+import heapq
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from .errors import Conflict, RepoNotFound, RevisionNotFound
+from .names import check_name, check_ref_name
+from .schema import Commit, Ref, Repo, RepoLfsObject, utcnow
+
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+DEFAULT_BRANCH = "main"
+
+
+def get_repo(session: Session, kind: str, namespace: str, name: str) -> Repo:
+    repo = session.scalar(
+        select(Repo).where(Repo.kind == kind, Repo.namespace == namespace, Repo.name == name)
+    )
+    if repo is None:
+        raise RepoNotFound(f"{namespace}/{name}")
+    return repo
+
+
+def new_repo(session: Session, kind: str, namespace: str, name: str, owner_id: int,
+             *, private: bool) -> Repo:
+    check_name(name, "repository name")
+    exists = session.scalar(
+        select(func.count()).select_from(Repo).where(
+            Repo.kind == kind,
+            func.lower(Repo.namespace) == namespace.lower(),
+            func.lower(Repo.name) == name.lower(),
+        )
+    )
+    if exists:
+        raise Conflict(f"You already created this {kind} repo: {namespace}/{name}")
+    repo = Repo(kind=kind, namespace=namespace, name=name, owner_id=owner_id, private=private)
+    session.add(repo)
+    session.flush()
+    return repo
+
+
+def delete_repo(session: Session, repo: Repo) -> None:
+    # Blobs stay in the store: they are content-addressed and may be shared.
+    session.execute(delete(Ref).where(Ref.repo_id == repo.id))
+    session.execute(delete(Commit).where(Commit.repo_id == repo.id))
+    session.execute(delete(RepoLfsObject).where(RepoLfsObject.repo_id == repo.id))
+    session.delete(repo)
+
+
+def move_repo(session: Session, repo: Repo, namespace: str, name: str) -> None:
+    check_name(namespace, "namespace")
+    check_name(name, "repository name")
+    clash = session.scalar(
+        select(Repo.id).where(
+            Repo.kind == repo.kind,
+            func.lower(Repo.namespace) == namespace.lower(),
+            func.lower(Repo.name) == name.lower(),
+            Repo.id != repo.id,
+        )
+    )
+    if clash is not None:
+        raise Conflict(f"A {repo.kind} repository {namespace}/{name} already exists.")
+    repo.namespace, repo.name = namespace, name
+    repo.updated_at = utcnow()
+
+
+def get_ref(session: Session, repo: Repo, kind: str, name: str) -> Ref | None:
+    return session.scalar(
+        select(Ref).where(Ref.repo_id == repo.id, Ref.kind == kind, Ref.name == name)
+    )
+
+
+def resolve(session: Session, repo: Repo, revision: str) -> str:
+    """A branch, tag or commit id (full, or a unique prefix of 7+) to a commit id."""
+    rev = revision
+    for prefix, kinds in (("refs/heads/", ("branch",)), ("refs/tags/", ("tag",))):
+        if rev.startswith(prefix):
+            ref = get_ref(session, repo, kinds[0], rev[len(prefix):])
+            if ref is None:
+                break
+            return ref.target
+    else:
+        for kind in ("branch", "tag"):
+            ref = get_ref(session, repo, kind, rev)
+            if ref is not None:
+                return ref.target
+        if _SHA1.match(rev):
+            if session.get(Commit, (repo.id, rev)) is not None:
+                return rev
+        elif 7 <= len(rev) < 40 and all(c in "0123456789abcdef" for c in rev):
+            found = session.scalars(
+                select(Commit.oid).where(Commit.repo_id == repo.id, Commit.oid.startswith(rev))
+                .limit(2)
+            ).all()
+            if len(found) == 1:
+                return found[0]
+    raise RevisionNotFound(f"Invalid rev id: {revision}")
+
+
+def list_refs(session: Session, repo: Repo) -> list[Ref]:
+    return list(
+        session.scalars(select(Ref).where(Ref.repo_id == repo.id).order_by(Ref.kind, Ref.name))
+    )
+
+
+def create_ref(session: Session, repo: Repo, kind: str, name: str, target: str) -> None:
+    check_ref_name(name)
+    if get_ref(session, repo, kind, name) is not None:
+        raise Conflict(f"{'Branch' if kind == 'branch' else 'Tag'} {name!r} already exists.")
+    session.add(Ref(repo_id=repo.id, kind=kind, name=name, target=target))
+
+
+def delete_ref(session: Session, repo: Repo, kind: str, name: str) -> None:
+    ref = get_ref(session, repo, kind, name)
+    if ref is None:
+        raise RevisionNotFound(f"{'Branch' if kind == 'branch' else 'Tag'} {name!r} not found.")
+    session.delete(ref)
+
+
+def move_branch(session: Session, repo: Repo, branch: str, old: str, new: str) -> bool:
+    """Compare-and-swap a branch head; False when someone else moved it first."""
+    result = session.execute(
+        update(Ref)
+        .where(Ref.repo_id == repo.id, Ref.kind == "branch", Ref.name == branch,
+               Ref.target == old)
+        .values(target=new)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def history(session: Session, repo: Repo, start: str) -> Iterator[Commit]:
+    """Commits reachable from ``start``, newest first (git log order)."""
+    first = session.get(Commit, (repo.id, start))
+    if first is None:
+        return
+    seen = {start}
+    heap: list[tuple[float, str, Commit]] = [(-first.created_at.timestamp(), start, first)]
+    while heap:
+        _, _, commit = heapq.heappop(heap)
+        yield commit
+        for parent in commit.parents.split():
+            if parent in seen:
+                continue
+            seen.add(parent)
+            row = session.get(Commit, (repo.id, parent))
+            if row is not None:
+                heapq.heappush(heap, (-row.created_at.timestamp(), parent, row))
+
+
+def card_of(repo: Repo) -> dict[str, Any]:
+    data = json.loads(repo.card_data or "{}")
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,94 @@
+"""Routing on the raw request path.
+
+The client quotes revisions with ``quote(rev, safe="")``, so ``refs/pr/1``
+arrives as ``refs%2Fpr%2F1``. Routing on the decoded path would confuse the
+revision with the file path, so routes match ``scope["raw_path"]`` and each
+captured segment is percent-decoded afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import unquote
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .accounts import Principal
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+
+R = TypeVar("R")
+
+
+@dataclasses.dataclass
+class Ctx:
+    """Everything a handler needs: the hub, the request, its parameters and caller."""
+
+    hub: Hub
+    request: Request
+    params: dict[str, str]
+    principal: Principal | None
+    base_url: str
+    raw_path: str = ""
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    async def run(self, fn: Callable[[], R]) -> R:
+        """Run blocking work (database, disk) on a worker thread."""
+        return await anyio.to_thread.run_sync(fn)
+
+
+SyncHandler = Callable[[Ctx], Response]
+AsyncHandler = Callable[[Ctx], Awaitable[Response]]
+Handler = SyncHandler | AsyncHandler
+
+# Building blocks for route patterns.
+T = r"(?P<t>models|datasets|spaces)"
+REPO = r"(?P<ns>[^/]+)/(?P<name>[^/]+)"
+REV = r"(?P<rev>refs/pr/\d+|refs/convert/[^/]+|[^/]+)"
+PREFIX = r"(?P<p>datasets/|spaces/)?"
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+    handler: Handler
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.handler)
+
+
+class Router:
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def add(self, methods: str, pattern: str, handler: Handler) -> None:
+        verbs = frozenset(methods.split())
+        if "GET" in verbs:
+            verbs |= {"HEAD"}
+        self.routes.append(Route(verbs, re.compile(f"^{pattern}$"), handler))
+
+    def match(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | bool | None:
+        """The route and decoded params; ``False`` if the path exists for other methods."""
+        path_matched = False
+        for route in self.routes:
+            m = route.pattern.match(raw_path)
+            if m is None:
+                continue
+            if method not in route.methods:
+                path_matched = True
+                continue
+            params = {k: unquote(v) for k, v in m.groupdict().items() if v is not None}
+            return route, params
+        return False if path_matched else None

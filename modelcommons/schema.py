@@ -1,0 +1,164 @@
+"""The hub's tables, as SQLAlchemy 2 declarative models.
+
+Git objects are content-addressed and shared by every repository; what makes a
+commit part of a repository is its row in ``commits``. File bytes never live
+here: the blob store holds them, keyed by sha256.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Account(Base):
+    """A user or an organisation: both own repositories under their name."""
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(96), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "user" | "org"
+    fullname: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16))  # "read" | "write" | "admin"
+
+
+class Token(Base):
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    #: sha256 of the token; tokens carry 256 bits of entropy so no slow hash is needed.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(8))  # "read" | "write"
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Repo(Base):
+    __tablename__ = "repos"
+    __table_args__ = (UniqueConstraint("kind", "namespace", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "model" | "dataset"
+    namespace: Mapped[str] = mapped_column(String(96))
+    name: Mapped[str] = mapped_column(String(96))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    downloads: Mapped[int] = mapped_column(BigInteger, default=0)
+    likes: Mapped[int] = mapped_column(Integer, default=0)
+    #: Card metadata (README.md front matter) of the default branch, as JSON text.
+    card_data: Mapped[str] = mapped_column(Text, default="{}")
+    #: Space-separated tags derived from the card, for filtering.
+    tags: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def repo_id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class Ref(Base):
+    __tablename__ = "refs"
+    __table_args__ = (UniqueConstraint("repo_id", "kind", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))  # "branch" | "tag"
+    name: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(40))
+
+
+class Commit(Base):
+    __tablename__ = "commits"
+    repo_id: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True
+    )
+    oid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tree_oid: Mapped[str] = mapped_column(String(40))
+    #: Parent commit ids, space separated, first parent first.
+    parents: Mapped[str] = mapped_column(String(420), default="")
+    author: Mapped[str] = mapped_column(String(96))
+    title: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GitObject(Base):
+    """Trees and commits, exactly as git encodes them (without the header)."""
+
+    __tablename__ = "git_objects"
+    oid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class FileBlob(Base):
+    """What a git blob id in a tree stands for: a stored file or an LFS pointer."""
+
+    __tablename__ = "file_blobs"
+    oid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    lfs: Mapped[bool] = mapped_column(Boolean)
+
+
+class LfsObject(Base):
+    __tablename__ = "lfs_objects"
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RepoLfsObject(Base):
+    """LFS objects a repository may reference: uploaded to it, or committed in it.
+
+    Scoping by repository means nobody can link someone else's private object by
+    guessing its hash, and the batch API never reveals what other repos hold.
+    """
+
+    __tablename__ = "repo_lfs_objects"
+    repo_id: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True
+    )
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+Index("ix_commits_repo_created", Commit.repo_id, Commit.created_at)
+Index("ix_repos_updated", Repo.updated_at)
+Index("ix_repos_downloads", Repo.downloads)
+Index("ix_tokens_user", Token.user_id)

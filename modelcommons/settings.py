@@ -1,0 +1,78 @@
+"""One settings object, built once and handed to :class:`modelcommons.hub.Hub`.
+
+Nothing here reads the environment at import time; :meth:`Settings.from_env` is
+called explicitly by the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+MB = 1000 * 1000
+MiB = 1024 * 1024
+GB = 1000 * MB
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./commons-data")
+    #: SQLAlchemy URL; defaults to ``sqlite:///<data_dir>/commons.db``.
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Public base URL used in absolute links (``url``, ``commitUrl``, LFS hrefs,
+    #: ``Link`` headers). When unset it is derived from each request's Host header.
+    public_url: str | None = None
+    #: Files of this size and above are stored as git LFS objects.
+    lfs_threshold_bytes: int = 10 * MB
+    #: Preupload answers ``regular`` (inline base64 in the commit) up to this size.
+    #: Stock clients with hf_xet installed can only upload LFS-mode files through
+    #: Xet, which this hub does not speak yet, so this is deliberately generous.
+    regular_upload_max_bytes: int = 1 * GB
+    #: Largest single file accepted (the plain-HTTP download limit of the client).
+    max_file_bytes: int = 50 * GB
+    max_operations_per_commit: int = 25_000
+    max_path_length: int = 1024
+    max_commit_message_bytes: int = 64 * 1024
+    #: How long signed LFS upload URLs stay valid.
+    lfs_url_ttl_seconds: int = 3600
+    #: Multipart LFS uploads are offered for objects above this size.
+    multipart_chunk_bytes: int = 64 * MiB
+    #: Bytes per read when serving files (Starlette's 64 KiB default is 3-4x slower).
+    download_chunk_bytes: int = 4 * MiB
+    #: Secret for signed URLs; generated and stored in the data dir when unset.
+    secret_key: str | None = None
+    page_size: int = 1000
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'commons.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from ``COMMONS_*`` variables, then explicit overrides (CLI flags)."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get(f"COMMONS_{field.name.upper()}")
+            if raw is None:
+                continue
+            if field.type in ("int", int):
+                values[field.name] = int(raw)
+            elif field.name == "data_dir":
+                values[field.name] = Path(raw)
+            else:
+                values[field.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(str(values["data_dir"]))
+        return cls(**values)  # type: ignore[arg-type]
