@@ -1,0 +1,197 @@
+"""Fixtures: real `commons serve` processes on SQLite and PostgreSQL.
+
+Every test talks to a server over HTTP with the real clients; nothing under
+test is mocked. PostgreSQL tests get a fresh database that is dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+# The client reads its cache location at import time; keep it out of ~.
+_HF_HOME = tempfile.mkdtemp(prefix="commons-hf-home-")
+os.environ["HF_HOME"] = _HF_HOME
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+os.environ.pop("HF_TOKEN", None)
+
+PG_ADMIN_URL = os.environ.get("COMMONS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+ROOT = Path(__file__).resolve().parent.parent
+COMMONS = [sys.executable, "-m", "modelcommons"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PostgresDatabase:
+    """A throwaway PostgreSQL database on the local server."""
+
+    def __init__(self) -> None:
+        import psycopg
+
+        self.name = f"commons_test_{secrets.token_hex(6)}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+        base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+        self.url = f"{base}/{self.name}"
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+class Server:
+    """A `commons serve` subprocess with its own data dir (and database)."""
+
+    def __init__(self, backend: str, **settings: object) -> None:
+        self.backend = backend
+        self.data_dir = Path(tempfile.mkdtemp(prefix=f"commons-{backend}-"))
+        self.pg = PostgresDatabase() if backend == "postgresql" else None
+        self.env = dict(os.environ)
+        for key, value in settings.items():
+            self.env[f"COMMONS_{key.upper()}"] = str(value)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = self.data_dir / "server.log"
+        self._tokens: dict[str, str] = {}
+
+    @property
+    def db_args(self) -> list[str]:
+        args = ["--data-dir", str(self.data_dir)]
+        if self.pg:
+            args += ["--database-url", self.pg.url]
+        return args
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [*COMMONS, "serve", "--port", str(self.port), *self.db_args],
+                stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start in 60 s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no shutdown hooks."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def close(self) -> None:
+        self.stop()
+        if self.pg:
+            self.pg.drop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def cli(self, *args: str, input: str = "", check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*COMMONS, *args, *self.db_args], input=input, capture_output=True, text=True,
+            env=self.env, cwd=ROOT, timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"commons {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def user(self, name: str, *, write: bool = True) -> str:
+        """Create a user (once) and return a token for them."""
+        key = f"{name}:{write}"
+        if key not in self._tokens:
+            if not any(k.startswith(f"{name}:") for k in self._tokens):
+                self.cli("user", "create", name)
+            out = self.cli("token", "create", name, *(["--write"] if write else []))
+            self._tokens[key] = out.stdout.strip().splitlines()[-1]
+        return self._tokens[key]
+
+    def rss_high_water_kb(self) -> int:
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmHWM")
+
+    def rss_kb(self) -> int:
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """The default hub, once per database backend."""
+    srv = Server(request.param)
+    srv.start()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_server() -> Iterator[Server]:
+    """A default hub on SQLite, for client-compatibility tests that don't vary by DB."""
+    srv = Server("sqlite")
+    srv.start()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture(scope="session")
+def lfs_server() -> Iterator[Server]:
+    """A hub that sends anything over 1 MB through LFS, with 5 MiB multipart chunks."""
+    srv = Server("sqlite", regular_upload_max_bytes=1_000_000,
+                 multipart_chunk_bytes=5 * 1024 * 1024)
+    srv.start()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture()
+def hf_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Xet off, as a user who follows the README would have it."""
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+
+
+_counter = iter(range(10**9))
+
+
+@pytest.fixture()
+def repo_name() -> str:
+    return f"repo{next(_counter)}-{secrets.token_hex(3)}"
