@@ -59,9 +59,7 @@ def require_admin(session: Session, principal: Principal | None, repo: Repo) -> 
         raise Forbidden(f"Only admins of {repo.namespace!r} can change this repository.")
 
 
-def require_namespace_write(
-    session: Session, principal: Principal | None, namespace: str
-) -> None:
+def require_namespace_write(session: Session, principal: Principal | None, namespace: str) -> None:
     """Creating repositories under a namespace."""
     if principal is None:
         raise Unauthorized("You must be authenticated to create a repository.")

@@ -6,7 +6,6 @@ import base64
 import binascii
 import logging
 import re
-from typing import Any
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -84,7 +83,8 @@ class HubApp:
         except Exception:
             log.exception("unhandled error on %s %s", request.method, scope.get("path"))
             response = error_response(
-                HubError("Internal server error", status=500, code="InternalError"), head=head)
+                HubError("Internal server error", status=500, code="InternalError"), head=head
+            )
         await response(scope, receive, send)
 
     async def _handle(self, request: Request, scope: Scope) -> Response:
@@ -101,7 +101,7 @@ class HubApp:
         ctx = Ctx(self.hub, request, params, principal, self._base_url(request), raw_path)
         if route.is_async:
             return await route.handler(ctx)  # type: ignore[no-any-return, misc]
-        return await anyio.to_thread.run_sync(route.handler, ctx)  # type: ignore[arg-type, return-value]
+        return await anyio.to_thread.run_sync(route.handler, ctx)  # type: ignore[arg-type]
 
     def _base_url(self, request: Request) -> str:
         if self.hub.settings.public_url:
@@ -121,8 +121,7 @@ class HubApp:
             try:
                 token = base64.b64decode(token, validate=True).decode().partition(":")[2]
             except (binascii.Error, UnicodeDecodeError) as exc:
-                raise Unauthorized(accounts.INVALID_CREDENTIALS,
-                                   code="InvalidCredentials") from exc
+                raise Unauthorized(accounts.INVALID_CREDENTIALS, code="InvalidCredentials") from exc
         elif scheme.lower() != "bearer":
             raise Unauthorized(accounts.INVALID_CREDENTIALS, code="InvalidCredentials")
         if not token:
@@ -140,7 +139,7 @@ class HubApp:
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
-            message: dict[str, Any] = await receive()
+            message = await receive()
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

@@ -15,18 +15,22 @@ from .hub import Hub
 from .settings import Settings
 
 
-def _hub(data_dir: str | None, database_url: str | None, **extra: object) -> Hub:
-    settings = Settings.from_env(data_dir=data_dir, database_url=database_url, **extra)
+def _hub(data_dir: str | None, database_url: str | None) -> Hub:
+    settings = Settings.from_env(None, data_dir=data_dir, database_url=database_url)
     hub = Hub(settings)
     hub.migrate()
     return hub
 
 
-data_dir_option = click.option("--data-dir", default=None, type=click.Path(file_okay=False),
-                               help="Folder for the SQLite database and blobs "
-                                    "[default: ./commons-data].")
-database_option = click.option("--database-url", default=None,
-                               help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db.")
+data_dir_option = click.option(
+    "--data-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Folder for the SQLite database and blobs [default: ./commons-data].",
+)
+database_option = click.option(
+    "--database-url", default=None, help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db."
+)
 
 
 @click.group()
@@ -40,22 +44,39 @@ def main() -> None:
 @data_dir_option
 @database_option
 @click.option("--public-url", default=None, help="Base URL clients use to reach the hub.")
-def serve(host: str | None, port: int | None, data_dir: str | None,
-          database_url: str | None, public_url: str | None) -> None:
+def serve(
+    host: str | None,
+    port: int | None,
+    data_dir: str | None,
+    database_url: str | None,
+    public_url: str | None,
+) -> None:
     """Start the hub (runs migrations first)."""
     import uvicorn
 
     from .app import HubApp
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings = Settings.from_env(host=host, port=port, data_dir=data_dir,
-                                 database_url=database_url, public_url=public_url)
+    settings = Settings.from_env(
+        host=host, port=port, data_dir=data_dir, database_url=database_url, public_url=public_url
+    )
     hub = Hub(settings)
     hub.startup()
-    click.echo(f"Model Commons on http://{settings.host}:{settings.port} "
-               f"(data in {Path(settings.data_dir).resolve()})", err=True)
-    uvicorn.run(HubApp(hub), host=settings.host, port=settings.port, log_level="warning",
-                loop="uvloop", http="httptools", lifespan="on", timeout_keep_alive=30)
+    click.echo(
+        f"Model Commons on http://{settings.host}:{settings.port} "
+        f"(data in {Path(settings.data_dir).resolve()})",
+        err=True,
+    )
+    uvicorn.run(
+        HubApp(hub),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        timeout_keep_alive=30,
+    )
 
 
 @main.group()
@@ -69,8 +90,9 @@ def user() -> None:
 @click.option("--email", default=None)
 @data_dir_option
 @database_option
-def user_create(name: str, admin: bool, email: str | None, data_dir: str | None,
-                database_url: str | None) -> None:
+def user_create(
+    name: str, admin: bool, email: str | None, data_dir: str | None, database_url: str | None
+) -> None:
     """Create a user. A password is read from stdin (first line) or prompted for."""
     if sys.stdin is None or sys.stdin.closed:
         password = ""
@@ -91,12 +113,18 @@ def org() -> None:
 
 @org.command("create")
 @click.argument("name")
-@click.option("--member", "members", multiple=True, metavar="USER[:ROLE]",
-              help="Add a member (role read, write or admin; default admin).")
+@click.option(
+    "--member",
+    "members",
+    multiple=True,
+    metavar="USER[:ROLE]",
+    help="Add a member (role read, write or admin; default admin).",
+)
 @data_dir_option
 @database_option
-def org_create(name: str, members: tuple[str, ...], data_dir: str | None,
-               database_url: str | None) -> None:
+def org_create(
+    name: str, members: tuple[str, ...], data_dir: str | None, database_url: str | None
+) -> None:
     """Create an organisation."""
     roles = dict(([*m.split(":", 1), "admin"])[:2] for m in members)
     hub = _hub(data_dir, database_url)
@@ -111,8 +139,9 @@ def org_create(name: str, members: tuple[str, ...], data_dir: str | None,
 @click.option("--role", default="write", type=click.Choice(accounts.ORG_ROLES))
 @data_dir_option
 @database_option
-def org_add_member(org_name: str, user_name: str, role: str, data_dir: str | None,
-                   database_url: str | None) -> None:
+def org_add_member(
+    org_name: str, user_name: str, role: str, data_dir: str | None, database_url: str | None
+) -> None:
     """Add a user to an organisation, or change their role."""
     hub = _hub(data_dir, database_url)
     with _errors(), hub.db.write() as session:
@@ -131,14 +160,17 @@ def token() -> None:
 @click.option("--name", default="cli", help="A label for the token.")
 @data_dir_option
 @database_option
-def token_create(user_name: str, write: bool, name: str, data_dir: str | None,
-                 database_url: str | None) -> None:
+def token_create(
+    user_name: str, write: bool, name: str, data_dir: str | None, database_url: str | None
+) -> None:
     """Create a token; it is printed once, alone on the last line."""
     hub = _hub(data_dir, database_url)
     with _errors(), hub.db.write() as session:
         value = accounts.create_token(session, user_name, write=write, name=name)
-    click.echo(f"Token {name!r} for {user_name} ({'write' if write else 'read'}); "
-               "it is shown only once:", err=True)
+    click.echo(
+        f"Token {name!r} for {user_name} ({'write' if write else 'read'}); it is shown only once:",
+        err=True,
+    )
     click.echo(value)
 
 
@@ -147,8 +179,7 @@ def token_create(user_name: str, write: bool, name: str, data_dir: str | None,
 @click.argument("name")
 @data_dir_option
 @database_option
-def token_revoke(user_name: str, name: str, data_dir: str | None,
-                 database_url: str | None) -> None:
+def token_revoke(user_name: str, name: str, data_dir: str | None, database_url: str | None) -> None:
     """Revoke a user's tokens with this name."""
     hub = _hub(data_dir, database_url)
     with _errors(), hub.db.write() as session:
@@ -176,8 +207,7 @@ class _errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, HubError):
             click.echo(f"Error: {exc.message}", err=True)
             sys.exit(1)
-        return False

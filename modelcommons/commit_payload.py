@@ -86,8 +86,9 @@ async def parse_lines(
             try:
                 data = json.loads(text)
             except ValueError as exc:
-                raise BadRequest(f"Line {len(lines) + 1} of the commit is not JSON: {exc}.") \
-                    from exc
+                raise BadRequest(
+                    f"Line {len(lines) + 1} of the commit is not JSON: {exc}."
+                ) from exc
             if not isinstance(data, dict):
                 raise BadRequest(f"Line {len(lines) + 1} of the commit is not a JSON object.")
             lines.append(Line(data, staged))
@@ -123,7 +124,7 @@ async def parse_lines(
                 if match is not None and staged is None:
                     # Everything after the opening quote is base64 content.
                     consumed_in_piece = len(piece) - (len(head) - match.end())
-                    del head[match.end():]
+                    del head[match.end() :]
                     staged = blobs.stage()
                     staged_all.append(staged)
                     decoder = _Decoder(StagedWriter(staged, executor), max_file_bytes)

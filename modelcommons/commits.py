@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 
 from . import gitattributes, repos
 from .cards import derive_tags, parse_front_matter
-from .errors import BadRequest, EntryNotFound, PreconditionFailed, RevisionNotFound, Unprocessable
+from .errors import (
+    BadRequest,
+    EntryNotFound,
+    PreconditionFailed,
+    RepoNotFound,
+    RevisionNotFound,
+    Unprocessable,
+)
 from .gitobjects import Signature, TreeEntry, encode_commit, encode_tree, lfs_pointer, object_id
 from .schema import Commit, FileBlob, GitObject, LfsObject, Repo, RepoLfsObject, utcnow
 from .sqlutil import insert_ignore
@@ -119,9 +126,7 @@ class Committer:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
-    def commit(
-        self, repo_id: int, branch: str, author: str, request: CommitRequest
-    ) -> str:
+    def commit(self, repo_id: int, branch: str, author: str, request: CommitRequest) -> str:
         """Apply ``request`` to ``branch``; returns the new commit id."""
         if len(request.operations) > self.hub.settings.max_operations_per_commit:
             raise BadRequest(
@@ -133,7 +138,7 @@ class Committer:
                 with self.hub.db.write() as session:
                     repo = session.get(Repo, repo_id)
                     if repo is None:
-                        raise repos.RepoNotFound()
+                        raise RepoNotFound()
                     oid = self._try(session, repo, branch, author, request)
                     if oid is None:
                         raise _BranchMoved
@@ -175,14 +180,23 @@ class Committer:
         insert_ignore(session, GitObject, objects)
         insert_ignore(session, FileBlob, list(plan.files.values()))
         insert_ignore(session, LfsObject, [{"oid": o, "size": s} for o, s in plan.lfs.items()])
+        insert_ignore(session, RepoLfsObject, [{"repo_id": repo.id, "oid": o} for o in plan.lfs])
         insert_ignore(
-            session, RepoLfsObject, [{"repo_id": repo.id, "oid": o} for o in plan.lfs]
+            session,
+            Commit,
+            [
+                {
+                    "repo_id": repo.id,
+                    "oid": commit_oid,
+                    "tree_oid": tree_oid,
+                    "parents": head,
+                    "author": author,
+                    "title": message.split("\n", 1)[0],
+                    "message": message,
+                    "created_at": utcnow(),
+                }
+            ],
         )
-        insert_ignore(session, Commit, [{
-            "repo_id": repo.id, "oid": commit_oid, "tree_oid": tree_oid, "parents": head,
-            "author": author, "title": message.split("\n", 1)[0],
-            "message": message, "created_at": utcnow(),
-        }])
         if not repos.move_branch(session, repo, branch, head, commit_oid):
             if request.parent_commit:
                 raise PreconditionFailed(
@@ -247,12 +261,12 @@ class Committer:
             plan.readme_changed = True
         if isinstance(op, AddFile):
             if isinstance(node.children.get(leaf), _Dir) or (
-                isinstance(node.children.get(leaf), TreeEntry)
-                and node.children[leaf].is_dir  # type: ignore[union-attr]
+                isinstance(node.children.get(leaf), TreeEntry) and node.children[leaf].is_dir  # type: ignore[union-attr]
             ):
                 raise BadRequest(f"Cannot write file {op.path!r}: a folder with that name exists.")
-            node.children[leaf] = TreeEntry(leaf, self._blob_for(session, repo, op, plan,
-                                                                 patterns), is_dir=False)
+            node.children[leaf] = TreeEntry(
+                leaf, self._blob_for(session, repo, op, plan, patterns), is_dir=False
+            )
         else:
             existing = node.children.get(leaf)
             want_dir = isinstance(op, DeleteFolder)
@@ -272,8 +286,10 @@ class Committer:
         threshold = self.hub.settings.lfs_threshold_bytes
         if op.content is not None:
             c = op.content
-            lfs = c.size >= threshold or c.git_oid is None or (
-                c.size > 0 and gitattributes.matches(patterns, op.path)
+            lfs = (
+                c.size >= threshold
+                or c.git_oid is None
+                or (c.size > 0 and gitattributes.matches(patterns, op.path))
             )
             if lfs:
                 plan.lfs[c.sha256] = c.size
@@ -331,14 +347,27 @@ def initial_commit(session: Session, hub: Hub, repo: Repo, author: str) -> str:
     signature = Signature(author, f"{author}@users.noreply.modelcommons", int(time.time()))
     raw = encode_commit(tree_oid, [], signature, "initial commit")
     commit_oid = object_id("commit", raw)
-    insert_ignore(session, GitObject, [
-        {"oid": tree_oid, "kind": "tree", "data": tree_raw},
-        {"oid": commit_oid, "kind": "commit", "data": raw},
-    ])
-    insert_ignore(session, FileBlob, [
-        {"oid": blob_oid, "size": len(content), "sha256": sha256, "lfs": False}
-    ])
-    session.add(Commit(repo_id=repo.id, oid=commit_oid, tree_oid=tree_oid, parents="",
-                       author=author, title="initial commit", message="initial commit"))
+    insert_ignore(
+        session,
+        GitObject,
+        [
+            {"oid": tree_oid, "kind": "tree", "data": tree_raw},
+            {"oid": commit_oid, "kind": "commit", "data": raw},
+        ],
+    )
+    insert_ignore(
+        session, FileBlob, [{"oid": blob_oid, "size": len(content), "sha256": sha256, "lfs": False}]
+    )
+    session.add(
+        Commit(
+            repo_id=repo.id,
+            oid=commit_oid,
+            tree_oid=tree_oid,
+            parents="",
+            author=author,
+            title="initial commit",
+            message="initial commit",
+        )
+    )
     repos.create_ref(session, repo, "branch", repos.DEFAULT_BRANCH, commit_oid)
     return commit_oid

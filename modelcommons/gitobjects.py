@@ -74,9 +74,7 @@ class Signature:
         return f"{self.name} <{self.email}> {self.timestamp} +0000"
 
 
-def encode_commit(
-    tree: str, parents: Iterable[str], author: Signature, message: str
-) -> bytes:
+def encode_commit(tree: str, parents: Iterable[str], author: Signature, message: str) -> bytes:
     lines = [f"tree {tree}"]
     lines += [f"parent {p}" for p in parents]
     lines += [f"author {author.encode()}", f"committer {author.encode()}"]

@@ -28,11 +28,14 @@ def get_repo(session: Session, kind: str, namespace: str, name: str) -> Repo:
     return repo
 
 
-def new_repo(session: Session, kind: str, namespace: str, name: str, owner_id: int,
-             *, private: bool) -> Repo:
+def new_repo(
+    session: Session, kind: str, namespace: str, name: str, owner_id: int, *, private: bool
+) -> Repo:
     check_name(name, "repository name")
     exists = session.scalar(
-        select(func.count()).select_from(Repo).where(
+        select(func.count())
+        .select_from(Repo)
+        .where(
             Repo.kind == kind,
             func.lower(Repo.namespace) == namespace.lower(),
             func.lower(Repo.name) == name.lower(),
@@ -82,7 +85,7 @@ def resolve(session: Session, repo: Repo, revision: str) -> str:
     rev = revision
     for prefix, kinds in (("refs/heads/", ("branch",)), ("refs/tags/", ("tag",))):
         if rev.startswith(prefix):
-            ref = get_ref(session, repo, kinds[0], rev[len(prefix):])
+            ref = get_ref(session, repo, kinds[0], rev[len(prefix) :])
             if ref is None:
                 break
             return ref.target
@@ -96,7 +99,8 @@ def resolve(session: Session, repo: Repo, revision: str) -> str:
                 return rev
         elif 7 <= len(rev) < 40 and all(c in "0123456789abcdef" for c in rev):
             found = session.scalars(
-                select(Commit.oid).where(Commit.repo_id == repo.id, Commit.oid.startswith(rev))
+                select(Commit.oid)
+                .where(Commit.repo_id == repo.id, Commit.oid.startswith(rev))
                 .limit(2)
             ).all()
             if len(found) == 1:
@@ -128,8 +132,7 @@ def move_branch(session: Session, repo: Repo, branch: str, old: str, new: str) -
     """Compare-and-swap a branch head; False when someone else moved it first."""
     result = session.execute(
         update(Ref)
-        .where(Ref.repo_id == repo.id, Ref.kind == "branch", Ref.name == branch,
-               Ref.target == old)
+        .where(Ref.repo_id == repo.id, Ref.kind == "branch", Ref.name == branch, Ref.target == old)
         .values(target=new)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

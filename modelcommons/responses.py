@@ -18,9 +18,7 @@ def iso(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def json_response(
-    data: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 

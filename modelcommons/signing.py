@@ -7,7 +7,7 @@ there is no reason to hand-roll HMAC token formats.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -20,7 +20,7 @@ class UrlSigner:
         self.ttl = ttl_seconds
 
     def sign(self, payload: dict[str, Any]) -> str:
-        return cast(str, self._serializer.dumps(payload))
+        return self._serializer.dumps(payload)
 
     def verify(self, token: str) -> dict[str, Any]:
         try:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -17,6 +18,6 @@ def insert_ignore(
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = model.__table__  # type: ignore[attr-defined]
+    table = cast(Table, model.__table__)
     for start in range(0, len(rows), 500):
         session.execute(insert(table).on_conflict_do_nothing(), list(rows[start : start + 500]))

@@ -100,9 +100,7 @@ class TreeReader:
             current = match.oid
         return None
 
-    def walk(
-        self, tree: str, prefix: str, *, recursive: bool
-    ) -> Iterator[tuple[str, TreeEntry]]:
+    def walk(self, tree: str, prefix: str, *, recursive: bool) -> Iterator[tuple[str, TreeEntry]]:
         """(path, entry) pairs under a tree, depth first, directories before contents."""
         for entry in self.entries(tree):
             path = f"{prefix}{entry.name}"

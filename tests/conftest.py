@@ -85,7 +85,10 @@ class Server:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [*COMMONS, "serve", "--port", str(self.port), *self.db_args],
-                stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=ROOT,
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -119,10 +122,17 @@ class Server:
             self.pg.drop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
-    def cli(self, *args: str, input: str = "", check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, input: str = "", check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [*COMMONS, *args, *self.db_args], input=input, capture_output=True, text=True,
-            env=self.env, cwd=ROOT, timeout=120,
+            [*COMMONS, *args, *self.db_args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=ROOT,
+            timeout=120,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"commons {' '.join(args)} failed: {result.stderr}")
@@ -144,6 +154,11 @@ class Server:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
         raise AssertionError("no VmHWM")
+
+    def reset_high_water(self) -> None:
+        """Reset VmHWM to the current RSS (Linux: write 5 to clear_refs)."""
+        assert self.proc is not None
+        Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
 
     def rss_kb(self) -> int:
         assert self.proc is not None
@@ -174,8 +189,9 @@ def sqlite_server() -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def lfs_server() -> Iterator[Server]:
     """A hub that sends anything over 1 MB through LFS, with 5 MiB multipart chunks."""
-    srv = Server("sqlite", regular_upload_max_bytes=1_000_000,
-                 multipart_chunk_bytes=5 * 1024 * 1024)
+    srv = Server(
+        "sqlite", regular_upload_max_bytes=1_000_000, multipart_chunk_bytes=5 * 1024 * 1024
+    )
     srv.start()
     yield srv
     srv.close()

@@ -33,8 +33,9 @@ def populated(server: Server, repo_name: str, tmp_path: Path) -> tuple[HfApi, st
     c1 = api.upload_folder(repo_id=repo, folder_path=tmp_path, commit_message="v1").oid
     api.create_tag(repo, tag="v1")
     api.create_branch(repo, branch="dev")
-    c2 = api.upload_file(path_or_fileobj=b'{"v": 2}', path_in_repo="config.json",
-                         repo_id=repo, commit_message="v2").oid
+    c2 = api.upload_file(
+        path_or_fileobj=b'{"v": 2}', path_in_repo="config.json", repo_id=repo, commit_message="v2"
+    ).oid
     return api, repo, {"c1": c1, "c2": c2}
 
 
@@ -43,7 +44,9 @@ def test_download_at_branch_tag_and_commit(server: Server, populated: tuple) -> 
     kw = {"endpoint": server.url, "token": api.token}
     assert Path(hf_hub_download(repo, "config.json", **kw)).read_text() == '{"v": 2}'
     assert Path(hf_hub_download(repo, "config.json", revision="v1", **kw)).read_text() == '{"v": 1}'
-    assert Path(hf_hub_download(repo, "config.json", revision="dev", **kw)).read_text() == '{"v": 1}'
+    assert (
+        Path(hf_hub_download(repo, "config.json", revision="dev", **kw)).read_text() == '{"v": 1}'
+    )
     by_sha = hf_hub_download(repo, "config.json", revision=commits["c1"], **kw)
     assert Path(by_sha).read_text() == '{"v": 1}'
     assert commits["c1"] in by_sha  # the cache is keyed by our commit id
@@ -51,8 +54,12 @@ def test_download_at_branch_tag_and_commit(server: Server, populated: tuple) -> 
     snap = Path(snapshot_download(repo, revision="v1", **kw))
     assert (snap / "nested" / "deeper" / "b.txt").read_text() == "beta"
     assert sorted(str(p.relative_to(snap)) for p in snap.rglob("*") if p.is_file()) == [
-        ".gitattributes", "config.json", "nested/a.txt", "nested/deeper/b.txt",
-        "weights.safetensors"]
+        ".gitattributes",
+        "config.json",
+        "nested/a.txt",
+        "nested/deeper/b.txt",
+        "weights.safetensors",
+    ]
 
 
 def test_refs_commits_and_tree(server: Server, populated: tuple) -> None:
@@ -68,8 +75,12 @@ def test_refs_commits_and_tree(server: Server, populated: tuple) -> None:
     assert history[0].authors == ["alice"]
 
     top = list(api.list_repo_tree(repo))
-    assert {e.path for e in top} == {".gitattributes", "config.json", "nested",
-                                     "weights.safetensors"}
+    assert {e.path for e in top} == {
+        ".gitattributes",
+        "config.json",
+        "nested",
+        "weights.safetensors",
+    }
     folder = next(e for e in top if e.path == "nested")
     assert isinstance(folder, RepoFolder)
     deep = list(api.list_repo_tree(repo, path_in_repo="nested", recursive=True))
@@ -86,8 +97,12 @@ def test_refs_commits_and_tree(server: Server, populated: tuple) -> None:
     assert nested.last_commit is not None and nested.last_commit.oid == commits["c1"]
 
     assert set(api.list_repo_files(repo, revision="v1")) == {
-        ".gitattributes", "config.json", "nested/a.txt", "nested/deeper/b.txt",
-        "weights.safetensors"}
+        ".gitattributes",
+        "config.json",
+        "nested/a.txt",
+        "nested/deeper/b.txt",
+        "weights.safetensors",
+    }
 
     info = api.get_paths_info(repo, ["config.json", "nested", "missing.txt"])
     assert sorted(i.path for i in info) == ["config.json", "nested"]
@@ -107,7 +122,7 @@ def test_tree_pagination(server: Server, repo_name: str) -> None:
 
 
 def test_resolve_headers_and_ranges(server: Server, populated: tuple) -> None:
-    api, repo, commits = populated
+    _api, repo, commits = populated
     url = f"{server.url}/{repo}/resolve/main/config.json"
     head = httpx.head(url, headers={"Accept-Encoding": "identity"})
     assert head.status_code == 200
@@ -183,6 +198,5 @@ def test_tags_and_branches_lifecycle(server: Server, populated: tuple) -> None:
 def test_download_counter(server: Server, populated: tuple) -> None:
     api, repo, _ = populated
     before = api.model_info(repo).downloads
-    hf_hub_download(repo, "config.json", endpoint=server.url, token=api.token,
-                    force_download=True)
+    hf_hub_download(repo, "config.json", endpoint=server.url, token=api.token, force_download=True)
     assert api.model_info(repo).downloads == before + 1

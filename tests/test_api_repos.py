@@ -44,7 +44,8 @@ def test_create_info_list_move_delete(server: Server, repo_name: str) -> None:
 
     assert repo_name in [m.id.split("/")[1] for m in api.list_models(search=repo_name)]
     assert [m.id for m in api.list_models(author="alice", search=repo_name)] == [
-        f"alice/{repo_name}"]
+        f"alice/{repo_name}"
+    ]
 
     api.move_repo(f"alice/{repo_name}", f"alice/{repo_name}-moved")
     with pytest.raises(RepositoryNotFoundError):
@@ -70,8 +71,7 @@ def test_dataset_repos_are_separate(server: Server, repo_name: str) -> None:
 def test_private_repo_is_invisible(server: Server, repo_name: str) -> None:
     owner = HfApi(endpoint=server.url, token=server.user("alice"))
     owner.create_repo(f"alice/{repo_name}", private=True)
-    owner.upload_file(path_or_fileobj=b"secret", path_in_repo="s.txt",
-                      repo_id=f"alice/{repo_name}")
+    owner.upload_file(path_or_fileobj=b"secret", path_in_repo="s.txt", repo_id=f"alice/{repo_name}")
     assert owner.model_info(f"alice/{repo_name}").private is True
 
     anonymous = HfApi(endpoint=server.url, token=False)
@@ -102,8 +102,17 @@ def test_org_members_write_by_role(server: Server, repo_name: str) -> None:
     server.user("orga")
     writer = server.user("orgw")
     reader = server.user("orgr")
-    server.cli("org", "create", f"o{repo_name[:20]}", "--member", "orga:admin",
-               "--member", "orgw:write", "--member", "orgr:read")
+    server.cli(
+        "org",
+        "create",
+        f"o{repo_name[:20]}",
+        "--member",
+        "orga:admin",
+        "--member",
+        "orgw:write",
+        "--member",
+        "orgr:read",
+    )
     org = f"o{repo_name[:20]}"
     w = HfApi(endpoint=server.url, token=writer)
     w.create_repo(f"{org}/{repo_name}", private=True)
@@ -130,10 +139,13 @@ def test_read_token_cannot_write(server: Server, repo_name: str) -> None:
 def test_card_metadata_and_filters(server: Server, repo_name: str) -> None:
     api = HfApi(endpoint=server.url, token=server.user("alice"))
     api.create_repo(f"alice/{repo_name}")
-    card = ("---\nlicense: apache-2.0\nlibrary_name: transformers\n"
-            "pipeline_tag: text-classification\ntags: [tiny, unit-test]\n---\n# Card\n")
-    api.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md",
-                    repo_id=f"alice/{repo_name}")
+    card = (
+        "---\nlicense: apache-2.0\nlibrary_name: transformers\n"
+        "pipeline_tag: text-classification\ntags: [tiny, unit-test]\n---\n# Card\n"
+    )
+    api.upload_file(
+        path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=f"alice/{repo_name}"
+    )
     info = api.model_info(f"alice/{repo_name}")
     assert info.card_data is not None and info.card_data["license"] == "apache-2.0"
     assert info.pipeline_tag == "text-classification"
@@ -147,8 +159,11 @@ def test_invalid_card_yaml_is_refused(server: Server, repo_name: str) -> None:
     api = HfApi(endpoint=server.url, token=server.user("alice"))
     api.create_repo(f"alice/{repo_name}")
     with pytest.raises(ValueError, match="Invalid metadata"):
-        api.upload_file(path_or_fileobj=b"---\nkey: [unclosed\n---\n", path_in_repo="README.md",
-                        repo_id=f"alice/{repo_name}")
+        api.upload_file(
+            path_or_fileobj=b"---\nkey: [unclosed\n---\n",
+            path_in_repo="README.md",
+            repo_id=f"alice/{repo_name}",
+        )
 
 
 def test_list_pagination_follows_link(server: Server) -> None:
@@ -158,7 +173,8 @@ def test_list_pagination_follows_link(server: Server) -> None:
     first = httpx.get(f"{server.url}/api/models", params={"author": "pager", "limit": 2})
     assert len(first.json()) == 2 and 'rel="next"' in first.headers["link"]
     assert sorted(m.id for m in api.list_models(author="pager")) == [
-        f"pager/page-{i}" for i in range(5)]
+        f"pager/page-{i}" for i in range(5)
+    ]
 
 
 def test_sort_by_downloads(server: Server, repo_name: str) -> None:
@@ -166,7 +182,9 @@ def test_sort_by_downloads(server: Server, repo_name: str) -> None:
     for suffix in ("a", "b"):
         api.create_repo(f"sorter/{repo_name}-{suffix}")
     for _ in range(3):
-        httpx.get(f"{server.url}/sorter/{repo_name}-b/resolve/main/.gitattributes").raise_for_status()
+        httpx.get(
+            f"{server.url}/sorter/{repo_name}-b/resolve/main/.gitattributes"
+        ).raise_for_status()
     ids = [m.id for m in api.list_models(author="sorter", search=repo_name, sort="downloads")]
     assert ids == [f"sorter/{repo_name}-b", f"sorter/{repo_name}-a"]
     assert api.model_info(f"sorter/{repo_name}-b").downloads == 3

@@ -12,7 +12,6 @@ import httpx
 import pytest
 from huggingface_hub import (
     CommitOperationAdd,
-    CommitOperationDelete,
     HfApi,
     hf_hub_download,
 )
@@ -33,8 +32,9 @@ def _big(tmp_path: Path, name: str, size: int) -> Path:
     return path
 
 
-def test_upload_folder_regular_path_with_xet_on(sqlite_server: Server, repo_name: str,
-                                                 tmp_path: Path) -> None:
+def test_upload_folder_regular_path_with_xet_on(
+    sqlite_server: Server, repo_name: str, tmp_path: Path
+) -> None:
     """A stock client (hf_xet installed, nothing set) uploads a >10 MB file."""
     import huggingface_hub.constants as constants
 
@@ -57,8 +57,9 @@ def test_upload_folder_regular_path_with_xet_on(sqlite_server: Server, repo_name
     assert _sha256(Path(out)) == _sha256(big)
 
 
-def test_lfs_path_with_xet_disabled(lfs_server: Server, repo_name: str, tmp_path: Path,
-                                    hf_env: None) -> None:
+def test_lfs_path_with_xet_disabled(
+    lfs_server: Server, repo_name: str, tmp_path: Path, hf_env: None
+) -> None:
     """HF_HUB_DISABLE_XET=1: preupload says lfs, the client uses batch/PUT/verify."""
     srv = lfs_server
     api = HfApi(endpoint=srv.url, token=srv.user("alice"))
@@ -79,8 +80,11 @@ def test_lfs_path_with_xet_disabled(lfs_server: Server, repo_name: str, tmp_path
     batch = httpx.post(
         f"{srv.url}/{repo}.git/info/lfs/objects/batch",
         headers={"Authorization": f"Bearer {api.token}"},
-        json={"operation": "upload", "transfers": ["basic", "multipart"],
-              "objects": [{"oid": _sha256(multi), "size": multi.stat().st_size}]},
+        json={
+            "operation": "upload",
+            "transfers": ["basic", "multipart"],
+            "objects": [{"oid": _sha256(multi), "size": multi.stat().st_size}],
+        },
     ).json()
     assert "actions" not in batch["objects"][0]
     assert batch["transfer"] in ("basic", "multipart")  # never "xet"
@@ -107,8 +111,11 @@ def test_lfs_multipart_protocol(lfs_server: Server, repo_name: str) -> None:
     batch = httpx.post(
         f"{srv.url}/{repo}.git/info/lfs/objects/batch",
         headers={"Authorization": f"Bearer {token}"},
-        json={"operation": "upload", "transfers": ["basic", "multipart"],
-              "objects": [{"oid": oid, "size": len(data)}]},
+        json={
+            "operation": "upload",
+            "transfers": ["basic", "multipart"],
+            "objects": [{"oid": oid, "size": len(data)}],
+        },
     ).json()
     upload = batch["objects"][0]["actions"]["upload"]
     chunk = int(upload["header"]["chunk_size"])
@@ -125,16 +132,28 @@ def test_lfs_multipart_protocol(lfs_server: Server, repo_name: str) -> None:
     done = httpx.post(upload["href"], json={"oid": oid, "parts": etags})
     assert done.status_code == 200
     verify = batch["objects"][0]["actions"]["verify"]["href"]
-    assert httpx.post(verify, headers={"Authorization": f"Bearer {token}"},
-                      json={"oid": oid, "size": len(data)}).status_code == 200
+    assert (
+        httpx.post(
+            verify,
+            headers={"Authorization": f"Bearer {token}"},
+            json={"oid": oid, "size": len(data)},
+        ).status_code
+        == 200
+    )
     api = HfApi(endpoint=srv.url, token=token)
     api.create_commit(repo, [], commit_message="noop")  # empty commits are allowed
-    body = "\n".join(json.dumps(x) for x in [
-        {"key": "header", "value": {"summary": "add multipart"}},
-        {"key": "lfsFile", "value": {"path": "m.dat", "algo": "sha256", "oid": oid}},
-    ])
-    r = httpx.post(f"{srv.url}/api/models/{repo}/commit/main", content=body,
-                   headers={"Authorization": f"Bearer {token}"})
+    body = "\n".join(
+        json.dumps(x)
+        for x in [
+            {"key": "header", "value": {"summary": "add multipart"}},
+            {"key": "lfsFile", "value": {"path": "m.dat", "algo": "sha256", "oid": oid}},
+        ]
+    )
+    r = httpx.post(
+        f"{srv.url}/api/models/{repo}/commit/main",
+        content=body,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 200, r.text
     got = httpx.get(f"{srv.url}/{repo}/resolve/main/m.dat")
     assert hashlib.sha256(got.content).hexdigest() == oid
@@ -150,28 +169,40 @@ def test_lfs_object_is_verified_before_use(lfs_server: Server, repo_name: str) -
     bad = _lfs_put(srv, repo, token, data, wrong)
     assert bad.status_code == 400 and "do not match" in bad.headers["x-error-message"]
     # A commit may not reference the object that failed verification...
-    body = "\n".join(json.dumps(line) for line in [
-        {"key": "header", "value": {"summary": "sneak"}},
-        {"key": "lfsFile", "value": {"path": "x.bin", "algo": "sha256", "oid": wrong,
-                                     "size": 2000}},
-    ])
-    r = httpx.post(f"{srv.url}/api/models/{repo}/commit/main", content=body,
-                   headers={"Authorization": f"Bearer {token}",
-                            "Content-Type": "application/x-ndjson"})
+    body = "\n".join(
+        json.dumps(line)
+        for line in [
+            {"key": "header", "value": {"summary": "sneak"}},
+            {
+                "key": "lfsFile",
+                "value": {"path": "x.bin", "algo": "sha256", "oid": wrong, "size": 2000},
+            },
+        ]
+    )
+    r = httpx.post(
+        f"{srv.url}/api/models/{repo}/commit/main",
+        content=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"},
+    )
     assert r.status_code == 422 and "has not been uploaded" in r.json()["error"]
     # ... and a tampered signature is refused.
     batch = httpx.post(
         f"{srv.url}/{repo}.git/info/lfs/objects/batch",
         headers={"Authorization": f"Bearer {token}"},
-        json={"operation": "upload",
-              "objects": [{"oid": hashlib.sha256(data).hexdigest(), "size": len(data)}]},
+        json={
+            "operation": "upload",
+            "objects": [{"oid": hashlib.sha256(data).hexdigest(), "size": len(data)}],
+        },
     ).json()
     href = batch["objects"][0]["actions"]["upload"]["href"]
     assert httpx.put(href[:-3] + "AAA", content=data).status_code == 403
     assert httpx.put(href, content=data).status_code == 200
     verify = batch["objects"][0]["actions"]["verify"]["href"]
-    ok = httpx.post(verify, headers={"Authorization": f"Bearer {token}"},
-                    json={"oid": hashlib.sha256(data).hexdigest(), "size": len(data)})
+    ok = httpx.post(
+        verify,
+        headers={"Authorization": f"Bearer {token}"},
+        json={"oid": hashlib.sha256(data).hexdigest(), "size": len(data)},
+    )
     assert ok.status_code == 200
 
 
@@ -190,12 +221,18 @@ def test_objects_of_other_repos_cannot_be_linked(lfs_server: Server, repo_name: 
         json={"operation": "upload", "objects": [{"oid": oid, "size": len(data)}]},
     ).json()
     assert "actions" in batch["objects"][0]  # not reported present: no oracle
-    body = "\n".join(json.dumps(x) for x in [
-        {"key": "header", "value": {"summary": "steal"}},
-        {"key": "lfsFile", "value": {"path": "x.bin", "algo": "sha256", "oid": oid}},
-    ])
-    r = httpx.post(f"{srv.url}/api/models/mallory/{repo_name}/commit/main", content=body,
-                   headers={"Authorization": f"Bearer {mallory}"})
+    body = "\n".join(
+        json.dumps(x)
+        for x in [
+            {"key": "header", "value": {"summary": "steal"}},
+            {"key": "lfsFile", "value": {"path": "x.bin", "algo": "sha256", "oid": oid}},
+        ]
+    )
+    r = httpx.post(
+        f"{srv.url}/api/models/mallory/{repo_name}/commit/main",
+        content=body,
+        headers={"Authorization": f"Bearer {mallory}"},
+    )
     assert r.status_code == 422
 
 
@@ -203,9 +240,15 @@ def test_delete_file_and_folder(server: Server, repo_name: str) -> None:
     api = HfApi(endpoint=server.url, token=server.user("alice"))
     repo = f"alice/{repo_name}"
     api.create_repo(repo)
-    api.create_commit(repo, [CommitOperationAdd("a/1.txt", b"1"),
-                             CommitOperationAdd("a/2.txt", b"2"),
-                             CommitOperationAdd("b.txt", b"b")], commit_message="add")
+    api.create_commit(
+        repo,
+        [
+            CommitOperationAdd("a/1.txt", b"1"),
+            CommitOperationAdd("a/2.txt", b"2"),
+            CommitOperationAdd("b.txt", b"b"),
+        ],
+        commit_message="add",
+    )
     api.delete_file("b.txt", repo)
     api.delete_folder("a", repo)
     assert api.list_repo_files(repo) == [".gitattributes"]
@@ -220,35 +263,65 @@ def test_parent_commit_conflict(server: Server, repo_name: str) -> None:
     base = api.model_info(repo).sha
     api.upload_file(path_or_fileobj=b"1", path_in_repo="one.txt", repo_id=repo)
     with pytest.raises(HfHubHTTPError) as stale:
-        api.create_commit(repo, [CommitOperationAdd("two.txt", b"2")], commit_message="late",
-                          parent_commit=base)
+        api.create_commit(
+            repo, [CommitOperationAdd("two.txt", b"2")], commit_message="late", parent_commit=base
+        )
     assert stale.value.response.status_code == 412
     assert "two.txt" not in api.list_repo_files(repo)
     head = api.model_info(repo).sha
-    api.create_commit(repo, [CommitOperationAdd("two.txt", b"2")], commit_message="ok",
-                      parent_commit=head)
+    api.create_commit(
+        repo, [CommitOperationAdd("two.txt", b"2")], commit_message="ok", parent_commit=head
+    )
     assert "two.txt" in api.list_repo_files(repo)
 
 
-@pytest.mark.parametrize("path", [
-    "../escape.txt", "/abs.txt", "a\\b.txt", "a/../../b", ".git/config", "x/.git/HEAD",
-    "nul\x00.txt", "a//b", "./x",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../escape.txt",
+        "/abs.txt",
+        "a\\b.txt",
+        "a/../../b",
+        ".git/config",
+        "x/.git/HEAD",
+        "nul\x00.txt",
+        "a//b",
+        "./x",
+    ],
+)
 def test_hostile_paths_are_refused(sqlite_server: Server, path: str) -> None:
     srv = sqlite_server
     token = srv.user("alice")
     repo = "alice/paths"
     HfApi(endpoint=srv.url, token=token).create_repo(repo, exist_ok=True)
     before = HfApi(endpoint=srv.url, token=token).model_info(repo).sha
-    body = "\n".join(json.dumps(x) for x in [
-        {"key": "header", "value": {"summary": "evil"}},
-        {"key": "file", "value": {"path": "ok.txt", "content": base64.b64encode(b"ok").decode(),
-                                  "encoding": "base64"}},
-        {"key": "file", "value": {"path": path, "content": base64.b64encode(b"x").decode(),
-                                  "encoding": "base64"}},
-    ])
-    r = httpx.post(f"{srv.url}/api/models/{repo}/commit/main", content=body,
-                   headers={"Authorization": f"Bearer {token}"})
+    body = "\n".join(
+        json.dumps(x)
+        for x in [
+            {"key": "header", "value": {"summary": "evil"}},
+            {
+                "key": "file",
+                "value": {
+                    "path": "ok.txt",
+                    "content": base64.b64encode(b"ok").decode(),
+                    "encoding": "base64",
+                },
+            },
+            {
+                "key": "file",
+                "value": {
+                    "path": path,
+                    "content": base64.b64encode(b"x").decode(),
+                    "encoding": "base64",
+                },
+            },
+        ]
+    )
+    r = httpx.post(
+        f"{srv.url}/api/models/{repo}/commit/main",
+        content=body,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 400
     assert r.headers["x-error-code"] == "BadRequest" and "Invalid path" in r.json()["error"]
     # All or nothing: the valid file in the same commit did not land either.
@@ -257,8 +330,11 @@ def test_hostile_paths_are_refused(sqlite_server: Server, path: str) -> None:
 
 @pytest.mark.parametrize("name", ["a..b", "-lead", "x" * 97, "sp ace", "a--b", "ends.git"])
 def test_hostile_repo_names_are_refused(sqlite_server: Server, name: str) -> None:
-    r = httpx.post(f"{sqlite_server.url}/api/repos/create", json={"name": name},
-                   headers={"Authorization": f"Bearer {sqlite_server.user('alice')}"})
+    r = httpx.post(
+        f"{sqlite_server.url}/api/repos/create",
+        json={"name": name},
+        headers={"Authorization": f"Bearer {sqlite_server.user('alice')}"},
+    )
     assert r.status_code == 400 and r.headers["x-error-message"]
 
 
@@ -285,13 +361,16 @@ def test_malformed_commit_bodies(sqlite_server: Server) -> None:
 def test_xet_routes_tell_the_user_what_to_set(sqlite_server: Server) -> None:
     token = sqlite_server.user("alice")
     HfApi(endpoint=sqlite_server.url, token=token).create_repo("alice/xet", exist_ok=True)
-    r = httpx.get(f"{sqlite_server.url}/api/models/alice/xet/xet-write-token/main",
-                  headers={"Authorization": f"Bearer {token}"})
+    r = httpx.get(
+        f"{sqlite_server.url}/api/models/alice/xet/xet-write-token/main",
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 404
     assert "HF_HUB_DISABLE_XET=1" in r.headers["x-error-message"]
     assert "HF_HUB_DISABLE_XET=1" in r.json()["error"]
-    info = httpx.get(f"{sqlite_server.url}/api/models/alice/xet",
-                     params={"expand": "xetEnabled"}).json()
+    info = httpx.get(
+        f"{sqlite_server.url}/api/models/alice/xet", params={"expand": "xetEnabled"}
+    ).json()
     assert not info.get("xetEnabled")
 
 
@@ -301,12 +380,18 @@ def test_preupload_modes_and_oids(lfs_server: Server, repo_name: str) -> None:
     repo = f"alice/{repo_name}"
     api.create_repo(repo)
     api.upload_file(path_or_fileobj=b"same", path_in_repo="same.txt", repo_id=repo)
-    r = httpx.post(f"{srv.url}/api/models/{repo}/preupload/main",
-                   headers={"Authorization": f"Bearer {api.token}"},
-                   json={"files": [{"path": "same.txt", "size": 4, "sample": ""},
-                                   {"path": "big.bin", "size": 2 * MB, "sample": ""},
-                                   {"path": "logs/x.log", "size": 1, "sample": ""}],
-                         "gitIgnore": "logs/\n"}).json()
+    r = httpx.post(
+        f"{srv.url}/api/models/{repo}/preupload/main",
+        headers={"Authorization": f"Bearer {api.token}"},
+        json={
+            "files": [
+                {"path": "same.txt", "size": 4, "sample": ""},
+                {"path": "big.bin", "size": 2 * MB, "sample": ""},
+                {"path": "logs/x.log", "size": 1, "sample": ""},
+            ],
+            "gitIgnore": "logs/\n",
+        },
+    ).json()
     modes = {f["path"]: f for f in r["files"]}
     assert modes["same.txt"]["uploadMode"] == "regular"
     assert modes["same.txt"]["oid"] == hashlib.sha1(b"blob 4\0same").hexdigest()

@@ -22,8 +22,10 @@ def test_concurrent_commits_without_parent_all_land(server: Server, repo_name: s
     def write(i: int) -> str:
         api = HfApi(endpoint=server.url, token=token)
         start.wait()
-        ops = [CommitOperationAdd(f"w{i}/file.txt", f"writer {i}".encode()),
-               CommitOperationAdd(f"shared/dir/w{i}.txt", b"x" * i)]
+        ops = [
+            CommitOperationAdd(f"w{i}/file.txt", f"writer {i}".encode()),
+            CommitOperationAdd(f"shared/dir/w{i}.txt", b"x" * i),
+        ]
         return api.create_commit(repo, ops, commit_message=f"writer {i}").oid
 
     with concurrent.futures.ThreadPoolExecutor(WRITERS) as pool:
@@ -51,8 +53,12 @@ def test_concurrent_commits_with_same_parent_conflict_cleanly(
         client = HfApi(endpoint=server.url, token=token)
         start.wait()
         try:
-            client.create_commit(repo, [CommitOperationAdd(f"f{i}.txt", b"x")],
-                                 commit_message=f"w{i}", parent_commit=parent)
+            client.create_commit(
+                repo,
+                [CommitOperationAdd(f"f{i}.txt", b"x")],
+                commit_message=f"w{i}",
+                parent_commit=parent,
+            )
         except HfHubHTTPError as exc:
             return exc.response.status_code
         return 200

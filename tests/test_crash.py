@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -40,8 +41,9 @@ def _blob_store_is_consistent(srv: Server) -> list[Path]:
     return blobs
 
 
-def _kill_mid_body(srv: Server, method: str, url: str, first: bytes, rest: bytes,
-                   headers: dict[str, str]) -> None:
+def _kill_mid_body(
+    srv: Server, method: str, url: str, first: bytes, rest: bytes, headers: dict[str, str]
+) -> None:
     """Send ``first``, then SIGKILL the server before ``rest`` goes out."""
     sent = threading.Event()
     killed = threading.Event()
@@ -53,10 +55,8 @@ def _kill_mid_body(srv: Server, method: str, url: str, first: bytes, rest: bytes
         yield rest
 
     def client() -> None:
-        try:
+        with contextlib.suppress(httpx.HTTPError):
             httpx.request(method, url, content=body(), headers=headers, timeout=30)
-        except httpx.HTTPError:
-            pass
 
     thread = threading.Thread(target=client)
     thread.start()
@@ -76,22 +76,39 @@ def test_kill_during_lfs_upload(crash_server: Server, repo_name: str) -> None:
     before = api.model_info(repo).sha
     data = os.urandom(8 * 1024 * 1024)
     oid = hashlib.sha256(data).hexdigest()
-    batch = httpx.post(f"{srv.url}/{repo}.git/info/lfs/objects/batch",
-                       headers={"Authorization": f"Bearer {token}"},
-                       json={"operation": "upload", "objects": [{"oid": oid, "size": len(data)}]})
+    batch = httpx.post(
+        f"{srv.url}/{repo}.git/info/lfs/objects/batch",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"operation": "upload", "objects": [{"oid": oid, "size": len(data)}]},
+    )
     href = batch.json()["objects"][0]["actions"]["upload"]["href"]
-    _kill_mid_body(srv, "PUT", href, data[: len(data) // 2], data[len(data) // 2 :],
-                   {"Content-Length": str(len(data))})
+    _kill_mid_body(
+        srv,
+        "PUT",
+        href,
+        data[: len(data) // 2],
+        data[len(data) // 2 :],
+        {"Content-Length": str(len(data))},
+    )
     srv.start()
     assert api.model_info(repo).sha == before
     assert all(p.name != oid for p in _blob_store_is_consistent(srv))
     # The object is not present, so a commit referencing it is refused...
-    body = "\n".join(json.dumps(x) for x in [
-        {"key": "header", "value": {"summary": "x"}},
-        {"key": "lfsFile", "value": {"path": "x.bin", "algo": "sha256", "oid": oid,
-                                     "size": len(data)}}])
-    r = httpx.post(f"{srv.url}/api/models/{repo}/commit/main", content=body,
-                   headers={"Authorization": f"Bearer {token}"})
+    body = "\n".join(
+        json.dumps(x)
+        for x in [
+            {"key": "header", "value": {"summary": "x"}},
+            {
+                "key": "lfsFile",
+                "value": {"path": "x.bin", "algo": "sha256", "oid": oid, "size": len(data)},
+            },
+        ]
+    )
+    r = httpx.post(
+        f"{srv.url}/api/models/{repo}/commit/main",
+        content=body,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 422
     # ... and uploading again works.
     assert httpx.put(href, content=data).status_code == 200
@@ -108,15 +125,29 @@ def test_kill_during_commit_body(crash_server: Server, repo_name: str) -> None:
     content = base64.b64encode(os.urandom(6 * 1024 * 1024)).decode()
     lines = [
         json.dumps({"key": "header", "value": {"summary": "interrupted"}}),
-        json.dumps({"key": "file", "value": {"path": "keep.txt", "encoding": "base64",
-                                             "content": base64.b64encode(b"v2").decode()}}),
-        json.dumps({"key": "file", "value": {"path": "big.dat", "encoding": "base64",
-                                             "content": content}}),
+        json.dumps(
+            {
+                "key": "file",
+                "value": {
+                    "path": "keep.txt",
+                    "encoding": "base64",
+                    "content": base64.b64encode(b"v2").decode(),
+                },
+            }
+        ),
+        json.dumps(
+            {"key": "file", "value": {"path": "big.dat", "encoding": "base64", "content": content}}
+        ),
     ]
     raw = "\n".join(lines).encode()
-    _kill_mid_body(srv, "POST", f"{srv.url}/api/models/{repo}/commit/main",
-                   raw[: len(raw) // 2], raw[len(raw) // 2 :],
-                   {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
+    _kill_mid_body(
+        srv,
+        "POST",
+        f"{srv.url}/api/models/{repo}/commit/main",
+        raw[: len(raw) // 2],
+        raw[len(raw) // 2 :],
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"},
+    )
     srv.start()
     assert api.model_info(repo).sha == before
     assert set(api.list_repo_files(repo)) == {".gitattributes", "keep.txt"}
@@ -140,11 +171,17 @@ def test_kill_at_random_moments_during_commits(crash_server: Server, repo_name: 
             while not stop.is_set():
                 payload = f"{round_}-{w}-{i}".encode() * 1000
                 try:
-                    api.create_commit(repo, [
-                        CommitOperationAdd(f"r{round_}/w{w}/{i}.txt", payload),
-                        CommitOperationAdd(f"r{round_}/w{w}/{i}.sha", hashlib.sha256(
-                            payload).hexdigest().encode()),
-                    ], commit_message=f"{round_}/{w}/{i}")
+                    api.create_commit(
+                        repo,
+                        [
+                            CommitOperationAdd(f"r{round_}/w{w}/{i}.txt", payload),
+                            CommitOperationAdd(
+                                f"r{round_}/w{w}/{i}.sha",
+                                hashlib.sha256(payload).hexdigest().encode(),
+                            ),
+                        ],
+                        commit_message=f"{round_}/{w}/{i}",
+                    )
                 except Exception:
                     return
                 i += 1

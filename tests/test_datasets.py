@@ -56,11 +56,15 @@ print("RESULT " + json.dumps(out))
 def run_python(script: str, args: dict[str, Any], env: dict[str, str]) -> Any:
     """Run `script` in a fresh interpreter; return the JSON it prints after `RESULT `."""
     result = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(args)], capture_output=True, text=True,
-        env=env, timeout=300,
+        [sys.executable, "-c", script, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode == 0, (
-        f"subprocess failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+        f"subprocess failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    )
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, f"no result:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return json.loads(lines[-1].removeprefix("RESULT "))
@@ -69,14 +73,21 @@ def run_python(script: str, args: dict[str, Any], env: dict[str, str]) -> Any:
 def client_env(server: Server, token: str, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
     home.mkdir(parents=True, exist_ok=True)
-    env.update(HF_ENDPOINT=server.url, HF_TOKEN=token, HF_HOME=str(home),
-               HF_DATASETS_CACHE=str(home / "datasets"), HF_HUB_DISABLE_TELEMETRY="1",
-               HF_HUB_DISABLE_PROGRESS_BARS="1", HF_DATASETS_DISABLE_PROGRESS_BARS="1")
+    env.update(
+        HF_ENDPOINT=server.url,
+        HF_TOKEN=token,
+        HF_HOME=str(home),
+        HF_DATASETS_CACHE=str(home / "datasets"),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        HF_DATASETS_DISABLE_PROGRESS_BARS="1",
+    )
     return env
 
 
-def test_load_dataset_parquet_and_csv(sqlite_server: Server, repo_name: str,
-                                      tmp_path: Path) -> None:
+def test_load_dataset_parquet_and_csv(
+    sqlite_server: Server, repo_name: str, tmp_path: Path
+) -> None:
     srv = sqlite_server
     token = srv.user("dana")
     api = HfApi(endpoint=srv.url, token=token)
@@ -86,12 +97,14 @@ def test_load_dataset_parquet_and_csv(sqlite_server: Server, repo_name: str,
     api.create_repo(pq_repo, repo_type="dataset", private=True)
     pq_dir = tmp_path / "pq"
     (pq_dir / "data").mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist(PARQUET_ROWS),
-                   pq_dir / "data" / "train-00000-of-00001.parquet")
+    pq.write_table(
+        pa.Table.from_pylist(PARQUET_ROWS), pq_dir / "data" / "train-00000-of-00001.parquet"
+    )
     first = api.upload_folder(repo_id=pq_repo, repo_type="dataset", folder_path=pq_dir).oid
     # A later commit that changes the data: loading at the first commit must not see it.
-    pq.write_table(pa.Table.from_pylist(PARQUET_ROWS[:5]),
-                   pq_dir / "data" / "train-00000-of-00001.parquet")
+    pq.write_table(
+        pa.Table.from_pylist(PARQUET_ROWS[:5]), pq_dir / "data" / "train-00000-of-00001.parquet"
+    )
     api.upload_folder(repo_id=pq_repo, repo_type="dataset", folder_path=pq_dir)
 
     # A public CSV repo with two splits and a README dataset card.
@@ -132,19 +145,25 @@ def test_load_dataset_parquet_and_csv(sqlite_server: Server, repo_name: str,
     assert loaded["csv_stream"]["rows"] == CSV_SPLITS["test"]
 
 
-def test_private_dataset_needs_token(sqlite_server: Server, repo_name: str,
-                                     tmp_path: Path) -> None:
+def test_private_dataset_needs_token(sqlite_server: Server, repo_name: str, tmp_path: Path) -> None:
     srv = sqlite_server
     api = HfApi(endpoint=srv.url, token=srv.user("dana"))
     repo = f"dana/{repo_name}-secret"
     api.create_repo(repo, repo_type="dataset", private=True)
-    api.upload_file(path_or_fileobj=b"a,b\n1,2\n", path_in_repo="data/train.csv",
-                    repo_id=repo, repo_type="dataset")
+    api.upload_file(
+        path_or_fileobj=b"a,b\n1,2\n",
+        path_in_repo="data/train.csv",
+        repo_id=repo,
+        repo_type="dataset",
+    )
     env = client_env(srv, "", tmp_path / "anon")
     env.pop("HF_TOKEN")
     result = subprocess.run(
         [sys.executable, "-c", "import sys, datasets\ndatasets.load_dataset(sys.argv[1])", repo],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode != 0
     assert "DatasetNotFoundError" in result.stderr, result.stderr[-3000:]

@@ -95,12 +95,23 @@ print("RESULT " + json.dumps(out))
 def run_legacy(server: Server, token: str, args: dict[str, Any], home: Path) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
     home.mkdir(parents=True, exist_ok=True)
-    env.update(HF_ENDPOINT=server.url, HF_TOKEN=token, HF_HOME=str(home),
-               HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
-    result = subprocess.run([str(LEGACY_PYTHON), "-c", SCRIPT, json.dumps(args)],
-                            capture_output=True, text=True, env=env, timeout=300)
+    env.update(
+        HF_ENDPOINT=server.url,
+        HF_TOKEN=token,
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+    )
+    result = subprocess.run(
+        [str(LEGACY_PYTHON), "-c", SCRIPT, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0, (
-        f"legacy client failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+        f"legacy client failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    )
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, f"no result:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return json.loads(lines[-1].removeprefix("RESULT "))
@@ -110,12 +121,15 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.skipif(not LEGACY_PYTHON.exists(),
-                    reason="no .venv-legacy: python3 -m venv .venv-legacy && "
-                           ".venv-legacy/bin/pip install 'huggingface_hub[hf_xet]==0.36.*'")
+@pytest.mark.skipif(
+    not LEGACY_PYTHON.exists(),
+    reason="no .venv-legacy: python3 -m venv .venv-legacy && "
+    ".venv-legacy/bin/pip install 'huggingface_hub[hf_xet]==0.36.*'",
+)
 @pytest.mark.parametrize("hub", ["sqlite_server", "lfs_server"])
-def test_legacy_client_flow(hub: str, request: pytest.FixtureRequest, repo_name: str,
-                            tmp_path: Path) -> None:
+def test_legacy_client_flow(
+    hub: str, request: pytest.FixtureRequest, repo_name: str, tmp_path: Path
+) -> None:
     """sqlite_server takes the 12 MB file as a regular upload; lfs_server sends it
     through the LFS batch API, where 0.36 offers xet and must get multipart back."""
     srv: Server = request.getfixturevalue(hub)
@@ -129,8 +143,9 @@ def test_legacy_client_flow(hub: str, request: pytest.FixtureRequest, repo_name:
     work = tmp_path / "work"
     work.mkdir()
 
-    out = run_legacy(srv, token, {"repo": repo, "folder": str(folder), "work": str(work)},
-                     tmp_path / "home")
+    out = run_legacy(
+        srv, token, {"repo": repo, "folder": str(folder), "work": str(work)}, tmp_path / "home"
+    )
 
     assert out["version"].startswith("0.3")
     assert out["whoami"] == "lena"
@@ -146,10 +161,15 @@ def test_legacy_client_flow(hub: str, request: pytest.FixtureRequest, repo_name:
     assert info["siblings"]["weights/big.bin"] == {"size": 12 * MB, "lfs": sha256(big)}
     assert info["siblings"]["small.txt"] == {"size": 6, "lfs": None}
 
-    assert out["download"] == {"small_main": "second", "small_v1": "first",
-                               "big_by_sha": sha256(big)}
+    assert out["download"] == {
+        "small_main": "second",
+        "small_v1": "first",
+        "big_by_sha": sha256(big),
+    }
     assert {k: v for k, v in out["snapshot"].items() if k != ".gitattributes"} == {
-        "small.txt": sha256(folder / "small.txt"), "weights/big.bin": sha256(big)}
+        "small.txt": sha256(folder / "small.txt"),
+        "weights/big.bin": sha256(big),
+    }
     assert out["local_dir"] == ["small.txt"]
     assert out["missing"] == "EntryNotFoundError"
     assert out["anonymous"] == "RepositoryNotFoundError"

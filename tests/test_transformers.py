@@ -20,8 +20,23 @@ from .conftest import Server
 
 pytestmark = pytest.mark.slow
 
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "model", "commons",
-         "hub", "the", "a", "##s", "##ing", "test"]
+VOCAB = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "hello",
+    "world",
+    "model",
+    "commons",
+    "hub",
+    "the",
+    "a",
+    "##s",
+    "##ing",
+    "test",
+]
 SENTENCE = "hello world the model commons hubs testing"
 
 PUSH = r"""
@@ -83,11 +98,15 @@ print("RESULT " + json.dumps(out))
 def run_python(script: str, args: dict[str, Any], env: dict[str, str]) -> Any:
     """Run `script` in a fresh interpreter; return the JSON it prints after `RESULT `."""
     result = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(args)], capture_output=True, text=True,
-        env=env, timeout=300,
+        [sys.executable, "-c", script, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert result.returncode == 0, (
-        f"subprocess failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+        f"subprocess failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    )
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith("RESULT ")]
     assert lines, f"no result:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return json.loads(lines[-1].removeprefix("RESULT "))
@@ -96,14 +115,21 @@ def run_python(script: str, args: dict[str, Any], env: dict[str, str]) -> Any:
 def client_env(server: Server, token: str, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
     home.mkdir(parents=True, exist_ok=True)
-    env.update(HF_ENDPOINT=server.url, HF_TOKEN=token, HF_HOME=str(home),
-               HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_PROGRESS_BARS="1",
-               TRANSFORMERS_VERBOSITY="error", TOKENIZERS_PARALLELISM="false")
+    env.update(
+        HF_ENDPOINT=server.url,
+        HF_TOKEN=token,
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        TRANSFORMERS_VERBOSITY="error",
+        TOKENIZERS_PARALLELISM="false",
+    )
     return env
 
 
-def test_push_to_hub_then_from_pretrained(sqlite_server: Server, repo_name: str,
-                                          tmp_path: Path) -> None:
+def test_push_to_hub_then_from_pretrained(
+    sqlite_server: Server, repo_name: str, tmp_path: Path
+) -> None:
     import torch
 
     srv = sqlite_server
@@ -111,13 +137,15 @@ def test_push_to_hub_then_from_pretrained(sqlite_server: Server, repo_name: str,
     repo = f"tina/{repo_name}"
     common = {"work": str(tmp_path), "repo": repo, "sentence": SENTENCE}
 
-    pushed = run_python(PUSH, {**common, "vocab": VOCAB},
-                        client_env(srv, token, tmp_path / "push-home"))
+    pushed = run_python(
+        PUSH, {**common, "vocab": VOCAB}, client_env(srv, token, tmp_path / "push-home")
+    )
     assert pushed["commit1"] != pushed["commit2"]
 
     revisions = {"main": None, "tag": "v1", "sha": pushed["commit1"]}
-    loaded = run_python(LOAD, {**common, "revisions": revisions},
-                        client_env(srv, token, tmp_path / "load-home"))
+    loaded = run_python(
+        LOAD, {**common, "revisions": revisions}, client_env(srv, token, tmp_path / "load-home")
+    )
 
     expected_seed = {"main": 2, "tag": 1, "sha": 1}
     for name, seed in expected_seed.items():
@@ -134,16 +162,38 @@ def test_push_to_hub_then_from_pretrained(sqlite_server: Server, repo_name: str,
 
     # The tokenizer ids are what a WordPiece over our vocab must give, not just self-consistent.
     ids = {tok: i for i, tok in enumerate(VOCAB)}
-    assert pushed["ids"] == [ids[t] for t in ["[CLS]", "hello", "world", "the", "model", "commons",
-                                              "hub", "##s", "test", "##ing", "[SEP]"]]
+    assert pushed["ids"] == [
+        ids[t]
+        for t in [
+            "[CLS]",
+            "hello",
+            "world",
+            "the",
+            "model",
+            "commons",
+            "hub",
+            "##s",
+            "test",
+            "##ing",
+            "[SEP]",
+        ]
+    ]
 
     # The repo was pushed private: without the token the same load must fail.
     anon = client_env(srv, "", tmp_path / "anon-home")
     anon.pop("HF_TOKEN")
     result = subprocess.run(
-        [sys.executable, "-c", "import sys\nfrom transformers import AutoConfig\n"
-         "AutoConfig.from_pretrained(sys.argv[1])", repo],
-        capture_output=True, text=True, env=anon, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom transformers import AutoConfig\n"
+            "AutoConfig.from_pretrained(sys.argv[1])",
+            repo,
+        ],
+        capture_output=True,
+        text=True,
+        env=anon,
+        timeout=300,
     )
     assert result.returncode != 0
     assert "huggingface_hub.errors.RepositoryNotFoundError" in result.stderr, result.stderr[-3000:]

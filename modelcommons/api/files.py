@@ -26,8 +26,7 @@ TEXT_TYPES = ("text/", "application/json", "application/x-yaml", "application/ya
 def entry_json(entry: Entry) -> dict[str, Any]:
     if isinstance(entry, DirInfo):
         return {"type": "directory", "oid": entry.oid, "path": entry.path}
-    doc: dict[str, Any] = {"type": "file", "oid": entry.oid, "size": entry.size,
-                           "path": entry.path}
+    doc: dict[str, Any] = {"type": "file", "oid": entry.oid, "size": entry.size, "path": entry.path}
     if entry.lfs:
         doc["lfs"] = {"oid": entry.sha256, "size": entry.size, "pointerSize": entry.pointer_size}
     return doc
@@ -69,8 +68,10 @@ def tree(ctx: Ctx) -> Response:
         reader = TreeReader(session, ctx.hub.tree_cache)
         node = reader.find(commit.tree_oid, path)
         if node is None or not node.is_dir:
-            raise EntryNotFound(f"Entry not found: {path!r} is not a folder at {sha}",
-                                headers={"X-Repo-Commit": sha})
+            raise EntryNotFound(
+                f"Entry not found: {path!r} is not a folder at {sha}",
+                headers={"X-Repo-Commit": sha},
+            )
         prefix = f"{path}/" if path else ""
         items = []
         for i, item in enumerate(reader.walk(node.oid, prefix, recursive=recursive)):
@@ -103,7 +104,7 @@ async def paths_info(ctx: Ctx) -> Response:
             body = json.loads(raw)
             paths = [str(p) for p in body.get("paths", [])]
         except (ValueError, AttributeError) as exc:
-            raise BadRequest("The body must be {\"paths\": [...]}.") from exc
+            raise BadRequest('The body must be {"paths": [...]}.') from exc
     else:
         form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
         paths = form.get("paths", [])
@@ -146,11 +147,11 @@ async def resolve(ctx: Ctx) -> Response:
             sha = repos.resolve(session, repo, ctx.params["rev"])
             commit = session.get(Commit, (repo.id, sha))
             assert commit is not None
-            info = TreeReader(session, ctx.hub.tree_cache).file(commit.tree_oid,
-                                                                ctx.params["path"])
+            info = TreeReader(session, ctx.hub.tree_cache).file(commit.tree_oid, ctx.params["path"])
             if info is None:
-                raise EntryNotFound(f"Entry not found: {ctx.params['path']}",
-                                    headers={"X-Repo-Commit": sha})
+                raise EntryNotFound(
+                    f"Entry not found: {ctx.params['path']}", headers={"X-Repo-Commit": sha}
+                )
             return repo.id, sha, info
 
     repo_id, sha, info = await ctx.run(lookup)
@@ -163,8 +164,9 @@ async def resolve(ctx: Ctx) -> Response:
         "Accept-Ranges": "bytes",
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Cache-Control": "private, max-age=0" if len(ctx.params["rev"]) != 40 else
-                         "private, max-age=31536000, immutable",
+        "Cache-Control": "private, max-age=0"
+        if len(ctx.params["rev"]) != 40
+        else "private, max-age=31536000, immutable",
     }
     if info.lfs:
         headers["X-Linked-Etag"] = f'"{info.sha256}"'
@@ -185,5 +187,4 @@ async def resolve(ctx: Ctx) -> Response:
 
 def _count_download(ctx: Ctx, repo_id: int) -> None:
     with ctx.hub.db.write() as session:
-        session.execute(update(Repo).where(Repo.id == repo_id)
-                        .values(downloads=Repo.downloads + 1))
+        session.execute(update(Repo).where(Repo.id == repo_id).values(downloads=Repo.downloads + 1))

@@ -69,7 +69,7 @@ async def create_tag(ctx: Ctx) -> Response:
     body = await _json(ctx)
     tag = body.get("tag")
     if not isinstance(tag, str):
-        raise BadRequest("The body must name the tag: {\"tag\": \"v1\"}.")
+        raise BadRequest('The body must name the tag: {"tag": "v1"}.')
 
     def work() -> Response:
         with ctx.hub.db.write() as session:
@@ -98,16 +98,20 @@ def list_commits(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
         start = repos.resolve(session, repo, ctx.params["rev"])
-        rows = list(islice(repos.history(session, repo, start), page * limit,
-                           (page + 1) * limit + 1))
-    items = [{
-        "id": c.oid,
-        "authors": [{"user": c.author, "avatar": None}],
-        "date": iso(c.created_at),
-        "title": c.title,
-        "message": c.message[len(c.title):].strip(),
-        "formatted": {"title": c.title, "message": c.message[len(c.title):].strip()},
-    } for c in rows[:limit]]
+        rows = list(
+            islice(repos.history(session, repo, start), page * limit, (page + 1) * limit + 1)
+        )
+    items = [
+        {
+            "id": c.oid,
+            "authors": [{"user": c.author, "avatar": None}],
+            "date": iso(c.created_at),
+            "title": c.title,
+            "message": c.message[len(c.title) :].strip(),
+            "formatted": {"title": c.title, "message": c.message[len(c.title) :].strip()},
+        }
+        for c in rows[:limit]
+    ]
     headers = {}
     if len(rows) > limit:
         params = [(k, v) for k, v in q.multi_items() if k != "p"] + [("p", str(page + 1))]

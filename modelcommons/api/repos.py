@@ -13,7 +13,7 @@ from starlette.responses import Response
 from .. import access, accounts, repos
 from ..cards import parse_front_matter
 from ..commits import initial_commit
-from ..errors import BadRequest, Conflict, HubError, RepoNotFound, Unauthorized
+from ..errors import BadRequest, Conflict, Forbidden, HubError, RepoNotFound, Unauthorized
 from ..names import check_repo_id, repo_type_from_body
 from ..responses import iso, json_response
 from ..routing import Ctx
@@ -28,17 +28,24 @@ def whoami(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         user = accounts.get_account(session, ctx.principal.name)
         roles = accounts.org_roles(session, user.id)
-    return json_response({
-        "type": "user",
-        "id": str(user.id),
-        "name": user.name,
-        "fullname": user.fullname,
-        "email": user.email,
-        "isAdmin": user.is_admin,
-        "orgs": [{"type": "org", "name": n, "roleInOrg": r} for n, r in sorted(roles.items())],
-        "auth": {"type": "access_token", "accessToken": {
-            "displayName": ctx.principal.token_name, "role": ctx.principal.token_role}},
-    })
+    return json_response(
+        {
+            "type": "user",
+            "id": str(user.id),
+            "name": user.name,
+            "fullname": user.fullname,
+            "email": user.email,
+            "isAdmin": user.is_admin,
+            "orgs": [{"type": "org", "name": n, "roleInOrg": r} for n, r in sorted(roles.items())],
+            "auth": {
+                "type": "access_token",
+                "accessToken": {
+                    "displayName": ctx.principal.token_name,
+                    "role": ctx.principal.token_role,
+                },
+            },
+        }
+    )
 
 
 def _body(ctx: Ctx, raw: bytes) -> dict[str, Any]:
@@ -83,15 +90,24 @@ async def create(ctx: Ctx) -> Response:
             try:
                 repo = repos.new_repo(session, kind, namespace, name, owner.id, private=private)
             except Conflict as exc:
-                existing = session.scalar(select(Repo).where(
-                    Repo.kind == kind, func.lower(Repo.namespace) == namespace.lower(),
-                    func.lower(Repo.name) == name.lower()))
+                existing = session.scalar(
+                    select(Repo).where(
+                        Repo.kind == kind,
+                        func.lower(Repo.namespace) == namespace.lower(),
+                        func.lower(Repo.name) == name.lower(),
+                    )
+                )
                 assert existing is not None
-                raise HubError(exc.message, status=409, code="RepoExists",
-                               extra={"url": repo_url(ctx, existing)}) from exc
+                raise HubError(
+                    exc.message,
+                    status=409,
+                    code="RepoExists",
+                    extra={"url": repo_url(ctx, existing)},
+                ) from exc
             initial_commit(session, ctx.hub, repo, principal.name)
-            return json_response({"url": repo_url(ctx, repo), "name": repo.repo_id,
-                                  "id": str(repo.id)})
+            return json_response(
+                {"url": repo_url(ctx, repo), "name": repo.repo_id, "id": str(repo.id)}
+            )
 
     return await ctx.run(work)
 
@@ -128,7 +144,7 @@ async def move(ctx: Ctx) -> Response:
                     raise BadRequest(f"No user or organisation named {dst_ns!r}.")
                 access.require_namespace_write(session, ctx.principal, dst_ns)
                 if access.namespace_role(session, ctx.principal, dst_ns) != "admin":
-                    raise access.Forbidden(f"Only admins of {dst_ns!r} can move repos into it.")
+                    raise Forbidden(f"Only admins of {dst_ns!r} can move repos into it.")
                 repo.owner_id = owner.id
             repos.move_repo(session, repo, dst_ns, dst_name)
             return json_response({"url": repo_url(ctx, repo)})
@@ -162,15 +178,24 @@ def _siblings(reader: TreeReader, tree: str, blobs: bool) -> list[dict[str, Any]
             item["size"] = entry.size
             item["blobId"] = entry.oid
             if entry.lfs:
-                item["lfs"] = {"size": entry.size, "sha256": entry.sha256,
-                               "pointerSize": entry.pointer_size}
+                item["lfs"] = {
+                    "size": entry.size,
+                    "sha256": entry.sha256,
+                    "pointerSize": entry.pointer_size,
+                }
         out.append(item)
     return out
 
 
 def info_document(
-    ctx: Ctx, session: Session, repo: Repo, *, sha: str | None = None,
-    blobs: bool = False, siblings: bool = True, card: dict[str, Any] | None = None,
+    ctx: Ctx,
+    session: Session,
+    repo: Repo,
+    *,
+    sha: str | None = None,
+    blobs: bool = False,
+    siblings: bool = True,
+    card: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON the client reads into ModelInfo / DatasetInfo."""
     card = repos.card_of(repo) if card is None else card
@@ -253,8 +278,7 @@ def list_repos(ctx: Ctx) -> Response:
         limit = min(int(q.get("limit") or ctx.hub.settings.page_size), 1000)
         offset = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if "cursor" in q else 0
     except ValueError as exc:
-        raise BadRequest("'limit' must be an integer and 'cursor' one this hub returned.") \
-            from exc
+        raise BadRequest("'limit' must be an integer and 'cursor' one this hub returned.") from exc
     with ctx.hub.db.read() as session:
         stmt = select(Repo).where(Repo.kind == kind)
         if ctx.principal is None:
@@ -265,11 +289,13 @@ def list_repos(ctx: Ctx) -> Response:
         for term in q.getlist("search"):
             pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             stmt = stmt.where(
-                func.lower(Repo.namespace + "/" + Repo.name).like(pattern.lower(), escape="\\"))
+                func.lower(Repo.namespace + "/" + Repo.name).like(pattern.lower(), escape="\\")
+            )
         if q.get("author"):
             stmt = stmt.where(Repo.namespace == q["author"])
         filters = q.getlist("filter") + [
-            v for key in ("pipeline_tag", "library") for v in q.getlist(key)]
+            v for key in ("pipeline_tag", "library") for v in q.getlist(key)
+        ]
         for tag in filters:
             stmt = stmt.where((" " + Repo.tags + " ").contains(f" {tag} "))
         column = SORTS.get(q.get("sort") or "id")
@@ -314,8 +340,10 @@ async def validate_yaml(ctx: Ctx) -> Response:
 def auth_check(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
-        can_write = ctx.principal is not None and access.namespace_role(
-            session, ctx.principal, repo.namespace) in access.WRITE_ROLES
+        can_write = (
+            ctx.principal is not None
+            and access.namespace_role(session, ctx.principal, repo.namespace) in access.WRITE_ROLES
+        )
     return json_response({"access": "write" if can_write else "read"})
 
 

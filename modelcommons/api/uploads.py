@@ -53,8 +53,11 @@ def _ignored(patterns: list[str], path: str) -> bool:
     base = path.rsplit("/", 1)[-1]
     for pattern in patterns:
         p = pattern.rstrip("/")
-        if fnmatch.fnmatchcase(path, p.lstrip("/")) or fnmatch.fnmatchcase(base, p) or \
-                path.startswith(p.lstrip("/") + "/"):
+        if (
+            fnmatch.fnmatchcase(path, p.lstrip("/"))
+            or fnmatch.fnmatchcase(base, p)
+            or path.startswith(p.lstrip("/") + "/")
+        ):
             return True
     return False
 
@@ -65,8 +68,11 @@ async def preupload(ctx: Ctx) -> Response:
     if not isinstance(files, list):
         raise BadRequest("The body must list 'files'.")
     gitignore = body.get("gitIgnore") or ""
-    ignore = [ln.strip() for ln in str(gitignore).splitlines()
-              if ln.strip() and not ln.startswith(("#", "!"))]
+    ignore = [
+        ln.strip()
+        for ln in str(gitignore).splitlines()
+        if ln.strip() and not ln.startswith(("#", "!"))
+    ]
     limit = ctx.hub.settings.regular_upload_max_bytes
 
     def work() -> Response:
@@ -86,8 +92,8 @@ async def preupload(ctx: Ctx) -> Response:
                 size = int(f.get("size") or 0)
                 if size > ctx.hub.settings.max_file_bytes:
                     raise PayloadTooLarge(
-                        f"{path!r} is {size} bytes; the limit is "
-                        f"{ctx.hub.settings.max_file_bytes}.")
+                        f"{path!r} is {size} bytes; the limit is {ctx.hub.settings.max_file_bytes}."
+                    )
                 item: dict[str, Any] = {
                     "path": path,
                     "uploadMode": "lfs" if size > limit else "regular",
@@ -161,7 +167,9 @@ async def commit(ctx: Ctx) -> Response:
 
     repo_id = await ctx.run(authorize)
     lines = await parse_lines(
-        ctx.request.stream(), ctx.hub.blobs, ctx.hub.io,
+        ctx.request.stream(),
+        ctx.hub.blobs,
+        ctx.hub.io,
         max_file_bytes=settings.max_file_bytes,
         max_lines=settings.max_operations_per_commit + 1,
     )
@@ -185,8 +193,9 @@ async def commit(ctx: Ctx) -> Response:
     if len(summary.encode()) + len(description.encode()) > settings.max_commit_message_bytes:
         raise BadRequest("The commit message is too long.")
     parent = header.get("parentCommit")
-    if parent is not None and (not isinstance(parent, str)
-                               or not re.match(r"^[0-9a-fA-F]{5,40}$", parent)):
+    if parent is not None and (
+        not isinstance(parent, str) or not re.match(r"^[0-9a-fA-F]{5,40}$", parent)
+    ):
         raise BadRequest("'parentCommit' must be a commit id.")
     request = CommitRequest(summary, description, operations, parent_commit=parent)
     assert ctx.principal is not None
@@ -198,13 +207,20 @@ async def commit(ctx: Ctx) -> Response:
             repo = session.get(Repo, repo_id)
             assert repo is not None
             url = repo_url(ctx, repo)
-        return json_response({"success": True, "commitOid": oid,
-                              "commitUrl": f"{url}/commit/{oid}", "pullRequestUrl": None})
+        return json_response(
+            {
+                "success": True,
+                "commitOid": oid,
+                "commitUrl": f"{url}/commit/{oid}",
+                "pullRequestUrl": None,
+            }
+        )
 
     return await ctx.run(work)
 
 
 # --- git LFS ---------------------------------------------------------------
+
 
 def _lfs_error(status: int, message: str) -> Response:
     return Response(json.dumps({"message": message}), status_code=status, media_type=LFS_JSON)
@@ -224,10 +240,13 @@ async def lfs_batch(ctx: Ctx) -> Response:
         with ctx.hub.db.read() as session:
             repo = load_repo(session, ctx, mode="write" if operation == "upload" else "read")
             oids = [str(o.get("oid", "")) for o in objects if isinstance(o, dict)]
-            present = dict(session.execute(
-                select(LfsObject.oid, LfsObject.size)
-                .join(RepoLfsObject, RepoLfsObject.oid == LfsObject.oid)
-                .where(RepoLfsObject.repo_id == repo.id, LfsObject.oid.in_(oids))).all())
+            present = dict(
+                session.execute(
+                    select(LfsObject.oid, LfsObject.size)
+                    .join(RepoLfsObject, RepoLfsObject.oid == LfsObject.oid)
+                    .where(RepoLfsObject.repo_id == repo.id, LfsObject.oid.in_(oids))
+                ).all()
+            )
             base = ctx.url(f"/{URL_PREFIX[repo.kind]}{repo.repo_id}.git/info/lfs")
             repo_pk = repo.id
         out = []
@@ -238,12 +257,19 @@ async def lfs_batch(ctx: Ctx) -> Response:
             if not _SHA256.match(oid) or not isinstance(size, int) or size < 0:
                 item["error"] = {"code": 422, "message": "oid must be a sha256 and size an int"}
             elif size > settings.max_file_bytes:
-                item["error"] = {"code": 422, "message":
-                                 f"Object is larger than the {settings.max_file_bytes} limit"}
+                item["error"] = {
+                    "code": 422,
+                    "message": f"Object is larger than the {settings.max_file_bytes} limit",
+                }
             elif operation == "download":
                 if oid in present:
-                    item["actions"] = {"download": {"href": ctx.url(
-                        f"/lfs/objects/{ctx.hub.signer.sign({'r': repo_pk, 'o': oid})}")}}
+                    item["actions"] = {
+                        "download": {
+                            "href": ctx.url(
+                                f"/lfs/objects/{ctx.hub.signer.sign({'r': repo_pk, 'o': oid})}"
+                            )
+                        }
+                    }
                 else:
                     item["error"] = {"code": 404, "message": "Object does not exist"}
             elif oid in present and present[oid] == size:
@@ -252,10 +278,15 @@ async def lfs_batch(ctx: Ctx) -> Response:
                 item["authenticated"] = True
                 item["actions"] = _upload_actions(ctx, repo_pk, oid, size, base)
             out.append(item)
-        transfer = "multipart" if any(
-            "header" in (o.get("actions", {}).get("upload") or {}) for o in out) else "basic"
-        return Response(json.dumps({"transfer": transfer, "objects": out, "hash_algo": "sha256"}),
-                        media_type=LFS_JSON)
+        transfer = (
+            "multipart"
+            if any("header" in (o.get("actions", {}).get("upload") or {}) for o in out)
+            else "basic"
+        )
+        return Response(
+            json.dumps({"transfer": transfer, "objects": out, "hash_algo": "sha256"}),
+            media_type=LFS_JSON,
+        )
 
     return await ctx.run(work)
 
@@ -272,8 +303,10 @@ def _upload_actions(ctx: Ctx, repo_pk: int, oid: str, size: int, base: str) -> d
     header: dict[str, str] = {"chunk_size": str(chunk)}
     for i in range(1, parts + 1):
         header[str(i)] = ctx.url(f"/lfs/part/{token}/{i}")
-    return {"upload": {"href": ctx.url(f"/lfs/complete/{token}"), "header": header},
-            "verify": verify}
+    return {
+        "upload": {"href": ctx.url(f"/lfs/complete/{token}"), "header": header},
+        "verify": verify,
+    }
 
 
 def _register(ctx: Ctx, repo_pk: int, oid: str, size: int) -> None:
@@ -282,15 +315,17 @@ def _register(ctx: Ctx, repo_pk: int, oid: str, size: int) -> None:
         insert_ignore(session, RepoLfsObject, [{"repo_id": repo_pk, "oid": oid}])
 
 
-async def _finish_upload(ctx: Ctx, staged: StagedBlob, oid: str, size: int, repo_pk: int,
-                         *, rehash: bool) -> None:
+async def _finish_upload(
+    ctx: Ctx, staged: StagedBlob, oid: str, size: int, repo_pk: int, *, rehash: bool
+) -> None:
     def work() -> None:
         actual, actual_size = staged.rehash() if rehash else (staged.sha256(), staged.size)
         if actual_size != size or actual != oid:
             staged.discard()
             raise BadRequest(
                 f"Uploaded bytes do not match the announced object: got sha256 {actual} "
-                f"and {actual_size} bytes, expected {oid} and {size} bytes.")
+                f"and {actual_size} bytes, expected {oid} and {size} bytes."
+            )
         ctx.hub.blobs.promote(staged, oid)
         _register(ctx, repo_pk, oid, size)
 
@@ -349,7 +384,7 @@ async def lfs_complete(ctx: Ctx) -> Response:
     parts = body.get("parts")
     expected = math.ceil(claims["s"] / claims["c"])
     if not isinstance(parts, list) or sorted(
-            int(p.get("partNumber", 0)) for p in parts if isinstance(p, dict)
+        int(p.get("partNumber", 0)) for p in parts if isinstance(p, dict)
     ) != list(range(1, expected + 1)):
         raise BadRequest(f"The completion must list parts 1..{expected}.")
     for p in parts:
@@ -372,8 +407,10 @@ async def lfs_verify(ctx: Ctx) -> Response:
         with ctx.hub.db.read() as session:
             repo = load_repo(session, ctx, mode="write")
             stored = session.scalar(
-                select(LfsObject.size).join(RepoLfsObject, RepoLfsObject.oid == LfsObject.oid)
-                .where(RepoLfsObject.repo_id == repo.id, LfsObject.oid == oid))
+                select(LfsObject.size)
+                .join(RepoLfsObject, RepoLfsObject.oid == LfsObject.oid)
+                .where(RepoLfsObject.repo_id == repo.id, LfsObject.oid == oid)
+            )
         if stored is None or stored != size:
             raise NotFound(f"Object {oid} of {size} bytes was not uploaded to this repository.")
         return Response(json.dumps({"message": "ok"}), media_type=LFS_JSON)
@@ -387,8 +424,11 @@ def lfs_download(ctx: Ctx) -> Response:
     path = ctx.hub.blobs.local_path(claims["o"])
     if path is None or not path.exists():
         raise NotFound("Object not found.")
-    return BlobFileResponse(path, media_type="application/octet-stream",
-                            chunk_size=ctx.hub.settings.download_chunk_bytes)
+    return BlobFileResponse(
+        path,
+        media_type="application/octet-stream",
+        chunk_size=ctx.hub.settings.download_chunk_bytes,
+    )
 
 
 def xet_token(ctx: Ctx) -> Response:

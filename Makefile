@@ -1,0 +1,32 @@
+# The two commands a newcomer needs: `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+LEGACY := .venv-legacy
+
+.PHONY: serve test lint install
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+$(LEGACY)/.installed:
+	$(PYTHON) -m venv $(LEGACY)
+	$(LEGACY)/bin/pip install --quiet 'huggingface_hub[hf_xet]==0.36.*'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Start the hub on its embedded default (SQLite and ./commons-data), port 8000.
+serve: $(VENV)/.installed
+	$(VENV)/bin/commons serve
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check modelcommons tests benchmarks
+	$(VENV)/bin/ruff format --check modelcommons tests
+	$(VENV)/bin/mypy
+
+## Lint, type-check and run the whole suite (SQLite and PostgreSQL at 127.0.0.1:5432).
+test: $(VENV)/.installed $(LEGACY)/.installed lint
+	$(VENV)/bin/pytest

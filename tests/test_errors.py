@@ -1,0 +1,50 @@
+"""The one error shape: pinned here, for every kind of refusal."""
+
+from __future__ import annotations
+
+import httpx
+
+from modelcommons.errors import EntryNotFound, HubError, RepoNotFound, XetNotSupported
+from modelcommons.responses import error_response
+
+from .conftest import Server
+
+
+def test_error_shape_is_defined_once() -> None:
+    response = error_response(EntryNotFound("Entry not found: x", headers={"X-Repo-Commit": "a"}))
+    assert response.status_code == 404
+    assert response.headers["x-error-code"] == "EntryNotFound"
+    assert response.headers["x-error-message"] == "Entry not found: x"
+    assert response.headers["x-repo-commit"] == "a"
+    assert response.body == b'{"error":"Entry not found: x","code":"EntryNotFound"}'
+    head = error_response(RepoNotFound("a/b"), head=True)
+    assert head.body == b"" and head.headers["x-error-code"] == "RepoNotFound"
+
+
+def test_header_values_are_made_safe() -> None:
+    error = HubError("line one\r\nInjected: yes \u2603")
+    headers = error.response_headers()
+    assert "\n" not in headers["X-Error-Message"] and "\r" not in headers["X-Error-Message"]
+    headers["X-Error-Message"].encode("latin-1")
+    assert "HF_HUB_DISABLE_XET=1" in XetNotSupported().message
+
+
+def test_every_error_over_http_has_the_shape(sqlite_server: Server) -> None:
+    url = sqlite_server.url
+    cases = [
+        ("GET", "/api/models/nobody/nothing", 404, "RepoNotFound"),
+        ("GET", "/nobody/nothing/resolve/main/x", 404, "RepoNotFound"),
+        ("GET", "/api/no-such-endpoint", 404, "NotFound"),
+        ("DELETE", "/api/whoami-v2", 405, "MethodNotAllowed"),
+        ("GET", "/api/whoami-v2", 401, "Unauthorized"),
+        ("POST", "/api/repos/create", 401, "Unauthorized"),
+    ]
+    for method, path, status, code in cases:
+        r = httpx.request(method, url + path)
+        assert r.status_code == status, (path, r.text)
+        assert r.headers["x-error-code"] == code
+        assert r.json()["error"] == r.headers["x-error-message"]
+        assert r.json()["code"] == code
+    bad = httpx.get(url + "/api/whoami-v2", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+    assert bad.headers["x-error-message"] == "Invalid credentials in Authorization header"
