@@ -45,22 +45,31 @@ class DirInfo:
 Entry = FileInfo | DirInfo
 
 
+@dataclasses.dataclass(frozen=True)
+class Tree:
+    entries: tuple[TreeEntry, ...]
+    by_name: dict[str, TreeEntry]
+
+
+EMPTY = Tree((), {})
+
+
 class TreeCache:
     def __init__(self, capacity: int = 20_000) -> None:
-        self._items: OrderedDict[str, tuple[TreeEntry, ...]] = OrderedDict()
+        self._items: OrderedDict[str, Tree] = OrderedDict()
         self._capacity = capacity
         self._lock = threading.Lock()
 
-    def get(self, oid: str) -> tuple[TreeEntry, ...] | None:
+    def get(self, oid: str) -> Tree | None:
         with self._lock:
             entries = self._items.get(oid)
             if entries is not None:
                 self._items.move_to_end(oid)
             return entries
 
-    def put(self, oid: str, entries: tuple[TreeEntry, ...]) -> None:
+    def put(self, oid: str, tree: Tree) -> None:
         with self._lock:
-            self._items[oid] = entries
+            self._items[oid] = tree
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
 
@@ -70,9 +79,9 @@ class TreeReader:
         self.session = session
         self.cache = cache
 
-    def entries(self, oid: str) -> tuple[TreeEntry, ...]:
+    def tree(self, oid: str) -> Tree:
         if oid == EMPTY_TREE_ID:
-            return ()
+            return EMPTY
         cached = self.cache.get(oid)
         if cached is not None:
             return cached
@@ -80,8 +89,12 @@ class TreeReader:
         if data is None:
             raise LookupError(f"tree {oid} is missing")
         entries = tuple(decode_tree(data))
-        self.cache.put(oid, entries)
-        return entries
+        tree = Tree(entries, {e.name: e for e in entries})
+        self.cache.put(oid, tree)
+        return tree
+
+    def entries(self, oid: str) -> tuple[TreeEntry, ...]:
+        return self.tree(oid).entries
 
     def find(self, root: str, path: str) -> TreeEntry | None:
         """The entry at ``path`` (no leading slash), or None. ``""`` is the root."""
@@ -90,7 +103,7 @@ class TreeReader:
         current = root
         parts = path.split("/")
         for i, part in enumerate(parts):
-            match = next((e for e in self.entries(current) if e.name == part), None)
+            match = self.tree(current).by_name.get(part)
             if match is None:
                 return None
             if i == len(parts) - 1:

@@ -48,3 +48,14 @@ def test_every_error_over_http_has_the_shape(sqlite_server: Server) -> None:
     bad = httpx.get(url + "/api/whoami-v2", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
     assert bad.headers["x-error-message"] == "Invalid credentials in Authorization header"
+
+
+def test_oversized_json_bodies_are_refused(sqlite_server: Server) -> None:
+    token = sqlite_server.user("alice")
+    huge = b'{"name": "' + b"x" * (17 * 1024 * 1024) + b'"}'
+    for path in ("/api/repos/create", "/api/validate-yaml"):
+        r = httpx.post(
+            sqlite_server.url + path, content=huge, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert r.status_code == 413, path
+        assert r.headers["x-error-code"] == "PayloadTooLarge"

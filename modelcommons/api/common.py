@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from .. import access, repos
-from ..errors import RepoNotFound
+from ..errors import BadRequest, PayloadTooLarge, RepoNotFound
 from ..names import URL_PREFIX, repo_type_from_plural
 from ..routing import Ctx
 from ..schema import Repo
@@ -36,6 +39,35 @@ def load_repo(session: Session, ctx: Ctx, *, mode: str = "read") -> Repo:
 
 def repo_url(ctx: Ctx, repo: Repo) -> str:
     return ctx.url(f"/{URL_PREFIX[repo.kind]}{repo.repo_id}")
+
+
+async def read_body(ctx: Ctx, limit: int = 16 * 1024 * 1024) -> bytes:
+    """The request body, refusing more than ``limit`` bytes before holding them."""
+    declared = ctx.request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body exceeds {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in ctx.request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The request body exceeds {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(ctx: Ctx, limit: int = 16 * 1024 * 1024) -> dict[str, Any]:
+    """A JSON object body (empty means ``{}``), with a clear error otherwise."""
+    raw = await read_body(ctx, limit)
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}.") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return data
 
 
 def flag(value: str | None) -> bool:

@@ -17,7 +17,7 @@ from ..responses import BlobFileResponse, iso, json_response
 from ..routing import Ctx
 from ..schema import Commit, Repo
 from ..trees import DirInfo, Entry, FileInfo, TreeReader
-from .common import flag, load_repo
+from .common import flag, load_repo, read_body, read_json
 
 EXPANDED_PAGE = 50
 TEXT_TYPES = ("text/", "application/json", "application/x-yaml", "application/yaml")
@@ -96,16 +96,13 @@ def tree(ctx: Ctx) -> Response:
 
 
 async def paths_info(ctx: Ctx) -> Response:
-    raw = await ctx.request.body()
     if ctx.request.headers.get("content-type", "").startswith("application/json"):
-        import json
-
-        try:
-            body = json.loads(raw)
-            paths = [str(p) for p in body.get("paths", [])]
-        except (ValueError, AttributeError) as exc:
-            raise BadRequest('The body must be {"paths": [...]}.') from exc
+        body = await read_json(ctx)
+        if not isinstance(body.get("paths", []), list):
+            raise BadRequest('The body must be {"paths": [...]}.')
+        paths = [str(p) for p in body.get("paths", [])]
     else:
+        raw = await read_body(ctx)
         form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
         paths = form.get("paths", [])
     if len(paths) > 10_000:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from itertools import islice
 from urllib.parse import urlencode
 
@@ -12,7 +11,7 @@ from .. import repos
 from ..errors import BadRequest
 from ..responses import iso, json_response
 from ..routing import Ctx
-from .common import load_repo
+from .common import load_repo, read_json
 
 
 def list_refs(ctx: Ctx) -> Response:
@@ -29,21 +28,8 @@ def list_refs(ctx: Ctx) -> Response:
     return json_response(doc)
 
 
-async def _json(ctx: Ctx) -> dict[str, object]:
-    raw = await ctx.request.body()
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc}.") from exc
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return data
-
-
 async def create_branch(ctx: Ctx) -> Response:
-    body = await _json(ctx)
+    body = await read_json(ctx)
     start = str(body.get("startingPoint") or repos.DEFAULT_BRANCH)
 
     def work() -> Response:
@@ -66,7 +52,7 @@ def delete_branch(ctx: Ctx) -> Response:
 
 
 async def create_tag(ctx: Ctx) -> Response:
-    body = await _json(ctx)
+    body = await read_json(ctx)
     tag = body.get("tag")
     if not isinstance(tag, str):
         raise BadRequest('The body must name the tag: {"tag": "v1"}.')

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -19,7 +18,7 @@ from ..responses import iso, json_response
 from ..routing import Ctx
 from ..schema import Account, Commit, Repo
 from ..trees import FileInfo, TreeReader
-from .common import flag, load_repo, repo_kind, repo_url
+from .common import flag, load_repo, read_json, repo_kind, repo_url
 
 
 def whoami(ctx: Ctx) -> Response:
@@ -48,16 +47,6 @@ def whoami(ctx: Ctx) -> Response:
     )
 
 
-def _body(ctx: Ctx, raw: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc}.") from exc
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return data
-
-
 def _private(body: dict[str, Any]) -> bool | None:
     if "visibility" in body and body["visibility"] is not None:
         if body["visibility"] not in ("public", "private"):
@@ -69,7 +58,7 @@ def _private(body: dict[str, Any]) -> bool | None:
 
 
 async def create(ctx: Ctx) -> Response:
-    body = _body(ctx, await ctx.request.body())
+    body = await read_json(ctx)
     kind = repo_type_from_body(body.get("type"))
     if ctx.principal is None:
         raise Unauthorized("You must be authenticated to create a repository.")
@@ -113,7 +102,7 @@ async def create(ctx: Ctx) -> Response:
 
 
 async def delete(ctx: Ctx) -> Response:
-    body = _body(ctx, await ctx.request.body())
+    body = await read_json(ctx)
     kind = repo_type_from_body(body.get("type"))
     namespace = body.get("organization") or (ctx.principal.name if ctx.principal else "")
     name = str(body.get("name") or "")
@@ -129,7 +118,7 @@ async def delete(ctx: Ctx) -> Response:
 
 
 async def move(ctx: Ctx) -> Response:
-    body = _body(ctx, await ctx.request.body())
+    body = await read_json(ctx)
     kind = repo_type_from_body(body.get("type"))
     src_ns, src_name = check_repo_id(str(body.get("fromRepo", "")))
     dst_ns, dst_name = check_repo_id(str(body.get("toRepo", "")))
@@ -153,7 +142,7 @@ async def move(ctx: Ctx) -> Response:
 
 
 async def settings(ctx: Ctx) -> Response:
-    body = _body(ctx, await ctx.request.body())
+    body = await read_json(ctx)
     private = _private(body)
     if "gated" in body and body["gated"] not in (False, None, "false"):
         raise BadRequest("Gated access is not available on this hub yet.")
@@ -326,7 +315,7 @@ def list_repos(ctx: Ctx) -> Response:
 
 
 async def validate_yaml(ctx: Ctx) -> Response:
-    body = _body(ctx, await ctx.request.body())
+    body = await read_json(ctx)
     content = body.get("content", "")
     if not isinstance(content, str):
         raise BadRequest("'content' must be the README text.")

@@ -26,27 +26,10 @@ from ..schema import Commit, LfsObject, Repo, RepoLfsObject
 from ..sqlutil import insert_ignore
 from ..transfer import StagedWriter, receive_exactly
 from ..trees import TreeReader
-from .common import flag, load_repo, repo_url
+from .common import flag, load_repo, read_json, repo_url
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 LFS_JSON = "application/vnd.git-lfs+json"
-
-
-async def _json_body(ctx: Ctx, limit: int = 16 * 1024 * 1024) -> dict[str, Any]:
-    chunks = []
-    size = 0
-    async for chunk in ctx.request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The request body exceeds {limit} bytes.")
-        chunks.append(chunk)
-    try:
-        data = json.loads(b"".join(chunks) or b"{}")
-    except ValueError as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc}.") from exc
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return data
 
 
 def _ignored(patterns: list[str], path: str) -> bool:
@@ -63,7 +46,7 @@ def _ignored(patterns: list[str], path: str) -> bool:
 
 
 async def preupload(ctx: Ctx) -> Response:
-    body = await _json_body(ctx)
+    body = await read_json(ctx)
     files = body.get("files")
     if not isinstance(files, list):
         raise BadRequest("The body must list 'files'.")
@@ -227,7 +210,7 @@ def _lfs_error(status: int, message: str) -> Response:
 
 
 async def lfs_batch(ctx: Ctx) -> Response:
-    body = await _json_body(ctx)
+    body = await read_json(ctx)
     operation = body.get("operation")
     objects = body.get("objects")
     if operation not in ("upload", "download") or not isinstance(objects, list):
@@ -380,7 +363,7 @@ async def lfs_part(ctx: Ctx) -> Response:
 
 async def lfs_complete(ctx: Ctx) -> Response:
     claims = ctx.hub.signer.verify(ctx.params["token"])
-    body = await _json_body(ctx)
+    body = await read_json(ctx)
     parts = body.get("parts")
     expected = math.ceil(claims["s"] / claims["c"])
     if not isinstance(parts, list) or sorted(
@@ -400,7 +383,7 @@ async def lfs_complete(ctx: Ctx) -> Response:
 
 
 async def lfs_verify(ctx: Ctx) -> Response:
-    body = await _json_body(ctx)
+    body = await read_json(ctx)
     oid, size = str(body.get("oid", "")), body.get("size")
 
     def work() -> Response:
