@@ -20,7 +20,18 @@ from typing import BinaryIO, Protocol
 class StagedBlob(Protocol):
     """A blob being written. ``write`` may be called from a worker thread."""
 
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes) -> None:
+        """Append and hash (``append`` plus ``hash``)."""
+        ...
+    def append(self, data: bytes | memoryview) -> None:
+        """Append without hashing; with ``hash`` it lets both run in parallel."""
+        ...
+    def hash(self, data: bytes | memoryview) -> None:
+        """Feed the running sha256, in the order the bytes were appended."""
+        ...
+    def reserve(self, size: int) -> None:
+        """Allocate room for ``size`` bytes up front (faster writes, early ENOSPC)."""
+        ...
     def write_at(self, offset: int, data: bytes) -> None: ...
     @property
     def size(self) -> int: ...
@@ -69,12 +80,22 @@ class LocalStagedBlob:
         self._size = 0
 
     def write(self, data: bytes) -> None:
+        self.append(data)
+        self.hash(data)
+
+    def append(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
+        self._size += len(view)
         while view:
             n = os.write(self._fd, view)
             view = view[n:]
+
+    def hash(self, data: bytes | memoryview) -> None:
         self._hash.update(data)
-        self._size += len(data)
+
+    def reserve(self, size: int) -> None:
+        if size > 0:
+            os.posix_fallocate(self._fd, 0, size)
 
     def write_at(self, offset: int, data: bytes) -> None:
         view = memoryview(data)

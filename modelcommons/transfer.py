@@ -18,36 +18,61 @@ BUFFER_BYTES = 8 * 1024 * 1024
 
 
 class StagedWriter:
-    """Double-buffered sequential writes into a staged blob."""
+    """Double-buffered sequential writes into a staged blob.
+
+    Two preallocated buffers alternate: while the event loop fills one, the
+    other is written to disk and hashed, and those two jobs run in parallel on
+    worker threads (both release the GIL). Only one buffer is ever in flight,
+    so appends and hash updates stay in order.
+    """
 
     def __init__(self, staged: StagedBlob, executor: concurrent.futures.Executor) -> None:
         self.staged = staged
         self.executor = executor
-        self._buffer = bytearray()
-        self._pending: asyncio.Future[None] | None = None
+        # Buffers grow to BUFFER_BYTES only as data arrives, so the many small
+        # files of a commit never pay for two large allocations each.
+        self._buffers = (bytearray(), bytearray())
+        self._current = 0
+        self._filled = 0
+        self._pending: list[asyncio.Future[None]] = []
         self.received = 0
 
     async def write(self, data: bytes) -> None:
-        self._buffer += data
         self.received += len(data)
-        if len(self._buffer) >= BUFFER_BYTES:
-            await self._flush()
+        view = memoryview(data)
+        while view:
+            buffer = self._buffers[self._current]
+            piece = view[: BUFFER_BYTES - self._filled]
+            end = self._filled + len(piece)
+            if len(buffer) < end:
+                buffer[self._filled :] = piece  # still growing: no buffer views exist
+            else:
+                buffer[self._filled : end] = piece
+            self._filled = end
+            view = view[len(piece) :]
+            if self._filled == BUFFER_BYTES:
+                await self._flush()
+
+    async def _wait(self) -> None:
+        pending, self._pending = self._pending, []
+        for future in pending:
+            await future
 
     async def _flush(self) -> None:
-        if self._pending is not None:
-            await self._pending
-            self._pending = None
-        if self._buffer:
-            chunk = bytes(self._buffer)
-            self._buffer.clear()
+        await self._wait()  # the other buffer is free again once its jobs are done
+        if self._filled:
+            chunk = memoryview(self._buffers[self._current])[: self._filled]
             loop = asyncio.get_running_loop()
-            self._pending = loop.run_in_executor(self.executor, self.staged.write, chunk)
+            self._pending = [
+                loop.run_in_executor(self.executor, self.staged.append, chunk),
+                loop.run_in_executor(self.executor, self.staged.hash, chunk),
+            ]
+            self._current = 1 - self._current
+            self._filled = 0
 
     async def finish(self) -> None:
         await self._flush()
-        if self._pending is not None:
-            await self._pending
-            self._pending = None
+        await self._wait()
 
 
 async def receive_exactly(

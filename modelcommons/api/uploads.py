@@ -321,6 +321,7 @@ async def lfs_upload(ctx: Ctx) -> Response:
     oid, size, repo_pk = claims["o"], claims["s"], claims["r"]
     staged = ctx.hub.blobs.stage()
     try:
+        await asyncio.get_running_loop().run_in_executor(ctx.hub.io, staged.reserve, size)
         writer = StagedWriter(staged, ctx.hub.io)
         await receive_exactly(ctx.request.stream(), writer, size)
         await _finish_upload(ctx, staged, oid, size, repo_pk, rehash=False)
