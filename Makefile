@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 LEGACY := .venv-legacy
 
-.PHONY: serve test lint install
+.PHONY: serve test lint install browser
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ $(LEGACY)/.installed:
 
 install: $(VENV)/.installed
 
+## The browser tests drive Debian's Chromium (a Playwright browser download is not used).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	  || { echo "Could not install chromium: run 'apt-get install chromium' as root"; exit 1; }; }
+
 ## Start the hub on its embedded default (SQLite and ./commons-data), port 8000.
 serve: $(VENV)/.installed
 	$(VENV)/bin/commons serve
@@ -28,5 +35,5 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 ## Lint, type-check and run the whole suite (SQLite and PostgreSQL at 127.0.0.1:5432).
-test: $(VENV)/.installed $(LEGACY)/.installed lint
+test: $(VENV)/.installed $(LEGACY)/.installed browser lint
 	$(VENV)/bin/pytest

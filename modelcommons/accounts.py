@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import BadRequest, Conflict, NotFound, Unauthorized
-from .names import check_name
+from .names import check_account_name
 from .schema import Account, Membership, Token, utcnow
 
 TOKEN_PREFIX = "mc_"
@@ -68,7 +68,7 @@ def create_user(
     admin: bool = False,
     fullname: str = "",
 ) -> Account:
-    check_name(name, "user name")
+    check_account_name(name, "user name")
     if session.scalar(select(Account).where(Account.name == name)) is not None:
         raise Conflict(f"The name {name!r} is already taken.")
     account = Account(
@@ -85,7 +85,7 @@ def create_user(
 
 
 def create_org(session: Session, name: str, *, members: dict[str, str]) -> Account:
-    check_name(name, "organisation name")
+    check_account_name(name, "organisation name")
     if session.scalar(select(Account).where(Account.name == name)) is not None:
         raise Conflict(f"The name {name!r} is already taken.")
     org = Account(name=name, kind="org", fullname=name)

@@ -13,11 +13,23 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from . import accounts
-from .api import files, refs, repos, uploads
+from .api import audit, files, refs, repos, uploads
 from .errors import HubError, NotFound, Unauthorized
 from .hub import Hub
 from .responses import error_response, json_response
-from .routing import PREFIX, REPO, REV, Ctx, Router, T
+from .routing import PREFIX, REPO, REV, Ctx, Route, Router, T
+from .web import (
+    account_pages,
+    home,
+    likes_api,
+    manage_pages,
+    repo_pages,
+    search_page,
+    sessions,
+    static,
+    templating,
+)
+from .web.forms import LoginRequired
 
 log = logging.getLogger("modelcommons")
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
@@ -57,8 +69,53 @@ def build_router() -> Router:
     r.add("POST", "/lfs/complete/(?P<token>[^/]+)", uploads.lfs_complete)
     r.add("GET", "/lfs/objects/(?P<token>[^/]+)", uploads.lfs_download)
     r.add("GET", f"/{PREFIX}{REPO}/resolve/{REV}/(?P<path>.+)", files.resolve)
+    r.add("GET", f"/{PREFIX}{REPO}/raw/{REV}/(?P<path>.+)", files.resolve)
     r.add("GET", "/api/health", lambda ctx: json_response({"status": "ok"}))
+    r.add("POST", f"{api}/like", likes_api.like)
+    r.add("DELETE", f"{api}/like", likes_api.unlike)
+    r.add("GET", f"{api}/likers", likes_api.likers)
+    r.add("GET", "/api/users/(?P<user>[^/]+)/likes", likes_api.user_likes)
+    r.add("GET", f"{api}/audit-log", audit.repo_log)
+    r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
+    add_pages(r)
     return r
+
+
+def add_pages(r: Router) -> None:
+    """The web UI. Pages come after the API so that API paths always win."""
+    page = f"/{PREFIX}{REPO}"
+    r.add("GET", "/", home.home, web=True)
+    r.add("GET", "/static/(?P<file>[A-Za-z0-9_.-]+)", static.serve, web=True)
+    r.add("GET", "/login", account_pages.login_form, web=True)
+    r.add("POST", "/login", account_pages.login, web=True)
+    r.add("GET", "/join", account_pages.join_form, web=True)
+    r.add("POST", "/join", account_pages.join, web=True)
+    r.add("POST", "/logout", account_pages.logout, web=True)
+    r.add("GET", "/settings/tokens", account_pages.tokens, web=True)
+    r.add("POST", "/settings/tokens", account_pages.create_token, web=True)
+    r.add("POST", "/settings/tokens/revoke", account_pages.revoke_token, web=True)
+    r.add("GET", "/search", search_page.search, web=True)
+    r.add("GET", "/models", search_page.models, web=True)
+    r.add("GET", "/datasets", search_page.datasets, web=True)
+    r.add("GET", "/new", manage_pages.new_form, web=True)
+    r.add("POST", "/new", manage_pages.create, web=True)
+    r.add("GET", f"{page}", repo_pages.card_page, web=True)
+    r.add("GET", f"{page}/tree/{REV}", repo_pages.tree_page, web=True)
+    r.add("GET", f"{page}/tree/{REV}/(?P<path>.*)", repo_pages.tree_page, web=True)
+    r.add("GET", f"{page}/blob/{REV}/(?P<path>.+)", repo_pages.blob_page, web=True)
+    r.add("GET", f"{page}/commits/{REV}", repo_pages.commits_page, web=True)
+    r.add("GET", f"{page}/commit/{REV}", repo_pages.commit_page, web=True)
+    r.add("GET", f"{page}/switch", repo_pages.switch, web=True)
+    r.add("GET", f"{page}/upload/{REV}", manage_pages.upload_page, web=True)
+    r.add("GET", f"{page}/edit/{REV}/(?P<path>.+)", manage_pages.edit_form, web=True)
+    r.add("POST", f"{page}/edit/{REV}/(?P<path>.+)", manage_pages.edit, web=True)
+    r.add("GET", f"{page}/settings", manage_pages.settings_page, web=True)
+    r.add("POST", f"{page}/settings/visibility", manage_pages.set_visibility, web=True)
+    r.add("POST", f"{page}/settings/move", manage_pages.move, web=True)
+    r.add("POST", f"{page}/settings/delete", manage_pages.remove, web=True)
+    r.add("POST", f"{page}/like", manage_pages.like, web=True)
+    r.add("GET", f"{page}/audit", manage_pages.audit_page, web=True)
+    r.add("GET", "/(?P<ns>[^/]+)", account_pages.profile, web=True)
 
 
 class HubApp:
@@ -76,32 +133,78 @@ class HubApp:
             return
         request = Request(scope, receive)
         head = request.method == "HEAD"
-        try:
-            response = await self._handle(request, scope)
-        except HubError as exc:
-            response = error_response(exc, head=head)
-        except Exception:
-            log.exception("unhandled error on %s %s", request.method, scope.get("path"))
-            response = error_response(
-                HubError("Internal server error", status=500, code="InternalError"), head=head
-            )
-        await response(scope, receive, send)
-
-    async def _handle(self, request: Request, scope: Scope) -> Response:
         raw = scope.get("raw_path") or scope["path"].encode()
         raw_path = raw.decode("latin-1").split("?", 1)[0]
-        found = self.router.match(request.method, raw_path)
+        ctx = Ctx(self.hub, request, {}, None, self._base_url(request), raw_path)
+        route: Route | None = None
+        try:
+            route = self._route(ctx)
+            response = await self._handle(ctx, route)
+        except HubError as exc:
+            response = self._error(ctx, exc, route, head=head)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, scope.get("path"))
+            error = HubError("Internal server error", status=500, code="InternalError")
+            response = self._error(ctx, error, route, head=head)
+        await response(scope, receive, send)
+
+    def _route(self, ctx: Ctx) -> Route:
+        found = self.router.match(ctx.request.method, ctx.raw_path)
         if found is None:
-            raise NotFound(f"Not found: {request.method} {scope['path']}")
+            raise NotFound(f"Not found: {ctx.request.method} {ctx.request.url.path}")
         if found is False:
             raise HubError("Method not allowed", status=405, code="MethodNotAllowed")
         assert not isinstance(found, bool)
-        route, params = found
-        principal = await self._authenticate(request)
-        ctx = Ctx(self.hub, request, params, principal, self._base_url(request), raw_path)
+        route, ctx.params = found
+        return route
+
+    def _error(self, ctx: Ctx, exc: HubError, route: Route | None, *, head: bool) -> Response:
+        """JSON errors for the API and clients; HTML pages for browsers on pages."""
+        if isinstance(exc, LoginRequired):
+            return templating.redirect(ctx, exc.headers["Location"])
+        browser = "text/html" in ctx.request.headers.get("accept", "")
+        if (route is not None and not route.web) or (route is None and not browser) or head:
+            return error_response(exc, head=head)
+        status = 404 if exc.code == "RepoNotFound" else exc.status
+        headings = {
+            400: "Bad request",
+            401: "Sign in required",
+            403: "Forbidden",
+            404: "Not found",
+            405: "Not allowed",
+            413: "Too large",
+        }
+        response = templating.render(
+            ctx,
+            "error.html",
+            status=status,
+            title="Error",
+            code=status,
+            heading=headings.get(status, "Error"),
+            message=exc.message,
+        )
+        response.headers.update(exc.response_headers())
+        return response
+
+    async def _handle(self, ctx: Ctx, route: Route) -> Response:
+        if route.web:
+            ctx.principal = await self._session_principal(ctx.request)
+        else:
+            ctx.principal = await self._authenticate(ctx.request)
         if route.is_async:
             return await route.handler(ctx)  # type: ignore[no-any-return, misc]
         return await anyio.to_thread.run_sync(route.handler, ctx)  # type: ignore[arg-type]
+
+    async def _session_principal(self, request: Request) -> accounts.Principal | None:
+        value = request.cookies.get(sessions.SESSION_COOKIE)
+        if not value:
+            return None
+
+        def work() -> accounts.Principal | None:
+            with self.hub.db.read() as session:
+                return sessions.principal_for(session, value)
+
+        return await anyio.to_thread.run_sync(work)
 
     def _base_url(self, request: Request) -> str:
         if self.hub.settings.public_url:
@@ -114,7 +217,13 @@ class HubApp:
     async def _authenticate(self, request: Request) -> accounts.Principal | None:
         header = request.headers.get("authorization", "")
         if not header:
-            return None
+            # A browser calling the API with its session cookie: reads are fine;
+            # writes must prove they come from our pages (CSRF header).
+            if request.method not in sessions.SAFE_METHODS:
+                if not request.cookies.get(sessions.SESSION_COOKIE):
+                    return None
+                sessions.check_csrf(request, request.headers.get("x-csrf-token"))
+            return await self._session_principal(request)
         scheme, _, value = header.partition(" ")
         token = value.strip()
         if scheme.lower() == "basic":  # git-lfs sends user:token

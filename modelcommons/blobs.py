@@ -23,15 +23,19 @@ class StagedBlob(Protocol):
     def write(self, data: bytes) -> None:
         """Append and hash (``append`` plus ``hash``)."""
         ...
+
     def append(self, data: bytes | memoryview) -> None:
         """Append without hashing; with ``hash`` it lets both run in parallel."""
         ...
+
     def hash(self, data: bytes | memoryview) -> None:
         """Feed the running sha256, in the order the bytes were appended."""
         ...
+
     def reserve(self, size: int) -> None:
         """Allocate room for ``size`` bytes up front (faster writes, early ENOSPC)."""
         ...
+
     def write_at(self, offset: int, data: bytes) -> None: ...
     @property
     def size(self) -> int: ...

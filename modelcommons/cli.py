@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import accounts
+from . import accounts, auditlog
 from .errors import HubError
 from .hub import Hub
 from .settings import Settings
@@ -167,6 +167,12 @@ def token_create(
     hub = _hub(data_dir, database_url)
     with _errors(), hub.db.write() as session:
         value = accounts.create_token(session, user_name, write=write, name=name)
+        hub.audit.record(
+            session,
+            auditlog.TokenCreated(
+                None, namespace=user_name, name=name, role="write" if write else "read"
+            ),
+        )
     click.echo(
         f"Token {name!r} for {user_name} ({'write' if write else 'read'}); it is shown only once:",
         err=True,
@@ -184,6 +190,7 @@ def token_revoke(user_name: str, name: str, data_dir: str | None, database_url: 
     hub = _hub(data_dir, database_url)
     with _errors(), hub.db.write() as session:
         count = accounts.revoke_token(session, user_name, name)
+        hub.audit.record(session, auditlog.TokenRevoked(None, namespace=user_name, name=name))
     click.echo(f"Revoked {count} token(s).")
 
 
@@ -211,3 +218,41 @@ class _errors:
         if isinstance(exc, HubError):
             click.echo(f"Error: {exc.message}", err=True)
             sys.exit(1)
+
+
+@main.group("audit-log")
+def audit_log() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit_log.command("verify")
+@data_dir_option
+@database_option
+def audit_verify(data_dir: str | None, database_url: str | None) -> None:
+    """Check the whole hash chain; exits 1 and lists problems if anything was altered."""
+    hub = _hub(data_dir, database_url)
+    with hub.db.read() as session:
+        problems = hub.audit.verify(session)
+        count = sum(1 for _ in hub.audit.entries(session))
+    if problems:
+        for problem in problems:
+            click.echo(f"TAMPERED: {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"OK: {count} entries, chain intact.")
+
+
+@audit_log.command("export")
+@click.option("--repo-pk", type=int, default=None, help="Only one repository (its id).")
+@click.option("--namespace", default=None, help="Only one user or organisation.")
+@data_dir_option
+@database_option
+def audit_export(
+    repo_pk: int | None, namespace: str | None, data_dir: str | None, database_url: str | None
+) -> None:
+    """Print entries as JSON lines, oldest first."""
+    import json
+
+    hub = _hub(data_dir, database_url)
+    with hub.db.read() as session:
+        for row in hub.audit.entries(session, repo=repo_pk, namespace=namespace):
+            click.echo(json.dumps(auditlog.as_json(row), sort_keys=True))

@@ -212,12 +212,14 @@ class Committer:
     def refresh_card(self, session: Session, reader: TreeReader, repo: Repo, tree: str) -> None:
         info = reader.file(tree, "README.md")
         card: dict[str, object] = {}
+        text = ""
         if info is not None and info.size <= 1024 * 1024:
             with self.hub.blobs.open(info.sha256) as f:
                 text = f.read().decode("utf-8", "replace")
             card = parse_front_matter(text)
         repo.card_data = json.dumps(card, default=str)
         repo.tags = " ".join(derive_tags(card, repo.kind))
+        self.hub.search.update(session, repo, readme=text)
 
     def _lfs_patterns(
         self, reader: TreeReader, tree: str, operations: Sequence[Operation]

@@ -6,9 +6,15 @@ import concurrent.futures
 import secrets
 from pathlib import Path
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from .auditlog import AuditLog
 from .blobs import BlobStore, open_blob_store
 from .commits import Committer
 from .database import Database
+from .schema import Repo
+from .search import SearchIndex, open_search_index
 from .settings import Settings
 from .signing import UrlSigner
 from .trees import TreeCache
@@ -23,6 +29,16 @@ class Hub:
         self.tree_cache = TreeCache()
         self.signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds)
         self.committer = Committer(self)
+        self.audit = AuditLog(settings.data_dir / "audit-anchors.log")
+        event.listen(self.db.sessions, "after_commit", self.audit.write_anchors)
+        event.listen(
+            self.db.sessions,
+            "after_rollback",
+            lambda session: session.info.pop("audit_anchors", None),
+        )
+        self.search: SearchIndex = open_search_index(
+            self.db.engine.dialect.name, self.blobs, self.tree_cache
+        )
         #: Threads for hashing and disk writes, so the event loop keeps receiving.
         self.io = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="io")
 
@@ -43,7 +59,15 @@ class Hub:
     def startup(self) -> None:
         """Run migrations and clear staging files left by interrupted uploads."""
         self.migrate()
+        self.index_missing()
         self.blobs.cleanup_staging(older_than_seconds=self.settings.lfs_url_ttl_seconds * 2)
+
+    def index_missing(self) -> None:
+        """Index repositories that have no search document (e.g. after upgrading)."""
+        while True:
+            with self.db.write() as session:
+                if not self.search.index_missing(session):
+                    return
 
     def store_bytes(self, data: bytes) -> str:
         staged = self.blobs.stage()
@@ -51,6 +75,13 @@ class Hub:
         sha = staged.sha256()
         self.blobs.promote(staged, sha)
         return sha
+
+    def reindex(self, session: Session, repo: Repo) -> None:
+        """Bring the search index up to date with ``repo`` (same transaction)."""
+        self.search.update(session, repo)
+
+    def unindex(self, session: Session, repo: Repo) -> None:
+        self.search.remove(session, repo.id)
 
     def close(self) -> None:
         self.io.shutdown(wait=False, cancel_futures=True)

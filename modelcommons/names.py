@@ -27,6 +27,37 @@ def check_name(name: str, what: str = "name") -> str:
     return name
 
 
+#: First path segments the hub itself uses; no user or organisation may take them.
+RESERVED_NAMES = frozenset(
+    {
+        "api",
+        "datasets",
+        "spaces",
+        "models",
+        "search",
+        "login",
+        "logout",
+        "join",
+        "new",
+        "settings",
+        "static",
+        "lfs",
+        "organizations",
+        "docs",
+        "admin",
+        "-",
+        "help",
+    }
+)
+
+
+def check_account_name(name: str, what: str) -> str:
+    check_name(name, what)
+    if name.lower() in RESERVED_NAMES:
+        raise BadRequest(f"The {what} {name!r} is reserved by the hub.")
+    return name
+
+
 def check_repo_id(repo_id: str) -> tuple[str, str]:
     parts = repo_id.split("/")
     if len(parts) != 2:

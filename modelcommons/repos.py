@@ -139,8 +139,12 @@ def move_branch(session: Session, repo: Repo, branch: str, old: str, new: str) -
 
 
 def history(session: Session, repo: Repo, start: str) -> Iterator[Commit]:
-    """Commits reachable from ``start``, newest first (git log order)."""
-    first = session.get(Commit, (repo.id, start))
+    """Commits reachable from ``start``, newest first (git log order).
+
+    The repository's commits are loaded in one query and walked in memory.
+    """
+    rows = {c.oid: c for c in session.scalars(select(Commit).where(Commit.repo_id == repo.id))}
+    first = rows.get(start)
     if first is None:
         return
     seen = {start}
@@ -149,12 +153,11 @@ def history(session: Session, repo: Repo, start: str) -> Iterator[Commit]:
         _, _, commit = heapq.heappop(heap)
         yield commit
         for parent in commit.parents.split():
-            if parent in seen:
+            if parent in seen or parent not in rows:
                 continue
             seen.add(parent)
-            row = session.get(Commit, (repo.id, parent))
-            if row is not None:
-                heapq.heappush(heap, (-row.created_at.timestamp(), parent, row))
+            row = rows[parent]
+            heapq.heappush(heap, (-row.created_at.timestamp(), parent, row))
 
 
 def card_of(repo: Repo) -> dict[str, Any]:

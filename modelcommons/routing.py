@@ -63,6 +63,7 @@ class Route:
     methods: frozenset[str]
     pattern: re.Pattern[str]
     handler: Handler
+    web: bool = False
 
     @property
     def is_async(self) -> bool:
@@ -73,11 +74,12 @@ class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def add(self, methods: str, pattern: str, handler: Handler) -> None:
+    def add(self, methods: str, pattern: str, handler: Handler, *, web: bool = False) -> None:
+        """Register a route; ``web`` routes are pages (session auth, HTML errors)."""
         verbs = frozenset(methods.split())
         if "GET" in verbs:
             verbs |= {"HEAD"}
-        self.routes.append(Route(verbs, re.compile(f"^{pattern}$"), handler))
+        self.routes.append(Route(verbs, re.compile(f"^{pattern}$"), handler, web))
 
     def match(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | bool | None:
         """The route and decoded params; ``False`` if the path exists for other methods."""

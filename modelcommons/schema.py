@@ -158,7 +158,69 @@ class RepoLfsObject(Base):
     oid: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random id; only its sha256 is stored."""
+
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Like(Base):
+    __tablename__ = "likes"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    repo_id: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SearchDocument(Base):
+    """What the search index holds for one repository (see ``search.py``).
+
+    SQLite indexes these columns in the FTS5 table ``search_fts``; PostgreSQL adds a
+    generated ``document`` tsvector column (created by migration 0002, not mapped
+    here) with a GIN index, and a trigram index on ``name``.
+    """
+
+    __tablename__ = "search_documents"
+    repo_id: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: "namespace/name", lower-cased.
+    name: Mapped[str] = mapped_column(String(200))
+    tags: Mapped[str] = mapped_column(Text, default="")
+    #: Card text: YAML values and the README body, capped.
+    body: Mapped[str] = mapped_column(Text, default="")
+    #: Opaque filter tokens (facet values, tags, private flag).
+    meta: Mapped[str] = mapped_column(Text, default="")
+    #: "facet\tvalue" lines, for facet counts.
+    facets: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditEvent(Base):
+    """One entry of the hash-chained audit log (see auditlog.py). Never updated."""
+
+    __tablename__ = "audit_events"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(96), nullable=True)
+    #: No foreign key: entries outlive the repositories they describe.
+    repo_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    namespace: Mapped[str | None] = mapped_column(String(96), nullable=True, index=True)
+    data: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 Index("ix_commits_repo_created", Commit.repo_id, Commit.created_at)
 Index("ix_repos_updated", Repo.updated_at)
 Index("ix_repos_downloads", Repo.downloads)
+Index("ix_repos_likes", Repo.likes)
+Index("ix_repos_created", Repo.created_at)
 Index("ix_tokens_user", Token.user_id)

@@ -175,7 +175,9 @@ async def resolve(ctx: Ctx) -> Response:
         path,
         headers=headers,
         media_type=_content_type(info.path),
-        content_disposition_type="inline",
+        content_disposition_type="attachment"
+        if flag(ctx.request.query_params.get("download"))
+        else "inline",
         filename=filename,
         chunk_size=ctx.hub.settings.download_chunk_bytes,
         stat_result=None,

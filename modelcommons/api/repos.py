@@ -5,18 +5,18 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from .. import access, accounts, repos
+from .. import access, accounts, lifecycle, repos
 from ..cards import parse_front_matter
-from ..commits import initial_commit
-from ..errors import BadRequest, Conflict, Forbidden, HubError, RepoNotFound, Unauthorized
+from ..errors import BadRequest, Conflict, HubError, RepoNotFound, Unauthorized
 from ..names import check_repo_id, repo_type_from_body
 from ..responses import iso, json_response
 from ..routing import Ctx
-from ..schema import Account, Commit, Repo
+from ..schema import Commit, Repo
+from ..search import SearchQuery, Viewer
 from ..trees import FileInfo, TreeReader
 from .common import flag, load_repo, read_json, repo_kind, repo_url
 
@@ -66,19 +66,19 @@ async def create(ctx: Ctx) -> Response:
     name = body.get("name")
     if not isinstance(name, str) or not isinstance(namespace, str):
         raise BadRequest("'name' (and 'organization', if given) must be strings.")
-    check_repo_id(f"{namespace}/{name}")
     private = bool(_private(body))
-    principal = ctx.principal
 
     def work() -> Response:
-        with ctx.hub.db.write() as session:
-            owner = session.scalar(select(Account).where(Account.name == namespace))
-            if owner is None:
-                raise BadRequest(f"No user or organisation named {namespace!r}.")
-            access.require_namespace_write(session, principal, namespace)
-            try:
-                repo = repos.new_repo(session, kind, namespace, name, owner.id, private=private)
-            except Conflict as exc:
+        try:
+            with ctx.hub.db.write() as session:
+                repo = lifecycle.create(
+                    ctx.hub, session, ctx.principal, kind, namespace, name, private=private
+                )
+                return json_response(
+                    {"url": repo_url(ctx, repo), "name": repo.repo_id, "id": str(repo.id)}
+                )
+        except Conflict as exc:
+            with ctx.hub.db.read() as session:
                 existing = session.scalar(
                     select(Repo).where(
                         Repo.kind == kind,
@@ -87,16 +87,9 @@ async def create(ctx: Ctx) -> Response:
                     )
                 )
                 assert existing is not None
-                raise HubError(
-                    exc.message,
-                    status=409,
-                    code="RepoExists",
-                    extra={"url": repo_url(ctx, existing)},
-                ) from exc
-            initial_commit(session, ctx.hub, repo, principal.name)
-            return json_response(
-                {"url": repo_url(ctx, repo), "name": repo.repo_id, "id": str(repo.id)}
-            )
+                url = repo_url(ctx, existing)
+            # The client's exist_ok reads the url from this 409's body.
+            raise HubError(exc.message, status=409, code="RepoExists", extra={"url": url}) from exc
 
     return await ctx.run(work)
 
@@ -110,8 +103,7 @@ async def delete(ctx: Ctx) -> Response:
     def work() -> Response:
         with ctx.hub.db.write() as session:
             repo = repos.get_repo(session, kind, str(namespace), name)
-            access.require_admin(session, ctx.principal, repo)
-            repos.delete_repo(session, repo)
+            lifecycle.delete(ctx.hub, session, ctx.principal, repo)
         return json_response({"deleted": True})
 
     return await ctx.run(work)
@@ -121,21 +113,12 @@ async def move(ctx: Ctx) -> Response:
     body = await read_json(ctx)
     kind = repo_type_from_body(body.get("type"))
     src_ns, src_name = check_repo_id(str(body.get("fromRepo", "")))
-    dst_ns, dst_name = check_repo_id(str(body.get("toRepo", "")))
+    target = str(body.get("toRepo", ""))
 
     def work() -> Response:
         with ctx.hub.db.write() as session:
             repo = repos.get_repo(session, kind, src_ns, src_name)
-            access.require_admin(session, ctx.principal, repo)
-            if dst_ns != src_ns:
-                owner = session.scalar(select(Account).where(Account.name == dst_ns))
-                if owner is None:
-                    raise BadRequest(f"No user or organisation named {dst_ns!r}.")
-                access.require_namespace_write(session, ctx.principal, dst_ns)
-                if access.namespace_role(session, ctx.principal, dst_ns) != "admin":
-                    raise Forbidden(f"Only admins of {dst_ns!r} can move repos into it.")
-                repo.owner_id = owner.id
-            repos.move_repo(session, repo, dst_ns, dst_name)
+            lifecycle.move(ctx.hub, session, ctx.principal, repo, target)
             return json_response({"url": repo_url(ctx, repo)})
 
     return await ctx.run(work)
@@ -151,7 +134,7 @@ async def settings(ctx: Ctx) -> Response:
         with ctx.hub.db.write() as session:
             repo = load_repo(session, ctx, mode="admin")
             if private is not None:
-                repo.private = private
+                lifecycle.set_visibility(ctx.hub, session, ctx.principal, repo, private=private)
             return json_response({"private": repo.private, "gated": False})
 
     return await ctx.run(work)
@@ -246,21 +229,27 @@ def _card_at(ctx: Ctx, session: Session, sha: str, repo: Repo) -> dict[str, Any]
             return {}
 
 
+#: The clients' sort names, as :mod:`modelcommons.search` sorts.
 SORTS = {
-    "downloads": Repo.downloads,
-    "likes": Repo.likes,
-    "lastModified": Repo.updated_at,
-    "last_modified": Repo.updated_at,
-    "createdAt": Repo.created_at,
-    "created_at": Repo.created_at,
-    "trendingScore": Repo.downloads,
-    "trending_score": Repo.downloads,
-    "id": Repo.id,
+    "downloads": "downloads",
+    "likes": "likes",
+    "lastModified": "lastModified",
+    "last_modified": "lastModified",
+    "createdAt": "createdAt",
+    "created_at": "createdAt",
+    "trendingScore": "downloads",
+    "trending_score": "downloads",
+    "id": "id",
 }
 
 
 def list_repos(ctx: Ctx) -> Response:
-    """GET /api/models and /api/datasets, with search, author, filter, sort and paging."""
+    """GET /api/models and /api/datasets, with search, author, filter, sort and paging.
+
+    ``search`` matches words of the id, tags and card, or a substring of the id
+    (see :mod:`modelcommons.search`). Without ``sort`` the order is relevance when
+    there is a search, else creation order.
+    """
     q = ctx.request.query_params
     kind = repo_kind(ctx)
     try:
@@ -268,31 +257,29 @@ def list_repos(ctx: Ctx) -> Response:
         offset = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if "cursor" in q else 0
     except ValueError as exc:
         raise BadRequest("'limit' must be an integer and 'cursor' one this hub returned.") from exc
+    text = " ".join(q.getlist("search"))
+    if q.get("sort") is None:
+        sort, descending = ("relevance" if text.strip() else "id"), False
+    elif q["sort"] in SORTS:
+        sort, descending = SORTS[q["sort"]], q.get("direction") != "1"
+    else:
+        raise BadRequest(f"Unsupported sort {q.get('sort')!r}.")
+    tags = q.getlist("filter") + [v for key in ("pipeline_tag", "library") for v in q.getlist(key)]
     with ctx.hub.db.read() as session:
-        stmt = select(Repo).where(Repo.kind == kind)
-        if ctx.principal is None:
-            stmt = stmt.where(Repo.private.is_(False))
-        elif not ctx.principal.is_admin:
-            visible = [ctx.principal.name, *accounts.org_roles(session, ctx.principal.user_id)]
-            stmt = stmt.where(or_(Repo.private.is_(False), Repo.namespace.in_(visible)))
-        for term in q.getlist("search"):
-            pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            stmt = stmt.where(
-                func.lower(Repo.namespace + "/" + Repo.name).like(pattern.lower(), escape="\\")
-            )
-        if q.get("author"):
-            stmt = stmt.where(Repo.namespace == q["author"])
-        filters = q.getlist("filter") + [
-            v for key in ("pipeline_tag", "library") for v in q.getlist(key)
-        ]
-        for tag in filters:
-            stmt = stmt.where((" " + Repo.tags + " ").contains(f" {tag} "))
-        column = SORTS.get(q.get("sort") or "id")
-        if column is None:
-            raise BadRequest(f"Unsupported sort {q.get('sort')!r}.")
-        descending = q.get("direction") not in ("1",) and q.get("sort") is not None
-        stmt = stmt.order_by(column.desc() if descending else column.asc(), Repo.id.desc())
-        rows = list(session.scalars(stmt.offset(offset).limit(limit + 1)))
+        query = SearchQuery(
+            text=text,
+            kind=kind,
+            author=q.get("author") or None,
+            tags=tuple(tags),
+            sort=sort,
+            descending=descending,
+            limit=limit + 1,
+            offset=max(offset, 0),
+            viewer=Viewer.for_principal(session, ctx.principal),
+        )
+        ids = ctx.hub.search.search(session, query).ids
+        loaded = {r.id: r for r in session.scalars(select(Repo).where(Repo.id.in_(ids)))}
+        rows = [loaded[i] for i in ids if i in loaded]
         full = flag(q.get("full"))
         docs = []
         for repo in rows[:limit]:

@@ -1,0 +1,249 @@
+"""A tamper-evident record of security-relevant events.
+
+Each event is a typed dataclass. Events are appended, in the transaction of
+the change they describe, to a hash chain: entry ``n`` stores the sha256 of
+its own canonical JSON, which includes entry ``n-1``'s hash and its sequence
+number. Editing, inserting or deleting any entry breaks the chain or the
+numbering, which :func:`verify` reports. Deleting entries at the tail leaves
+a valid shorter chain, so each append also records ``(seq, hash)`` in an
+anchors file outside the database; :func:`verify` checks the chain against it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from .schema import AuditEvent, utcnow
+
+GENESIS = "0" * 64
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """Base of every event; subclasses name their ``kind`` and add fields."""
+
+    kind: ClassVar[str] = "event"
+    actor: str | None
+
+    def data(self) -> dict[str, Any]:
+        fields = dataclasses.asdict(self)
+        fields.pop("actor")
+        for key in ("repo", "namespace"):
+            fields.pop(key, None)
+        return fields
+
+    @property
+    def repo_pk(self) -> int | None:
+        return getattr(self, "repo", None)
+
+    @property
+    def scope(self) -> str | None:
+        return getattr(self, "namespace", None)
+
+
+@dataclasses.dataclass(frozen=True)
+class SignedIn(Event):
+    kind: ClassVar[str] = "auth.sign_in"
+    namespace: str = ""  # who signed in
+    method: str = "password"
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenCreated(Event):
+    kind: ClassVar[str] = "token.created"
+    namespace: str = ""  # the token's owner
+    name: str = ""
+    role: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenRevoked(Event):
+    kind: ClassVar[str] = "token.revoked"
+    namespace: str = ""
+    name: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class RepoCreated(Event):
+    kind: ClassVar[str] = "repo.created"
+    repo: int = 0
+    namespace: str = ""
+    repo_id: str = ""
+    private: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class RepoMoved(Event):
+    kind: ClassVar[str] = "repo.moved"
+    repo: int = 0
+    namespace: str = ""
+    from_id: str = ""
+    to_id: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class RepoDeleted(Event):
+    kind: ClassVar[str] = "repo.deleted"
+    repo: int = 0
+    namespace: str = ""
+    repo_id: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class VisibilityChanged(Event):
+    kind: ClassVar[str] = "repo.visibility_changed"
+    repo: int = 0
+    namespace: str = ""
+    repo_id: str = ""
+    private: bool = False
+
+
+def _canonical(entry: dict[str, Any]) -> bytes:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _body(
+    seq: int,
+    created: dt.datetime,
+    kind: str,
+    actor: str | None,
+    repo: int | None,
+    namespace: str | None,
+    data: dict[str, Any],
+    prev: str,
+) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "at": created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "kind": kind,
+        "actor": actor,
+        "repo": repo,
+        "namespace": namespace,
+        "data": data,
+        "prev": prev,
+    }
+
+
+def entry_hash(row: AuditEvent) -> str:
+    body = _body(
+        row.seq,
+        row.created_at,
+        row.kind,
+        row.actor,
+        row.repo_id,
+        row.namespace,
+        json.loads(row.data),
+        row.prev_hash,
+    )
+    return hashlib.sha256(_canonical(body)).hexdigest()
+
+
+class AuditLog:
+    def __init__(self, anchors: Path) -> None:
+        self.anchors = anchors
+
+    def record(self, session: Session, event: Event) -> AuditEvent:
+        """Append ``event`` in the caller's transaction."""
+        if session.get_bind().dialect.name == "postgresql":
+            # One appender at a time, so sequence numbers stay contiguous.
+            session.execute(text("SELECT pg_advisory_xact_lock(7411)"))
+        last = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).first()
+        row = AuditEvent(
+            seq=(last.seq + 1) if last else 1,
+            created_at=utcnow(),
+            kind=event.kind,
+            actor=event.actor,
+            repo_id=event.repo_pk,
+            namespace=event.scope,
+            data=json.dumps(event.data(), sort_keys=True, default=str),
+            prev_hash=last.hash if last else GENESIS,
+            hash="",
+        )
+        row.hash = entry_hash(row)
+        session.add(row)
+        session.flush()
+        session.info.setdefault("audit_anchors", []).append((row.seq, row.hash))
+        return row
+
+    def write_anchors(self, session: Session) -> None:
+        """After commit: remember the newest (seq, hash) outside the database."""
+        pending = session.info.pop("audit_anchors", [])
+        if pending:
+            seq, digest = pending[-1]
+            with open(self.anchors, "a", encoding="ascii") as f:
+                f.write(f"{seq} {digest}\n")
+
+    def entries(
+        self, session: Session, *, repo: int | None = None, namespace: str | None = None
+    ) -> Iterator[AuditEvent]:
+        stmt = select(AuditEvent).order_by(AuditEvent.seq)
+        if repo is not None:
+            stmt = stmt.where(AuditEvent.repo_id == repo)
+        if namespace is not None:
+            stmt = stmt.where(AuditEvent.namespace == namespace)
+        yield from session.scalars(stmt.execution_options(yield_per=1000))
+
+    def verify(self, session: Session) -> list[str]:
+        """Every problem found, in order; an empty list means the log is intact."""
+        problems: list[str] = []
+        prev, expected = GENESIS, 1
+        hashes: dict[int, str] = {}
+        for row in self.entries(session):
+            if row.seq != expected:
+                problems.append(
+                    f"entry {row.seq}: expected sequence number {expected} "
+                    "(an entry was deleted or inserted)"
+                )
+            if row.prev_hash != prev:
+                problems.append(
+                    f"entry {row.seq}: does not follow the entry before it (the chain is broken)"
+                )
+            if entry_hash(row) != row.hash:
+                problems.append(
+                    f"entry {row.seq}: its content does not match its hash (it was edited)"
+                )
+            hashes[row.seq] = row.hash
+            prev, expected = row.hash, row.seq + 1
+        for seq, digest in self._anchors():
+            if seq not in hashes:
+                problems.append(
+                    f"entry {seq} was recorded but is missing (the log was truncated or rewritten)"
+                )
+            elif hashes[seq] != digest:
+                problems.append(f"entry {seq}: differs from the anchored hash")
+        return problems
+
+    def _anchors(self) -> list[tuple[int, str]]:
+        if not self.anchors.exists():
+            return []
+        out = []
+        for line in self.anchors.read_text(encoding="ascii").splitlines():
+            seq, _, digest = line.partition(" ")
+            if seq.isdigit() and len(digest) == 64:
+                out.append((int(seq), digest))
+        return out[-1000:]
+
+
+def as_json(row: AuditEvent) -> dict[str, Any]:
+    return {
+        **_body(
+            row.seq,
+            row.created_at,
+            row.kind,
+            row.actor,
+            row.repo_id,
+            row.namespace,
+            json.loads(row.data),
+            row.prev_hash,
+        ),
+        "hash": row.hash,
+    }

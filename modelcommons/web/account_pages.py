@@ -1,0 +1,210 @@
+"""Signing up, in and out; people and organisation pages; token management."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from starlette.responses import Response
+
+from .. import accounts, auditlog
+from ..accounts import hash_password, verify_password
+from ..errors import HubError, NotFound
+from ..routing import Ctx
+from ..schema import Account, Membership, Repo, Token, utcnow
+from . import sessions
+from .forms import field, read_form, require_user, safe_next
+from .home import visible
+from .templating import redirect, render
+from .views import RepoCard
+
+_DUMMY_HASH = hash_password("timing-equaliser")
+
+
+def join_form(ctx: Ctx) -> Response:
+    return render(ctx, "account/join.html", title="Sign up", error=None, username="", email="")
+
+
+async def join(ctx: Ctx) -> Response:
+    form = await read_form(ctx)
+    username, email, password = (
+        field(form, "username"),
+        field(form, "email"),
+        str(form.get("password", "")),
+    )
+
+    def work() -> Response:
+        if len(password) < 8:
+            raise HubError("Choose a password of at least 8 characters.")
+        with ctx.hub.db.write() as session:
+            user = accounts.create_user(session, username, email=email or None, password=password)
+            value = sessions.start(session, user.id)
+        return redirect(ctx, "/", session_value=value)
+
+    try:
+        return await ctx.run(work)
+    except HubError as exc:
+        return render(
+            ctx,
+            "account/join.html",
+            status=400,
+            title="Sign up",
+            error=exc.message,
+            username=username,
+            email=email,
+        )
+
+
+def login_form(ctx: Ctx) -> Response:
+    return render(
+        ctx,
+        "account/login.html",
+        title="Sign in",
+        error=None,
+        username="",
+        next=safe_next(ctx.request.query_params.get("next", "/")),
+    )
+
+
+async def login(ctx: Ctx) -> Response:
+    form = await read_form(ctx)
+    username, password = field(form, "username"), str(form.get("password", ""))
+    target = safe_next(field(form, "next", "/"))
+
+    def work() -> str | None:
+        with ctx.hub.db.write() as session:
+            user = session.scalar(
+                select(Account).where(Account.name == username, Account.kind == "user")
+            )
+            stored = user.password_hash if user is not None else _DUMMY_HASH
+            if not verify_password(password, stored) or user is None:
+                return None
+            ctx.hub.audit.record(session, auditlog.SignedIn(user.name, namespace=user.name))
+            return sessions.start(session, user.id)
+
+    value = await ctx.run(work)
+    if value is None:
+        return render(
+            ctx,
+            "account/login.html",
+            status=401,
+            title="Sign in",
+            error="Incorrect username or password.",
+            username=username,
+            next=target,
+        )
+    return redirect(ctx, target, session_value=value)
+
+
+async def logout(ctx: Ctx) -> Response:
+    await read_form(ctx)
+    value = ctx.request.cookies.get(sessions.SESSION_COOKIE)
+    if value:
+
+        def work() -> None:
+            with ctx.hub.db.write() as session:
+                sessions.end(session, value)
+
+        await ctx.run(work)
+    return redirect(ctx, "/", clear_session=True)
+
+
+def profile(ctx: Ctx) -> Response:
+    name = ctx.params["ns"]
+    with ctx.hub.db.read() as session:
+        account = session.scalar(select(Account).where(Account.name == name))
+        if account is None:
+            raise NotFound(f"No user or organisation named {name!r}.")
+        rows = session.scalars(
+            select(Repo)
+            .where(Repo.namespace == name, visible(session, ctx.principal))
+            .order_by(Repo.updated_at.desc())
+            .limit(200)
+        ).all()
+        members: list[tuple[str, str]] = []
+        orgs: list[str] = []
+        if account.kind == "org":
+            members = [
+                (n, r)
+                for n, r in session.execute(
+                    select(Account.name, Membership.role)
+                    .join(Membership, Membership.user_id == Account.id)
+                    .where(Membership.org_id == account.id)
+                    .order_by(Account.name)
+                )
+            ]
+        else:
+            orgs = sorted(accounts.org_roles(session, account.id))
+        return render(
+            ctx,
+            "account/profile.html",
+            title=f"{name} · Model Commons",
+            account=account,
+            members=members,
+            orgs=orgs,
+            models=[RepoCard.of(r) for r in rows if r.kind == "model"],
+            datasets=[RepoCard.of(r) for r in rows if r.kind == "dataset"],
+        )
+
+
+def _tokens_page(
+    ctx: Ctx, *, new_token: str | None = None, error: str | None = None, status: int = 200
+) -> Response:
+    me = require_user(ctx)
+    with ctx.hub.db.read() as session:
+        tokens = list(
+            session.scalars(
+                select(Token).where(Token.user_id == me.user_id).order_by(Token.id.desc())
+            )
+        )
+    return render(
+        ctx,
+        "account/tokens.html",
+        status=status,
+        title="Access tokens",
+        tokens=tokens,
+        new_token=new_token,
+        error=error,
+    )
+
+
+def tokens(ctx: Ctx) -> Response:
+    return _tokens_page(ctx)
+
+
+async def create_token(ctx: Ctx) -> Response:
+    me = require_user(ctx)
+    form = await read_form(ctx)
+    name, role = field(form, "name"), field(form, "role", "read")
+    if not name or role not in ("read", "write"):
+        return await ctx.run(
+            lambda: _tokens_page(ctx, error="Give the token a name and a role.", status=400)
+        )
+
+    def work() -> Response:
+        with ctx.hub.db.write() as session:
+            value = accounts.create_token(session, me.name, write=role == "write", name=name)
+            ctx.hub.audit.record(
+                session, auditlog.TokenCreated(me.name, namespace=me.name, name=name, role=role)
+            )
+        return _tokens_page(ctx, new_token=value)
+
+    return await ctx.run(work)
+
+
+async def revoke_token(ctx: Ctx) -> Response:
+    me = require_user(ctx)
+    form = await read_form(ctx)
+    token_id = field(form, "id")
+
+    def work() -> Response:
+        with ctx.hub.db.write() as session:
+            token = session.get(Token, int(token_id)) if token_id.isdigit() else None
+            if token is None or token.user_id != me.user_id:
+                raise NotFound("No such token.")
+            if token.revoked_at is None:
+                token.revoked_at = utcnow()
+                ctx.hub.audit.record(
+                    session, auditlog.TokenRevoked(me.name, namespace=me.name, name=token.name)
+                )
+        return redirect(ctx, "/settings/tokens")
+
+    return await ctx.run(work)

@@ -1,0 +1,95 @@
+"""What a commit changed: tree comparison and text diffs."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+
+from ..blobs import BlobStore
+from ..gitobjects import EMPTY_TREE_ID, TreeEntry
+from ..trees import FileInfo, TreeReader
+
+MAX_DIFF_BYTES = 256 * 1024
+MAX_DIFF_LINES = 2000
+MAX_FILES = 300
+
+
+@dataclasses.dataclass
+class Change:
+    path: str
+    status: str  # added | modified | deleted
+    lines: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    note: str = ""
+
+
+def changed_paths(
+    reader: TreeReader, old: str | None, new: str, prefix: str = ""
+) -> list[tuple[str, TreeEntry | None, TreeEntry | None]]:
+    """(path, old entry, new entry) for files that differ; equal subtrees are skipped."""
+    before = {e.name: e for e in reader.entries(old)} if old else {}
+    after = {e.name: e for e in reader.entries(new)}
+    out: list[tuple[str, TreeEntry | None, TreeEntry | None]] = []
+    for name in sorted(before.keys() | after.keys()):
+        a, b = before.get(name), after.get(name)
+        if a is not None and b is not None and a.oid == b.oid:
+            continue
+        path = prefix + name
+        a_dir = a is not None and a.is_dir
+        b_dir = b is not None and b.is_dir
+        if a_dir or b_dir:
+            out += changed_paths(
+                reader,
+                a.oid if a_dir and a else None,
+                b.oid if b_dir and b else EMPTY_TREE_ID,
+                path + "/",
+            )
+            if a is not None and not a_dir:
+                out.append((path, a, None))
+            if b is not None and not b_dir:
+                out.append((path, None, b))
+        else:
+            out.append((path, a, b))
+        if len(out) >= MAX_FILES:
+            break
+    return out
+
+
+def _text(blobs: BlobStore, info: FileInfo | None) -> list[str] | None:
+    if info is None:
+        return []
+    if info.lfs or info.size > MAX_DIFF_BYTES:
+        return None
+    with blobs.open(info.sha256) as f:
+        data = f.read()
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return None
+
+
+def describe(
+    reader: TreeReader, blobs: BlobStore, old_tree: str | None, new_tree: str
+) -> list[Change]:
+    changes: list[Change] = []
+    for path, a, b in changed_paths(reader, old_tree, new_tree):
+        status = "added" if a is None else "deleted" if b is None else "modified"
+        old = reader.describe([(path, a)])[0] if a else None
+        new = reader.describe([(path, b)])[0] if b else None
+        assert old is None or isinstance(old, FileInfo)
+        assert new is None or isinstance(new, FileInfo)
+        change = Change(path, status)
+        before, after = _text(blobs, old), _text(blobs, new)
+        if before is None or after is None:
+            sizes = " → ".join(str(x.size) + " bytes" for x in (old, new) if x is not None)
+            change.note = f"Binary or large file ({sizes}); no text diff."
+        else:
+            for line in list(difflib.unified_diff(before, after, lineterm="", n=3))[2:]:
+                kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "ctx")
+                change.lines.append((kind, line))
+                if len(change.lines) >= MAX_DIFF_LINES:
+                    change.lines.append(("hunk", "… diff truncated"))
+                    break
+        changes.append(change)
+    return changes

@@ -1,0 +1,57 @@
+"""The home page: what is popular and what is new."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from .. import accounts
+from ..accounts import Principal
+from ..routing import Ctx
+from ..schema import Repo
+from .templating import render
+from .views import RepoCard
+
+
+def visible(session: Session, principal: Principal | None) -> ColumnElement[bool]:
+    """A WHERE clause: the repositories this viewer may see."""
+    if principal is None:
+        return Repo.private.is_(False)
+    if principal.is_admin:
+        return Repo.id.isnot(None)
+    names = [principal.name, *accounts.org_roles(session, principal.user_id)]
+    return or_(Repo.private.is_(False), Repo.namespace.in_(names))
+
+
+def home(ctx: Ctx) -> Response:
+    with ctx.hub.db.read() as session:
+        where = visible(session, ctx.principal)
+
+        def top(kind: str, order: ColumnElement[Any]) -> list[RepoCard]:
+            rows = session.scalars(
+                select(Repo)
+                .where(Repo.kind == kind, where)
+                .order_by(order, Repo.id.desc())
+                .limit(8)
+            )
+            return [RepoCard.of(r) for r in rows]
+
+        counts = {
+            kind + "s": session.scalar(
+                select(func.count()).select_from(Repo).where(Repo.kind == kind, where)
+            )
+            or 0
+            for kind in ("model", "dataset")
+        }
+        return render(
+            ctx,
+            "home.html",
+            counts=counts,
+            top_models=top("model", Repo.downloads.desc()),
+            recent_models=top("model", Repo.updated_at.desc()),
+            top_datasets=top("dataset", Repo.downloads.desc()),
+            recent_datasets=top("dataset", Repo.updated_at.desc()),
+        )

@@ -1,0 +1,300 @@
+"""Repository pages: the card, files, a file, history and one commit."""
+
+from __future__ import annotations
+
+import dataclasses
+from itertools import islice
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from .. import access, repos
+from ..api.common import load_repo
+from ..errors import EntryNotFound
+from ..routing import Ctx
+from ..schema import Commit, Like, Repo
+from ..trees import DirInfo, FileInfo, TreeReader
+from . import diffs, previews
+from .markdown import render_card
+from .templating import redirect, render
+from .views import RepoCard, crumbs, path_segment, repo_path, rev_segment
+
+TREE_PAGE = 100
+HISTORY_PAGE = 50
+LAST_COMMIT_WALK = 300
+
+
+def _common(session: Session, ctx: Ctx, repo: Repo, tab: str, rev: str) -> dict[str, Any]:
+    role = access.namespace_role(session, ctx.principal, repo.namespace)
+    liked = (
+        ctx.principal is not None
+        and session.get(Like, (ctx.principal.user_id, repo.id)) is not None
+    )
+    refs = repos.list_refs(session, repo)
+    return {
+        "repo": RepoCard.of(repo),
+        "tab": tab,
+        "rev": rev,
+        "rev_q": rev_segment(rev),
+        "liked": liked,
+        "can_write": role in access.WRITE_ROLES,
+        "can_admin": role == "admin",
+        "refs": {
+            "branches": [r.name for r in refs if r.kind == "branch"],
+            "tags": [r.name for r in refs if r.kind == "tag"],
+        },
+        "title": f"{repo.repo_id} · Model Commons",
+    }
+
+
+def _facts(card: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    def values(key: str) -> list[str]:
+        v = card.get(key)
+        if v is None:
+            return []
+        return [str(x) for x in (v if isinstance(v, list) else [v])][:20]
+
+    facts = [
+        ("License", values("license") or values("license_name")),
+        ("Task", values("pipeline_tag") or values("task_categories")),
+        ("Library", values("library_name")),
+        ("Languages", values("language")),
+        ("Base model", values("base_model")),
+        ("Datasets", values("datasets")),
+        ("Tags", values("tags")),
+    ]
+    return [(label, v) for label, v in facts if v]
+
+
+def _snippets(ctx: Ctx, repo: Repo) -> list[tuple[str, str]]:
+    env = f"export HF_ENDPOINT={ctx.base_url}"
+    rid = repo.repo_id
+    if repo.kind == "dataset":
+        return [
+            ("datasets", f'{env}\n\nfrom datasets import load_dataset\nds = load_dataset("{rid}")'),
+            (
+                "huggingface_hub",
+                f"{env}\n\nfrom huggingface_hub import snapshot_download\n"
+                f'snapshot_download("{rid}", repo_type="dataset")',
+            ),
+        ]
+    return [
+        (
+            "transformers",
+            f"{env}\n\nfrom transformers import AutoModel\n"
+            f'model = AutoModel.from_pretrained("{rid}")',
+        ),
+        (
+            "huggingface_hub",
+            f'{env}\n\nfrom huggingface_hub import snapshot_download\nsnapshot_download("{rid}")',
+        ),
+    ]
+
+
+def card_page(ctx: Ctx) -> Response:
+    with ctx.hub.db.read() as session:
+        repo = load_repo(session, ctx)
+        sha = repos.resolve(session, repo, repos.DEFAULT_BRANCH)
+        commit = session.get(Commit, (repo.id, sha))
+        assert commit is not None
+        readme = TreeReader(session, ctx.hub.tree_cache).file(commit.tree_oid, "README.md")
+        card_html = ""
+        if readme is not None and not readme.lfs:
+            with ctx.hub.blobs.open(readme.sha256) as f:
+                card_html = render_card(f.read(1024 * 1024).decode("utf-8", "replace"))
+        return render(
+            ctx,
+            "repo/card.html",
+            **_common(session, ctx, repo, "card", "main"),
+            card_html=card_html,
+            facts=_facts(repos.card_of(repo)),
+            snippets=_snippets(ctx, repo),
+            sha=sha,
+            updated=commit.created_at,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    name: str
+    url: str
+    is_dir: bool
+    size: int
+    lfs: bool
+    last: Commit | None
+
+
+def _last_commits(
+    session: Session, reader: TreeReader, repo: Repo, start: str, paths: dict[str, str]
+) -> dict[str, Commit]:
+    """Newest commit touching each path, looking back at most LAST_COMMIT_WALK commits."""
+    wanted = dict(paths)
+    found: dict[str, Commit] = {}
+    walk = list(islice(repos.history(session, repo, start), LAST_COMMIT_WALK + 1))
+    for i, commit in enumerate(walk[:LAST_COMMIT_WALK]):
+        if not wanted:
+            break
+        parent = walk[i + 1] if i + 1 < len(walk) else None
+        for path in list(wanted):
+            before = reader.find(parent.tree_oid, path) if parent else None
+            if before is None or before.oid != wanted[path]:
+                found[path] = commit
+                del wanted[path]
+    return found
+
+
+def tree_page(ctx: Ctx) -> Response:
+    rev, path = ctx.params["rev"], ctx.params.get("path", "").strip("/")
+    try:
+        offset = max(int(ctx.request.query_params.get("offset", "0")), 0)
+    except ValueError:
+        offset = 0
+    with ctx.hub.db.read() as session:
+        repo = load_repo(session, ctx)
+        sha = repos.resolve(session, repo, rev)
+        commit = session.get(Commit, (repo.id, sha))
+        assert commit is not None
+        reader = TreeReader(session, ctx.hub.tree_cache)
+        node = reader.find(commit.tree_oid, path)
+        if node is None or not node.is_dir:
+            raise EntryNotFound(f"No folder {path!r} at {rev}.")
+        base = repo_path(repo)
+        prefix = f"{path}/" if path else ""
+        items = list(
+            islice(reader.walk(node.oid, prefix, recursive=False), offset, offset + TREE_PAGE + 1)
+        )
+        entries = reader.describe(items[:TREE_PAGE])
+        last = _last_commits(session, reader, repo, sha, {e.path: e.oid for e in entries})
+        rows = []
+        for e in entries:
+            view = "tree" if isinstance(e, DirInfo) else "blob"
+            rows.append(
+                Row(
+                    name=e.path.rsplit("/", 1)[-1],
+                    url=f"{base}/{view}/{rev_segment(rev)}/{path_segment(e.path)}",
+                    is_dir=isinstance(e, DirInfo),
+                    size=e.size if isinstance(e, FileInfo) else 0,
+                    lfs=isinstance(e, FileInfo) and e.lfs,
+                    last=last.get(e.path),
+                )
+            )
+        next_url = f"?offset={offset + TREE_PAGE}" if len(items) > TREE_PAGE else None
+        return render(
+            ctx,
+            "repo/tree.html",
+            **_common(session, ctx, repo, "files", rev),
+            entries=rows,
+            crumbs=crumbs(base, rev, path),
+            next_url=next_url,
+            view="tree",
+            path=path,
+        )
+
+
+def blob_page(ctx: Ctx) -> Response:
+    rev, path = ctx.params["rev"], ctx.params["path"]
+    with ctx.hub.db.read() as session:
+        repo = load_repo(session, ctx)
+        sha = repos.resolve(session, repo, rev)
+        commit = session.get(Commit, (repo.id, sha))
+        assert commit is not None
+        info = TreeReader(session, ctx.hub.tree_cache).file(commit.tree_oid, path)
+        if info is None:
+            raise EntryNotFound(f"No file {path!r} at {rev}.")
+        table = None
+        highlighted = None
+        no_preview = "No preview for this file."
+        with ctx.hub.blobs.open(info.sha256) as f:
+            table = previews.table_for(path, f)
+            if table is None:
+                if info.size <= previews.MAX_TEXT_BYTES:
+                    f.seek(0)
+                    highlighted = previews.text_preview(path, f.read())
+                else:
+                    no_preview = "This file is too large to preview; download it instead."
+        base = repo_path(repo)
+        directory = path.rsplit("/", 1)[0] if "/" in path else ""
+        resolve = f"{base}/resolve/{rev_segment(rev)}/{path_segment(path)}"
+        return render(
+            ctx,
+            "repo/blob.html",
+            **_common(session, ctx, repo, "files", rev),
+            file=info,
+            name=path.rsplit("/", 1)[-1],
+            crumbs=crumbs(base, rev, directory),
+            raw_url=resolve,
+            download_url=resolve + "?download=true",
+            table=table,
+            highlighted=highlighted,
+            no_preview=no_preview,
+            view="blob",
+            path=path,
+        )
+
+
+def commits_page(ctx: Ctx) -> Response:
+    rev = ctx.params["rev"]
+    try:
+        page = max(int(ctx.request.query_params.get("p", "0")), 0)
+    except ValueError:
+        page = 0
+    with ctx.hub.db.read() as session:
+        repo = load_repo(session, ctx)
+        sha = repos.resolve(session, repo, rev)
+        rows = list(
+            islice(
+                repos.history(session, repo, sha),
+                page * HISTORY_PAGE,
+                (page + 1) * HISTORY_PAGE + 1,
+            )
+        )
+        return render(
+            ctx,
+            "repo/commits.html",
+            **_common(session, ctx, repo, "history", rev),
+            commits=rows[:HISTORY_PAGE],
+            page=page,
+            has_more=len(rows) > HISTORY_PAGE,
+            view="commits",
+            path="",
+        )
+
+
+def commit_page(ctx: Ctx) -> Response:
+    with ctx.hub.db.read() as session:
+        repo = load_repo(session, ctx)
+        sha = repos.resolve(session, repo, ctx.params["rev"])
+        commit = session.get(Commit, (repo.id, sha))
+        assert commit is not None
+        parent_oid = commit.parents.split()[0] if commit.parents else None
+        parent = session.get(Commit, (repo.id, parent_oid)) if parent_oid else None
+        reader = TreeReader(session, ctx.hub.tree_cache)
+        changes = diffs.describe(
+            reader, ctx.hub.blobs, parent.tree_oid if parent else None, commit.tree_oid
+        )
+        body = commit.message[len(commit.title) :].strip()
+        return render(
+            ctx,
+            "repo/commit.html",
+            **_common(session, ctx, repo, "history", sha),
+            commit=commit,
+            body=body,
+            parent=parent_oid,
+            changes=changes,
+        )
+
+
+def switch(ctx: Ctx) -> Response:
+    """The revision picker's target: redirect to the same view at another revision."""
+    q = ctx.request.query_params
+    view = q.get("view") if q.get("view") in ("tree", "blob", "commits") else "tree"
+    with ctx.hub.db.read() as session:
+        repo = load_repo(session, ctx)
+        rev = q.get("rev") or repos.DEFAULT_BRANCH
+        repos.resolve(session, repo, rev)
+        url = f"{repo_path(repo)}/{view}/{rev_segment(rev)}"
+    path = (q.get("path") or "").strip("/")
+    if path and view != "commits":
+        url += "/" + path_segment(path)
+    return redirect(ctx, url)
