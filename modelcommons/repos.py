@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from .errors import Conflict, RepoNotFound, RevisionNotFound
 from .names import check_name, check_ref_name
 from .schema import Commit, Ref, Repo, RepoLfsObject, utcnow
+from .trees import TreeReader
 
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 DEFAULT_BRANCH = "main"
@@ -158,6 +159,33 @@ def history(session: Session, repo: Repo, start: str) -> Iterator[Commit]:
             seen.add(parent)
             row = rows[parent]
             heapq.heappush(heap, (-row.created_at.timestamp(), parent, row))
+
+
+def last_changes(
+    session: Session,
+    reader: TreeReader,
+    repo: Repo,
+    start: str,
+    paths: dict[str, str],
+    *,
+    limit: int | None = None,
+) -> dict[str, Commit]:
+    """For each path (mapped to its current object id), the newest commit that changed
+    it, walking history from ``start``; at most ``limit`` commits are examined."""
+    wanted = dict(paths)
+    found: dict[str, Commit] = {}
+    walk = history(session, repo, start)
+    commit = next(walk, None)
+    examined = 0
+    while commit is not None and wanted and (limit is None or examined < limit):
+        parent = next(walk, None)
+        for path in list(wanted):
+            before = reader.find(parent.tree_oid, path) if parent else None
+            if before is None or before.oid != wanted[path]:
+                found[path] = commit
+                del wanted[path]
+        commit, examined = parent, examined + 1
+    return found
 
 
 def card_of(repo: Repo) -> dict[str, Any]:

@@ -7,8 +7,6 @@ read back by `datasets` in a fresh process whose HF_ENDPOINT points at the hub.
 from __future__ import annotations
 
 import csv
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import HfApi
 
+from . import clients
 from .conftest import Server
 
 pytestmark = pytest.mark.slow
@@ -53,36 +52,14 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def run_python(script: str, args: dict[str, Any], env: dict[str, str]) -> Any:
-    """Run `script` in a fresh interpreter; return the JSON it prints after `RESULT `."""
-    result = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert result.returncode == 0, (
-        f"subprocess failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
-    )
-    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert lines, f"no result:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return json.loads(lines[-1].removeprefix("RESULT "))
-
-
 def client_env(server: Server, token: str, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
-    home.mkdir(parents=True, exist_ok=True)
-    env.update(
-        HF_ENDPOINT=server.url,
-        HF_TOKEN=token,
-        HF_HOME=str(home),
+    return clients.client_env(
+        server,
+        token,
+        home,
         HF_DATASETS_CACHE=str(home / "datasets"),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
         HF_DATASETS_DISABLE_PROGRESS_BARS="1",
     )
-    return env
 
 
 def test_load_dataset_parquet_and_csv(
@@ -127,7 +104,7 @@ def test_load_dataset_parquet_and_csv(
         {"name": "csv_stream", "repo": csv_repo, "split": "test", "streaming": True},
         {"name": "parquet_stream", "repo": pq_repo, "split": "train", "streaming": True},
     ]
-    loaded = run_python(LOAD, {"jobs": jobs}, client_env(srv, token, tmp_path / "home"))
+    loaded = clients.run_python(LOAD, {"jobs": jobs}, client_env(srv, token, tmp_path / "home"))
 
     assert list(loaded["parquet_first"]) == ["train"]
     first_train = loaded["parquet_first"]["train"]

@@ -11,14 +11,13 @@ which this hub must answer with basic or multipart.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from . import clients
 from .conftest import ROOT, Server
 
 pytestmark = pytest.mark.slow
@@ -93,28 +92,9 @@ print("RESULT " + json.dumps(out))
 
 
 def run_legacy(server: Server, token: str, args: dict[str, Any], home: Path) -> Any:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
-    home.mkdir(parents=True, exist_ok=True)
-    env.update(
-        HF_ENDPOINT=server.url,
-        HF_TOKEN=token,
-        HF_HOME=str(home),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
+    return clients.run_python(
+        SCRIPT, args, clients.client_env(server, token, home), python=str(LEGACY_PYTHON)
     )
-    result = subprocess.run(
-        [str(LEGACY_PYTHON), "-c", SCRIPT, json.dumps(args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert result.returncode == 0, (
-        f"legacy client failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
-    )
-    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert lines, f"no result:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return json.loads(lines[-1].removeprefix("RESULT "))
 
 
 def sha256(path: Path) -> str:

@@ -7,15 +7,13 @@ exactly as a user's script would.
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from . import clients
 from .conftest import Server
 
 pytestmark = pytest.mark.slow
@@ -95,36 +93,10 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def run_python(script: str, args: dict[str, Any], env: dict[str, str]) -> Any:
-    """Run `script` in a fresh interpreter; return the JSON it prints after `RESULT `."""
-    result = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert result.returncode == 0, (
-        f"subprocess failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
-    )
-    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert lines, f"no result:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return json.loads(lines[-1].removeprefix("RESULT "))
-
-
 def client_env(server: Server, token: str, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
-    home.mkdir(parents=True, exist_ok=True)
-    env.update(
-        HF_ENDPOINT=server.url,
-        HF_TOKEN=token,
-        HF_HOME=str(home),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
-        TRANSFORMERS_VERBOSITY="error",
-        TOKENIZERS_PARALLELISM="false",
+    return clients.client_env(
+        server, token, home, TRANSFORMERS_VERBOSITY="error", TOKENIZERS_PARALLELISM="false"
     )
-    return env
 
 
 def test_push_to_hub_then_from_pretrained(
@@ -137,13 +109,13 @@ def test_push_to_hub_then_from_pretrained(
     repo = f"tina/{repo_name}"
     common = {"work": str(tmp_path), "repo": repo, "sentence": SENTENCE}
 
-    pushed = run_python(
+    pushed = clients.run_python(
         PUSH, {**common, "vocab": VOCAB}, client_env(srv, token, tmp_path / "push-home")
     )
     assert pushed["commit1"] != pushed["commit2"]
 
     revisions = {"main": None, "tag": "v1", "sha": pushed["commit1"]}
-    loaded = run_python(
+    loaded = clients.run_python(
         LOAD, {**common, "revisions": revisions}, client_env(srv, token, tmp_path / "load-home")
     )
 

@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from sqlalchemy import update
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from .. import repos
@@ -30,25 +29,6 @@ def entry_json(entry: Entry) -> dict[str, Any]:
     if entry.lfs:
         doc["lfs"] = {"oid": entry.sha256, "size": entry.size, "pointerSize": entry.pointer_size}
     return doc
-
-
-def _last_commits(
-    session: Session, reader: TreeReader, repo: Repo, start: str, entries: list[Entry]
-) -> dict[str, Commit]:
-    """For each entry, the newest commit that changed it (walking first parents)."""
-    wanted = {e.path: e.oid for e in entries}
-    found: dict[str, Commit] = {}
-    commits = list(repos.history(session, repo, start))
-    for i, commit in enumerate(commits):
-        if not wanted:
-            break
-        parent = commits[i + 1] if i + 1 < len(commits) else None
-        for path in list(wanted):
-            before = reader.find(parent.tree_oid, path) if parent else None
-            if before is None or before.oid != wanted[path]:
-                found[path] = commit
-                del wanted[path]
-    return found
 
 
 def tree(ctx: Ctx) -> Response:
@@ -82,7 +62,7 @@ def tree(ctx: Ctx) -> Response:
         entries = reader.describe(items[:page])
         docs = [entry_json(e) for e in entries]
         if expand:
-            last = _last_commits(session, reader, repo, sha, entries)
+            last = repos.last_changes(session, reader, repo, sha, {e.path: e.oid for e in entries})
             for doc in docs:
                 c = last.get(doc["path"])
                 if c is not None:

@@ -125,25 +125,6 @@ class Row:
     last: Commit | None
 
 
-def _last_commits(
-    session: Session, reader: TreeReader, repo: Repo, start: str, paths: dict[str, str]
-) -> dict[str, Commit]:
-    """Newest commit touching each path, looking back at most LAST_COMMIT_WALK commits."""
-    wanted = dict(paths)
-    found: dict[str, Commit] = {}
-    walk = list(islice(repos.history(session, repo, start), LAST_COMMIT_WALK + 1))
-    for i, commit in enumerate(walk[:LAST_COMMIT_WALK]):
-        if not wanted:
-            break
-        parent = walk[i + 1] if i + 1 < len(walk) else None
-        for path in list(wanted):
-            before = reader.find(parent.tree_oid, path) if parent else None
-            if before is None or before.oid != wanted[path]:
-                found[path] = commit
-                del wanted[path]
-    return found
-
-
 def tree_page(ctx: Ctx) -> Response:
     rev, path = ctx.params["rev"], ctx.params.get("path", "").strip("/")
     try:
@@ -165,7 +146,9 @@ def tree_page(ctx: Ctx) -> Response:
             islice(reader.walk(node.oid, prefix, recursive=False), offset, offset + TREE_PAGE + 1)
         )
         entries = reader.describe(items[:TREE_PAGE])
-        last = _last_commits(session, reader, repo, sha, {e.path: e.oid for e in entries})
+        last = repos.last_changes(
+            session, reader, repo, sha, {e.path: e.oid for e in entries}, limit=LAST_COMMIT_WALK
+        )
         rows = []
         for e in entries:
             view = "tree" if isinstance(e, DirInfo) else "blob"
