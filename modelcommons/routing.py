@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .accounts import Principal
+from .names import RESERVED_NAMES
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -88,9 +89,11 @@ class Router:
             m = route.pattern.match(raw_path)
             if m is None:
                 continue
+            params = {k: unquote(v) for k, v in m.groupdict().items() if v is not None}
+            if route.web and params.get("ns", "").lower() in RESERVED_NAMES:
+                continue  # /api/..., /static/... are never user or repository pages
             if method not in route.methods:
                 path_matched = True
                 continue
-            params = {k: unquote(v) for k, v in m.groupdict().items() if v is not None}
             return route, params
         return False if path_matched else None

@@ -59,3 +59,9 @@ def test_oversized_json_bodies_are_refused(sqlite_server: Server) -> None:
         )
         assert r.status_code == 413, path
         assert r.headers["x-error-code"] == "PayloadTooLarge"
+
+
+def test_reserved_paths_are_never_pages(sqlite_server: Server) -> None:
+    for path in ("/api/anything", "/api/models-tags-by-type", "/static/x/y", "/datasets/alice"):
+        r = httpx.get(sqlite_server.url + path, headers={"Accept": "text/html"})
+        assert r.status_code == 404 and r.headers["x-error-code"] == "NotFound", path
