@@ -97,9 +97,9 @@ async def request_access(ctx: Ctx) -> Response:
                 gating.request_access(ctx.hub, session, me, repo, answers)
                 url = repo_path(repo)
         except HubError as exc:
-            if exc.status >= 404:
+            if exc.status not in (400, 409):
                 raise
-            return _form_page(ctx, error=exc.message, values=values, status=400)
+            return _form_page(ctx, error=exc.message, values=values, status=exc.status)
         return redirect(ctx, url + "/access")
 
     return await ctx.run(work)
