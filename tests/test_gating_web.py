@@ -29,18 +29,18 @@ extra_gated_fields:
 """
 
 
-def _token(page, web: Server) -> str:  # type: ignore[no-untyped-def]
-    page.goto(f"{web.url}/settings/tokens")
+def _token(page, srv: Server) -> str:  # type: ignore[no-untyped-def]
+    page.goto(f"{srv.url}/settings/tokens")
     page.get_by_label("Name").fill("cli")
     page.get_by_label("Role").select_option("write")
     page.get_by_role("button", name="Create token").click()
     return str(page.locator("#new-token").inner_text().strip())
 
 
-def _ask(page, web: Server, repo: str, affiliation: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{web.url}/{repo}")
+def _ask(page, srv: Server, repo: str, affiliation: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{srv.url}/{repo}")
     page.get_by_role("link", name="Request access").click()
-    page.wait_for_url(f"{web.url}/{repo}/access")
+    page.wait_for_url(f"{srv.url}/{repo}/access")
     assert "harm" in page.locator("article.gate-prompt").inner_text()
     page.get_by_label("Affiliation").fill(affiliation)
     page.get_by_label("Country").fill("de")
@@ -48,7 +48,7 @@ def _ask(page, web: Server, repo: str, affiliation: str) -> None:  # type: ignor
     page.get_by_label("Start date").fill("2026-03-04")
     page.get_by_label("I accept the licence").check()
     page.get_by_role("button", name="Agree and request access").click()
-    page.wait_for_url(f"{web.url}/{repo}/access")
+    page.wait_for_url(f"{srv.url}/{repo}/access")
 
 
 def test_request_and_review_access(browser, web: Server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
