@@ -289,3 +289,31 @@ def test_gated_datasets(sqlite_server: Server, tmp_path: Path, hf_env: None) -> 
     [req] = list(owner.api.list_pending_access_requests(repo, repo_type="dataset"))
     owner.api.accept_access_request(repo, request_id=req.request_id, repo_type="dataset")
     assert Path(get(hal.token)).read_text() == "a,b\n1,2\n"
+
+
+def test_org_members_are_never_gated(sqlite_server: Server, tmp_path: Path, hf_env: None) -> None:
+    srv = sqlite_server
+    admin, reader, outsider = (Person(srv, _name(p)) for p in ("adm", "rea", "out"))
+    org = _name("org")
+    srv.cli(
+        "org", "create", org, "--member", f"{admin.name}:admin", "--member", f"{reader.name}:read"
+    )
+    repo = f"{org}/gated"
+    admin.api.create_repo(repo)
+    admin.api.upload_file(path_or_fileobj=b"w", path_in_repo="model.bin", repo_id=repo)
+    admin.api.update_repo_settings(repo, gated="manual")
+
+    def get(token: str, where: str) -> str:
+        return hf_hub_download(
+            repo, "model.bin", token=token, cache_dir=tmp_path / where, endpoint=srv.url
+        )
+
+    assert Path(get(reader.token, "r")).read_bytes() == b"w"
+    with pytest.raises(GatedRepoError):
+        get(outsider.token, "o")
+    with pytest.raises(HfHubHTTPError):  # only admins review requests
+        list(reader.api.list_pending_access_requests(repo))
+    # Members go through without a request, so their downloads are not gated downloads.
+    assert not [
+        e for e in _events(srv) if e["kind"] == "gating.download" and e["actor"] == reader.name
+    ]
