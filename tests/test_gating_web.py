@@ -111,6 +111,12 @@ def test_request_and_review_access(browser, web: Server, tmp_path: Path) -> None
     assert Path(path).read_bytes() == b"weights"
     hugo.goto(f"{web.url}/{repo}")
     assert "granted access" in hugo.locator("section.gate").inner_text()
+    hugo.goto(f"{web.url}/{repo}/blob/main/model.bin")
+    assert "restricted" not in hugo.locator("main").inner_text()
+    owner.goto(f"{web.url}/{repo}/audit")
+    log = owner.locator("table.files").inner_text()
+    assert "gating.download" in log and "gating.licence_accepted" in log
+    owner.goto(f"{web.url}/{repo}/access-requests")
     iris.goto(f"{web.url}/{repo}/access")
     assert "Outside the pilot" in iris.get_by_role("status").inner_text()
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from .. import access, gating, repos
+from .. import access, auditlog, gating, repos
 from ..api.common import load_repo
 from ..errors import EntryNotFound
 from ..routing import Ctx
@@ -208,7 +208,8 @@ def blob_page(ctx: Ctx) -> Response:
         info = TreeReader(session, ctx.hub.tree_cache).file(commit.tree_oid, path)
         if info is None:
             raise EntryNotFound(f"No file {path!r} at {rev}.")
-        access.require_download(session, ctx.principal, repo, info.path)
+        if access.require_download(session, ctx.principal, repo, info.path):
+            _audit_preview(ctx, repo.id, sha, info.path)
         table = None
         highlighted = None
         no_preview = "No preview for this file."
@@ -237,6 +238,24 @@ def blob_page(ctx: Ctx) -> Response:
             no_preview=no_preview,
             view="blob",
             path=path,
+        )
+
+
+def _audit_preview(ctx: Ctx, repo_pk: int, sha: str, path: str) -> None:
+    """A gated file shown in the page is a gated download too."""
+    with ctx.hub.db.write() as session:
+        repo = session.get(Repo, repo_pk)
+        assert repo is not None and ctx.principal is not None
+        ctx.hub.audit.record(
+            session,
+            auditlog.GatedDownload(
+                ctx.principal.name,
+                repo=repo.id,
+                namespace=repo.namespace,
+                repo_id=repo.repo_id,
+                path=path,
+                revision=sha,
+            ),
         )
 
 
