@@ -13,13 +13,14 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from . import accounts
-from .api import audit, files, refs, repos, uploads
+from .api import access_requests, audit, files, refs, repos, uploads
 from .errors import HubError, NotFound, Unauthorized
 from .hub import Hub
 from .responses import error_response, json_response
 from .routing import PREFIX, REPO, REV, Ctx, Route, Router, T
 from .web import (
     account_pages,
+    gating_pages,
     home,
     likes_api,
     manage_pages,
@@ -48,6 +49,10 @@ def build_router() -> Router:
     r.add("GET", f"{api}/revision/{REV}", repos.info)
     r.add("PUT", f"{api}/settings", repos.settings)
     r.add("GET", f"{api}/auth-check", repos.auth_check)
+    uar = f"{api}/user-access-request"
+    r.add("GET", f"{uar}/(?P<status>pending|accepted|rejected)", access_requests.list_requests)
+    r.add("POST", f"{uar}/handle", access_requests.handle)
+    r.add("POST", f"{uar}/grant", access_requests.grant)
     r.add("GET", f"{api}/tree/{REV}", files.tree)
     r.add("GET", f"{api}/tree/{REV}/(?P<path>.*)", files.tree)
     r.add("POST", f"{api}/paths-info/{REV}", files.paths_info)
@@ -115,6 +120,11 @@ def add_pages(r: Router) -> None:
     r.add("POST", f"{page}/settings/delete", manage_pages.remove, web=True)
     r.add("POST", f"{page}/like", manage_pages.like, web=True)
     r.add("GET", f"{page}/audit", manage_pages.audit_page, web=True)
+    r.add("POST", f"{page}/settings/gating", gating_pages.set_gating, web=True)
+    r.add("GET", f"{page}/access", gating_pages.request_form, web=True)
+    r.add("POST", f"{page}/access", gating_pages.request_access, web=True)
+    r.add("GET", f"{page}/access-requests", gating_pages.review_page, web=True)
+    r.add("POST", f"{page}/access-requests", gating_pages.review, web=True)
     r.add("GET", "/(?P<ns>[^/]+)", account_pages.profile, web=True)
 
 

@@ -107,6 +107,74 @@ class VisibilityChanged(Event):
     private: bool = False
 
 
+@dataclasses.dataclass(frozen=True)
+class GatingChanged(Event):
+    """The gating setting of a repository changed (mode "off", "auto", "manual")."""
+
+    kind: ClassVar[str] = "gating.changed"
+    repo: int = 0
+    namespace: str = ""
+    repo_id: str = ""
+    mode: str = "off"
+    access_seconds: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessRequested(Event):
+    kind: ClassVar[str] = "gating.requested"
+    repo: int = 0
+    namespace: str = ""
+    repo_id: str = ""
+    user: str = ""
+    licence_sha256: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessDecided(Event):
+    """A reviewer accepted, rejected or cancelled (status "pending") a request."""
+
+    kind: ClassVar[str] = "gating.decided"
+    repo: int = 0
+    namespace: str = ""
+    repo_id: str = ""
+    user: str = ""
+    status: str = ""
+    reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessGranted(Event):
+    kind: ClassVar[str] = "gating.granted"
+    repo: int = 0
+    namespace: str = ""
+    repo_id: str = ""
+    user: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class LicenceAccepted(Event):
+    """An acceptance record was written: the user now holds access under this licence."""
+
+    kind: ClassVar[str] = "gating.licence_accepted"
+    repo: int = 0
+    namespace: str = ""
+    repo_id: str = ""
+    user: str = ""
+    revision: str = ""
+    licence_sha256: str = ""
+    record: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class GatedDownload(Event):
+    kind: ClassVar[str] = "gating.download"
+    repo: int = 0
+    namespace: str = ""
+    repo_id: str = ""
+    path: str = ""
+    revision: str = ""
+
+
 def _canonical(entry: dict[str, Any]) -> bytes:
     return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 

@@ -112,3 +112,11 @@ class XetNotSupported(HubError):
             "environment before starting Python (or `pip uninstall hf_xet`) so that "
             "huggingface_hub uploads large files through Git LFS instead."
         )
+
+
+class GatedRepo(HubError):
+    """A gated repository's file, for a caller without an accepted access request:
+    401 when anonymous, 403 when signed in (the clients word their advice on it)."""
+
+    status = 403
+    code = "GatedRepo"

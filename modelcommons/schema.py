@@ -224,3 +224,46 @@ Index("ix_repos_downloads", Repo.downloads)
 Index("ix_repos_likes", Repo.likes)
 Index("ix_repos_created", Repo.created_at)
 Index("ix_tokens_user", Token.user_id)
+
+
+class GatingSetting(Base):
+    """A repository's gating setting. ``mode`` None follows the card's ``gated`` key."""
+
+    __tablename__ = "gating_settings"
+    repo_id: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: "off" | "auto" | "manual", or None to follow README.md front matter on main.
+    mode: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    #: How long an acceptance grants access, in seconds; None means no expiry.
+    access_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AccessRecord(Base):
+    """One step of an access request to a gated repository. Never updated.
+
+    A user's current status on a repository is their newest record (highest id).
+    ``accepted`` records are the licence acceptances: they keep the commit of main
+    at acceptance, the sha256 of the licence text the user agreed to and the form
+    answers, and grant access only while that hash matches the repository's
+    current licence text and ``expires_at`` has not passed.
+    """
+
+    __tablename__ = "access_records"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(10))  # "pending" | "accepted" | "rejected"
+    #: Who wrote this record: the requesting user, or the reviewer.
+    actor: Mapped[str] = mapped_column(String(96))
+    revision: Mapped[str] = mapped_column(String(40))
+    licence_sha256: Mapped[str] = mapped_column(String(64))
+    #: Form answers as JSON text ({label: value}).
+    fields: Mapped[str] = mapped_column(Text, default="{}")
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+Index("ix_access_records_repo_user", AccessRecord.repo_id, AccessRecord.user_id, AccessRecord.id)

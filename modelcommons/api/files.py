@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode
 from sqlalchemy import update
 from starlette.responses import Response
 
-from .. import repos
+from .. import access, auditlog, repos
 from ..errors import BadRequest, EntryNotFound
 from ..responses import BlobFileResponse, iso, json_response
 from ..routing import Ctx
@@ -118,7 +118,7 @@ def _content_type(path: str) -> str:
 async def resolve(ctx: Ctx) -> Response:
     method = ctx.request.method
 
-    def lookup() -> tuple[int, str, FileInfo]:
+    def lookup() -> tuple[int, str, FileInfo, bool]:
         with ctx.hub.db.read() as session:
             repo = load_repo(session, ctx)
             sha = repos.resolve(session, repo, ctx.params["rev"])
@@ -129,9 +129,10 @@ async def resolve(ctx: Ctx) -> Response:
                 raise EntryNotFound(
                     f"Entry not found: {ctx.params['path']}", headers={"X-Repo-Commit": sha}
                 )
-            return repo.id, sha, info
+            gated = access.require_download(session, ctx.principal, repo, info.path)
+            return repo.id, sha, info, gated
 
-    repo_id, sha, info = await ctx.run(lookup)
+    repo_id, sha, info, gated = await ctx.run(lookup)
     path = ctx.hub.blobs.local_path(info.sha256)
     assert path is not None
     filename = info.path.rsplit("/", 1)[-1]
@@ -150,7 +151,7 @@ async def resolve(ctx: Ctx) -> Response:
         headers["X-Linked-Size"] = str(info.size)
     rng = ctx.request.headers.get("range", "")
     if method == "GET" and (not rng or rng.replace(" ", "").startswith("bytes=0-")):
-        await ctx.run(lambda: _count_download(ctx, repo_id))
+        await ctx.run(lambda: _count_download(ctx, repo_id, (sha, info.path) if gated else None))
     return BlobFileResponse(
         path,
         headers=headers,
@@ -164,6 +165,21 @@ async def resolve(ctx: Ctx) -> Response:
     )
 
 
-def _count_download(ctx: Ctx, repo_id: int) -> None:
+def _count_download(ctx: Ctx, repo_id: int, gated: tuple[str, str] | None = None) -> None:
+    """Count a download; a gated file fetched through an access request is also audited."""
     with ctx.hub.db.write() as session:
         session.execute(update(Repo).where(Repo.id == repo_id).values(downloads=Repo.downloads + 1))
+        if gated is not None:
+            repo = session.get(Repo, repo_id)
+            assert repo is not None and ctx.principal is not None
+            ctx.hub.audit.record(
+                session,
+                auditlog.GatedDownload(
+                    ctx.principal.name,
+                    repo=repo.id,
+                    namespace=repo.namespace,
+                    repo_id=repo.repo_id,
+                    path=gated[1],
+                    revision=gated[0],
+                ),
+            )

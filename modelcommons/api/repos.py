@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from .. import access, accounts, lifecycle, repos
+from .. import access, accounts, gating, lifecycle, repos
 from ..cards import parse_front_matter
 from ..errors import BadRequest, Conflict, HubError, RepoNotFound, Unauthorized
 from ..names import check_repo_id, repo_type_from_body
@@ -124,18 +124,35 @@ async def move(ctx: Ctx) -> Response:
     return await ctx.run(work)
 
 
+def _access_seconds(body: dict[str, Any]) -> int | bool | None:
+    """``gated_access_days`` (our extension): a positive number, or null for no expiry."""
+    if "gated_access_days" not in body:
+        return False
+    days = body["gated_access_days"]
+    if days is None:
+        return None
+    if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days <= 36500:
+        raise BadRequest("'gated_access_days' must be a number of days (up to 36500) or null.")
+    return max(round(days * 86400), 1)
+
+
 async def settings(ctx: Ctx) -> Response:
     body = await read_json(ctx)
     private = _private(body)
-    if "gated" in body and body["gated"] not in (False, None, "false"):
-        raise BadRequest("Gated access is not available on this hub yet.")
+    mode = gating.parse_mode(body["gated"]) if "gated" in body else None
+    seconds = _access_seconds(body)
 
     def work() -> Response:
         with ctx.hub.db.write() as session:
             repo = load_repo(session, ctx, mode="admin")
             if private is not None:
                 lifecycle.set_visibility(ctx.hub, session, ctx.principal, repo, private=private)
-            return json_response({"private": repo.private, "gated": False})
+            if mode is not None or seconds is not False:
+                gating.set_mode(
+                    ctx.hub, session, ctx.principal, repo, mode=mode, access_seconds=seconds
+                )
+            now = gating.mode_of(session, repo)
+            return json_response({"private": repo.private, "gated": False if now == "off" else now})
 
     return await ctx.run(work)
 
@@ -176,7 +193,7 @@ def info_document(
         "id": repo.repo_id,
         "author": repo.namespace,
         "private": repo.private,
-        "gated": False,
+        "gated": False if (gated := gating.mode_of(session, repo)) == "off" else gated,
         "disabled": False,
         "downloads": repo.downloads,
         "downloadsAllTime": repo.downloads,
@@ -316,6 +333,7 @@ async def validate_yaml(ctx: Ctx) -> Response:
 def auth_check(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
+        access.require_download(session, ctx.principal, repo, None)
         can_write = (
             ctx.principal is not None
             and access.namespace_role(session, ctx.principal, repo.namespace) in access.WRITE_ROLES

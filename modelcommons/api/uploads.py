@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.responses import Response
 
-from .. import repos
+from .. import access, repos
 from ..blobs import StagedBlob
 from ..commit_payload import Line, parse_lines
 from ..commits import AddFile, CommitRequest, DeleteFile, DeleteFolder, Operation, StoredContent
@@ -222,6 +222,8 @@ async def lfs_batch(ctx: Ctx) -> Response:
     def work() -> Response:
         with ctx.hub.db.read() as session:
             repo = load_repo(session, ctx, mode="write" if operation == "upload" else "read")
+            if operation == "download":
+                access.require_download(session, ctx.principal, repo, None)
             oids = [str(o.get("oid", "")) for o in objects if isinstance(o, dict)]
             present = dict(
                 session.execute(

@@ -8,14 +8,14 @@ import hashlib
 from sqlalchemy import delete, func, select, update
 from starlette.responses import Response
 
-from .. import access, accounts, auditlog, lifecycle, repos
+from .. import access, accounts, auditlog, gating, lifecycle, repos
 from ..api.common import load_repo
 from ..commits import AddFile, CommitRequest, StoredContent
 from ..errors import HubError
 from ..gitobjects import object_id
 from ..names import check_path
 from ..routing import Ctx
-from ..schema import Commit, Like, Repo
+from ..schema import Commit, GatingSetting, Like, Repo
 from ..trees import TreeReader
 from .forms import field, read_form, require_user
 from .repo_pages import _common
@@ -181,6 +181,12 @@ async def edit(ctx: Ctx) -> Response:
     return await ctx.run(again)
 
 
+def _access_days(row: GatingSetting | None) -> str:
+    if row is None or not row.access_seconds:
+        return ""
+    return f"{row.access_seconds / 86400:g}"
+
+
 def settings_page(
     ctx: Ctx, *, error: str | None = None, notice: str | None = None, status: int = 200
 ) -> Response:
@@ -192,6 +198,8 @@ def settings_page(
             "repo/settings.html",
             status=status,
             **_common(session, ctx, repo, "settings", "main"),
+            access_days=_access_days(gating.setting(session, repo)),
+            follows_card=getattr(gating.setting(session, repo), "mode", None) is None,
             error=error,
             notice=notice,
         )

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from .. import access, repos
+from .. import access, auditlog, gating, repos
 from ..api.common import load_repo
 from ..errors import EntryNotFound
 from ..routing import Ctx
@@ -40,6 +40,7 @@ def _common(session: Session, ctx: Ctx, repo: Repo, tab: str, rev: str) -> dict[
         "liked": liked,
         "can_write": role in access.WRITE_ROLES,
         "can_admin": role == "admin",
+        "gated": gating.mode_of(session, repo),
         "refs": {
             "branches": [r.name for r in refs if r.kind == "branch"],
             "tags": [r.name for r in refs if r.kind == "tag"],
@@ -103,10 +104,15 @@ def card_page(ctx: Ctx) -> Response:
         if readme is not None and not readme.lfs:
             with ctx.hub.blobs.open(readme.sha256) as f:
                 card_html = render_card(f.read(1024 * 1024).decode("utf-8", "replace"))
+        card = repos.card_of(repo)
+        state = "none"
+        if ctx.principal is not None:
+            state = gating.describe(gating.newest(session, repo, ctx.principal.user_id), card)
         return render(
             ctx,
             "repo/card.html",
             **_common(session, ctx, repo, "card", "main"),
+            access_state=state,
             card_html=card_html,
             facts=_facts(repos.card_of(repo)),
             snippets=_snippets(ctx, repo),
@@ -185,6 +191,8 @@ def blob_page(ctx: Ctx) -> Response:
         info = TreeReader(session, ctx.hub.tree_cache).file(commit.tree_oid, path)
         if info is None:
             raise EntryNotFound(f"No file {path!r} at {rev}.")
+        if access.require_download(session, ctx.principal, repo, info.path):
+            _audit_preview(ctx, repo.id, sha, info.path)
         table = None
         highlighted = None
         no_preview = "No preview for this file."
@@ -213,6 +221,24 @@ def blob_page(ctx: Ctx) -> Response:
             no_preview=no_preview,
             view="blob",
             path=path,
+        )
+
+
+def _audit_preview(ctx: Ctx, repo_pk: int, sha: str, path: str) -> None:
+    """A gated file shown in the page is a gated download too."""
+    with ctx.hub.db.write() as session:
+        repo = session.get(Repo, repo_pk)
+        assert repo is not None and ctx.principal is not None
+        ctx.hub.audit.record(
+            session,
+            auditlog.GatedDownload(
+                ctx.principal.name,
+                repo=repo.id,
+                namespace=repo.namespace,
+                repo_id=repo.repo_id,
+                path=path,
+                revision=sha,
+            ),
         )
 
 

@@ -1,0 +1,102 @@
+"""Access requests to gated repositories, as huggingface_hub's ``*_access_request(s)``
+and ``grant_access`` call them. Only repository admins may list or handle them."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.responses import Response
+
+from .. import gating
+from ..errors import BadRequest, NotFound
+from ..responses import iso, json_response
+from ..routing import Ctx
+from ..schema import AccessRecord, Account
+from .common import load_repo, read_json
+
+PAGE = 100
+
+
+def item(record: AccessRecord, user: Account) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "user": {"user": user.name, "fullname": user.fullname, "email": user.email},
+        "requestId": str(record.id),
+        "status": record.status,
+        "timestamp": iso(record.created_at),
+        "fields": json.loads(record.fields or "{}"),
+        "revision": record.revision,
+        "licenceSha256": record.licence_sha256,
+        "expiresAt": iso(record.expires_at) if record.expires_at else None,
+    }
+    if record.reason:
+        doc["rejectionReason"] = record.reason
+    return doc
+
+
+def list_requests(ctx: Ctx) -> Response:
+    status = ctx.params["status"]
+    q = ctx.request.query_params
+    try:
+        limit = min(max(int(q.get("limit") or PAGE), 1), 1000)
+        offset = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if "cursor" in q else 0
+    except ValueError as exc:
+        raise BadRequest("'limit' must be an integer and 'cursor' one this hub returned.") from exc
+    with ctx.hub.db.read() as session:
+        repo = load_repo(session, ctx, mode="admin")
+        rows = gating.current_requests(session, repo, status, offset=offset, limit=limit + 1)
+        docs = [item(r, u) for r, u in rows[:limit]]
+    headers = {}
+    if len(rows) > limit:
+        cursor = base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
+        params = [(k, v) for k, v in q.multi_items() if k != "cursor"] + [("cursor", cursor)]
+        headers["Link"] = f'<{ctx.url(ctx.raw_path)}?{urlencode(params)}>; rel="next"'
+    return json_response(docs, headers=headers)
+
+
+async def handle(ctx: Ctx) -> Response:
+    body = await read_json(ctx)
+    user, request_id = body.get("user"), body.get("requestId")
+    status, reason = body.get("status"), body.get("rejectionReason")
+    if not isinstance(status, str) or (reason is not None and not isinstance(reason, str)):
+        raise BadRequest("'status' must be accepted, rejected or pending.")
+    if (user is None) == (request_id is None):
+        raise BadRequest("Name the request by exactly one of 'user' and 'requestId'.")
+
+    def work() -> Response:
+        with ctx.hub.db.write() as session:
+            repo = load_repo(session, ctx, mode="admin")
+            record = gating.decide(
+                ctx.hub,
+                session,
+                ctx.principal,
+                repo,
+                user=str(user) if user is not None else None,
+                request_id=str(request_id) if request_id is not None else None,
+                status=status,
+                reason=reason,
+            )
+            account = session.get(Account, record.user_id)
+            assert account is not None
+            return json_response(item(record, account))
+
+    return await ctx.run(work)
+
+
+async def grant(ctx: Ctx) -> Response:
+    body = await read_json(ctx)
+    user = body.get("user")
+    if not isinstance(user, str) or not user:
+        raise NotFound('Name the user to grant access to: {"user": "name"}.')
+
+    def work() -> Response:
+        with ctx.hub.db.write() as session:
+            repo = load_repo(session, ctx, mode="admin")
+            record = gating.grant(ctx.hub, session, ctx.principal, repo, user)
+            account = session.get(Account, record.user_id)
+            assert account is not None
+            return json_response(item(record, account))
+
+    return await ctx.run(work)
