@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 
 from . import gating
 from .accounts import Principal
-from .errors import Forbidden, GatedRepo, RepoNotFound, Unauthorized
+from .errors import Forbidden, GatedRepo, NotFound, RepoNotFound, Unauthorized
 from .schema import Account, Membership, Repo
 
 WRITE_ROLES = ("write", "admin")
+#: Roles that may create repositories in a namespace.
+CREATE_ROLES = ("contributor", "write", "admin")
 
 #: Files of a gated repository anyone who can see it may download: the card, the
 #: attributes and the licence, so people can read what they are asked to accept.
@@ -24,9 +26,16 @@ OPEN_FILES = frozenset(
 
 
 def namespace_role(session: Session, principal: Principal | None, namespace: str) -> str | None:
-    """The principal's role over a namespace: "admin" for their own, else the org role."""
+    """The principal's role over a namespace: "admin" for their own, else the org role
+    (read, contributor, write or admin). A fine-grained token outside its scope has none."""
     if principal is None:
         return None
+    if principal.scope is not None and not principal.scope.covers_namespace(namespace):
+        return None
+    return _member_role(session, principal, namespace)
+
+
+def _member_role(session: Session, principal: Principal, namespace: str) -> str | None:
     if principal.name == namespace or principal.is_admin:
         return "admin"
     row = session.execute(
@@ -37,10 +46,38 @@ def namespace_role(session: Session, principal: Principal | None, namespace: str
     return row[0] if row else None
 
 
+def repo_role(session: Session, principal: Principal | None, repo: Repo) -> str | None:
+    """The principal's effective role over one repository: read, write, admin or None.
+
+    Contributors write to the repositories they created and read the others; a
+    fine-grained token reaches only the repositories and namespaces it names.
+    """
+    if principal is None:
+        return None
+    if principal.scope is not None and not principal.scope.covers_repo(repo.kind, repo.repo_id):
+        return None
+    role = _member_role(session, principal, repo.namespace)
+    if role == "contributor":
+        return "write" if repo.created_by == principal.user_id else "read"
+    return role
+
+
 def can_read(session: Session, principal: Principal | None, repo: Repo) -> bool:
     if not repo.private:
         return True
-    return namespace_role(session, principal, repo.namespace) is not None
+    return (
+        repo_role(session, principal, repo) is not None
+        and principal is not None
+        and (principal.allows("read"))
+    )
+
+
+def can_write(session: Session, principal: Principal | None, repo: Repo) -> bool:
+    return (
+        principal is not None
+        and principal.allows("write")
+        and repo_role(session, principal, repo) in WRITE_ROLES
+    )
 
 
 def require_read(session: Session, principal: Principal | None, repo: Repo) -> None:
@@ -53,16 +90,17 @@ def require_write(session: Session, principal: Principal | None, repo: Repo) -> 
     require_read(session, principal, repo)
     if principal is None:
         raise Unauthorized("You must be authenticated to write to this repository.")
-    if namespace_role(session, principal, repo.namespace) not in WRITE_ROLES:
+    if repo_role(session, principal, repo) not in WRITE_ROLES:
         raise Forbidden(f"You don't have write access to {repo.repo_id}.")
-    if not principal.can_write:
-        raise Forbidden("This token is read-only; create a token with write access.")
+    if not principal.allows("write"):
+        raise Forbidden("This token may not write; create a token with write access.")
 
 
 def require_admin(session: Session, principal: Principal | None, repo: Repo) -> None:
-    """Settings, move and delete: owners and organisation admins."""
+    """Settings, move, delete, gating decisions and the audit log: admins only."""
     require_write(session, principal, repo)
-    if namespace_role(session, principal, repo.namespace) != "admin":
+    assert principal is not None
+    if repo_role(session, principal, repo) != "admin" or not principal.allows("admin"):
         raise Forbidden(f"Only admins of {repo.namespace!r} can change this repository.")
 
 
@@ -70,10 +108,20 @@ def require_namespace_write(session: Session, principal: Principal | None, names
     """Creating repositories under a namespace."""
     if principal is None:
         raise Unauthorized("You must be authenticated to create a repository.")
-    if not principal.can_write:
-        raise Forbidden("This token is read-only; create a token with write access.")
-    if namespace_role(session, principal, namespace) not in WRITE_ROLES:
+    if not principal.allows("write"):
+        raise Forbidden("This token may not write; create a token with write access.")
+    if namespace_role(session, principal, namespace) not in CREATE_ROLES:
         raise Forbidden(f"You cannot create repositories under {namespace!r}.")
+
+
+def require_namespace_admin(session: Session, principal: Principal | None, namespace: str) -> None:
+    """Reading a namespace's audit log, moving repositories into it."""
+    if (
+        namespace_role(session, principal, namespace) != "admin"
+        or principal is None
+        or (not principal.allows("admin"))
+    ):
+        raise NotFound(f"Nothing under {namespace!r} that you may administer.")
 
 
 def require_download(
@@ -92,7 +140,7 @@ def require_download(
         return False
     if gating.mode_of(session, repo) == "off":
         return False
-    if namespace_role(session, principal, repo.namespace) is not None:
+    if repo_role(session, principal, repo) is not None:
         return False
     if principal is None:
         raise GatedRepo(

@@ -21,7 +21,8 @@ from .names import check_account_name
 from .schema import Account, Membership, Token, utcnow
 
 TOKEN_PREFIX = "mc_"
-ORG_ROLES = ("read", "write", "admin")
+ORG_ROLES = ("read", "contributor", "write", "admin")
+PERMISSIONS = ("read", "write", "admin")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
 
@@ -45,18 +46,70 @@ def hash_token(token: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class TokenScope:
+    """What a fine-grained token may touch: named repositories and namespaces, and
+    the permissions it carries there (read private content, write, administer).
+
+    Entities are ``model:ns/name``, ``dataset:ns/name`` or ``ns:name`` (a user or
+    organisation, every repository in it).
+    """
+
+    entities: frozenset[str]
+    permissions: frozenset[str]
+
+    def covers_repo(self, kind: str, repo_id: str) -> bool:
+        namespace = repo_id.split("/", 1)[0]
+        return f"{kind}:{repo_id}" in self.entities or f"ns:{namespace}" in self.entities
+
+    def covers_namespace(self, namespace: str) -> bool:
+        return f"ns:{namespace}" in self.entities
+
+    def to_json(self) -> str:
+        import json
+
+        return json.dumps(
+            {"entities": sorted(self.entities), "permissions": sorted(self.permissions)}
+        )
+
+    @classmethod
+    def parse(cls, entities: list[str], permissions: list[str]) -> TokenScope:
+        for entity in entities:
+            kind, _, name = entity.partition(":")
+            if kind not in ("model", "dataset", "ns") or not name:
+                raise BadRequest(
+                    f"Invalid token scope {entity!r}: use model:NS/NAME, "
+                    "dataset:NS/NAME or ns:NAMESPACE."
+                )
+        bad = [p for p in permissions if p not in PERMISSIONS]
+        if bad or not permissions:
+            raise BadRequest(f"Token permissions must be some of {', '.join(PERMISSIONS)}.")
+        return cls(frozenset(entities), frozenset(permissions))
+
+    @classmethod
+    def from_json(cls, text: str) -> TokenScope:
+        import json
+
+        data = json.loads(text)
+        return cls(frozenset(data["entities"]), frozenset(data["permissions"]))
+
+
+@dataclasses.dataclass(frozen=True)
 class Principal:
     """Who is making a request, and with what token."""
 
     user_id: int
     name: str
-    token_role: str  # "read" | "write"
+    token_role: str  # "read" | "write" | "fineGrained"
     token_name: str
     is_admin: bool = False
+    #: Set for fine-grained tokens: nothing outside it is reachable with this token.
+    scope: TokenScope | None = None
 
-    @property
-    def can_write(self) -> bool:
-        return self.token_role == "write"
+    def allows(self, permission: str) -> bool:
+        """Whether the token carries ``permission`` (read, write or admin) at all."""
+        if self.scope is not None:
+            return permission in self.scope.permissions
+        return permission == "read" or self.token_role == "write"
 
 
 def create_user(
@@ -126,7 +179,9 @@ def org_roles(session: Session, user_id: int) -> dict[str, str]:
     return {name: role for name, role in rows}
 
 
-def create_token(session: Session, user_name: str, *, write: bool, name: str) -> str:
+def create_token(
+    session: Session, user_name: str, *, write: bool, name: str, scope: TokenScope | None = None
+) -> str:
     user = get_account(session, user_name)
     if user.kind != "user":
         raise BadRequest("Tokens belong to users, not organisations.")
@@ -136,7 +191,8 @@ def create_token(session: Session, user_name: str, *, write: bool, name: str) ->
             user_id=user.id,
             name=name[:100],
             token_hash=hash_token(token),
-            role="write" if write else "read",
+            role="fineGrained" if scope else "write" if write else "read",
+            scopes=scope.to_json() if scope else None,
         )
     )
     return token
@@ -177,7 +233,8 @@ def authenticate(session: Session, token: str) -> tuple[Principal, bool]:
         name=user.name,
         token_role=tok.role,
         token_name=tok.name,
-        is_admin=user.is_admin,
+        is_admin=user.is_admin and tok.scopes is None,
+        scope=TokenScope.from_json(tok.scopes) if tok.scopes else None,
     )
     return principal, stale
 

@@ -158,25 +158,47 @@ def token() -> None:
 @click.argument("user_name", metavar="USER")
 @click.option("--write", is_flag=True, help="Allow writes (default: read only).")
 @click.option("--name", default="cli", help="A label for the token.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    metavar="ENTITY",
+    help="Fine-grained: only model:NS/NAME, dataset:NS/NAME or ns:NAMESPACE (repeatable).",
+)
+@click.option(
+    "--permission",
+    "permissions",
+    multiple=True,
+    type=click.Choice(accounts.PERMISSIONS),
+    help="Fine-grained: what the token may do there (repeatable; default read).",
+)
 @data_dir_option
 @database_option
 def token_create(
-    user_name: str, write: bool, name: str, data_dir: str | None, database_url: str | None
+    user_name: str,
+    write: bool,
+    name: str,
+    scopes: tuple[str, ...],
+    permissions: tuple[str, ...],
+    data_dir: str | None,
+    database_url: str | None,
 ) -> None:
     """Create a token; it is printed once, alone on the last line."""
     hub = _hub(data_dir, database_url)
-    with _errors(), hub.db.write() as session:
-        value = accounts.create_token(session, user_name, write=write, name=name)
-        hub.audit.record(
-            session,
-            auditlog.TokenCreated(
-                None, namespace=user_name, name=name, role="write" if write else "read"
-            ),
+    with _errors():
+        scope = (
+            accounts.TokenScope.parse(list(scopes), list(permissions) or ["read"])
+            if scopes
+            else None
         )
-    click.echo(
-        f"Token {name!r} for {user_name} ({'write' if write else 'read'}); it is shown only once:",
-        err=True,
-    )
+        role = "fineGrained" if scope else "write" if write else "read"
+        with hub.db.write() as session:
+            value = accounts.create_token(session, user_name, write=write, name=name, scope=scope)
+            hub.audit.record(
+                session, auditlog.TokenCreated(None, namespace=user_name, name=name, role=role)
+            )
+    detail = f"{role}: {', '.join(sorted(scope.entities))}" if scope else role
+    click.echo(f"Token {name!r} for {user_name} ({detail}); it is shown only once:", err=True)
     click.echo(value)
 
 

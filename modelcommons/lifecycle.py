@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from . import access, auditlog, repos
 from .accounts import Principal
 from .commits import initial_commit
-from .errors import BadRequest, Forbidden
+from .errors import BadRequest, Forbidden, NotFound
 from .names import check_repo_id
 from .schema import Account, Repo
 
@@ -48,6 +48,7 @@ def create(
     access.require_namespace_write(session, principal, namespace)
     assert principal is not None
     repo = repos.new_repo(session, kind, namespace, name, owner.id, private=private)
+    repo.created_by = principal.user_id
     initial_commit(session, hub, repo, principal.name)
     hub.reindex(session, repo)
     hub.audit.record(
@@ -65,8 +66,10 @@ def move(hub: Hub, session: Session, principal: Principal | None, repo: Repo, ta
     before = repo.repo_id
     if namespace != repo.namespace:
         owner = _owner(session, namespace)
-        if access.namespace_role(session, principal, namespace) != "admin":
-            raise Forbidden(f"Only admins of {namespace!r} can move repositories into it.")
+        try:
+            access.require_namespace_admin(session, principal, namespace)
+        except NotFound as exc:
+            raise Forbidden(f"Only admins of {namespace!r} can move repositories into it.") from exc
         repo.owner_id = owner.id
     repos.move_repo(session, repo, namespace, name)
     hub.reindex(session, repo)

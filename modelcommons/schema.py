@@ -64,7 +64,9 @@ class Token(Base):
     name: Mapped[str] = mapped_column(String(100))
     #: sha256 of the token; tokens carry 256 bits of entropy so no slow hash is needed.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(8))  # "read" | "write"
+    role: Mapped[str] = mapped_column(String(16))  # "read" | "write" | "fineGrained"
+    #: For fine-grained tokens: JSON {"entities": [...], "permissions": [...]}.
+    scopes: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
@@ -78,6 +80,8 @@ class Repo(Base):
     namespace: Mapped[str] = mapped_column(String(96))
     name: Mapped[str] = mapped_column(String(96))
     owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    #: The user who created it: organisation contributors may write to their own.
+    created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

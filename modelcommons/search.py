@@ -141,8 +141,10 @@ class Viewer:
         """Anonymous: public only; a user: also their own and their orgs'; admin: all."""
         if principal is None:
             return cls()
-        orgs = org_roles(session, principal.user_id)
-        return cls(frozenset([principal.name, *orgs]), is_admin=principal.is_admin)
+        names = [principal.name, *org_roles(session, principal.user_id)]
+        if principal.scope is not None:  # a fine-grained token sees only its namespaces
+            names = [n for n in names if principal.scope.covers_namespace(n)]
+        return cls(frozenset(names), is_admin=principal.is_admin)
 
 
 ANONYMOUS = Viewer()

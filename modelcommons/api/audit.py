@@ -9,7 +9,7 @@ from starlette.responses import Response, StreamingResponse
 
 from .. import access
 from ..auditlog import as_json
-from ..errors import NotFound, Unauthorized
+from ..errors import Unauthorized
 from ..responses import json_response
 from ..routing import Ctx
 from .common import load_repo
@@ -38,7 +38,6 @@ def namespace_log(ctx: Ctx) -> Response:
         raise Unauthorized("Sign in to read an audit log.")
     namespace = ctx.params["namespace"]
     with ctx.hub.db.read() as session:
-        if access.namespace_role(session, ctx.principal, namespace) != "admin":
-            raise NotFound(f"No audit log for {namespace!r} that you may read.")
+        access.require_namespace_admin(session, ctx.principal, namespace)
         rows = [as_json(r) for r in ctx.hub.audit.entries(session, namespace=namespace)]
     return _respond(ctx, rows)

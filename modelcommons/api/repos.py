@@ -41,6 +41,16 @@ def whoami(ctx: Ctx) -> Response:
                 "accessToken": {
                     "displayName": ctx.principal.token_name,
                     "role": ctx.principal.token_role,
+                    **(
+                        {
+                            "fineGrained": {
+                                "scoped": sorted(ctx.principal.scope.entities),
+                                "permissions": sorted(ctx.principal.scope.permissions),
+                            }
+                        }
+                        if ctx.principal.scope
+                        else {}
+                    ),
                 },
             },
         }
@@ -334,10 +344,7 @@ def auth_check(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
         access.require_download(session, ctx.principal, repo, None)
-        can_write = (
-            ctx.principal is not None
-            and access.namespace_role(session, ctx.principal, repo.namespace) in access.WRITE_ROLES
-        )
+        can_write = access.can_write(session, ctx.principal, repo)
     return json_response({"access": "write" if can_write else "read"})
 
 

@@ -23,6 +23,8 @@ def visible(session: Session, principal: Principal | None) -> ColumnElement[bool
     if principal.is_admin:
         return Repo.id.isnot(None)
     names = [principal.name, *accounts.org_roles(session, principal.user_id)]
+    if principal.scope is not None:
+        names = [n for n in names if principal.scope.covers_namespace(n)]
     return or_(Repo.private.is_(False), Repo.namespace.in_(names))
 
 

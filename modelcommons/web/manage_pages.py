@@ -27,7 +27,7 @@ def _owners(ctx: Ctx) -> list[str]:
     me = require_user(ctx)
     with ctx.hub.db.read() as session:
         roles = accounts.org_roles(session, me.user_id)
-    return [me.name, *sorted(n for n, r in roles.items() if r in access.WRITE_ROLES)]
+    return [me.name, *sorted(n for n, r in roles.items() if r in access.CREATE_ROLES)]
 
 
 def new_form(ctx: Ctx) -> Response:

@@ -26,7 +26,7 @@ LAST_COMMIT_WALK = 300
 
 
 def _common(session: Session, ctx: Ctx, repo: Repo, tab: str, rev: str) -> dict[str, Any]:
-    role = access.namespace_role(session, ctx.principal, repo.namespace)
+    role = access.repo_role(session, ctx.principal, repo)
     liked = (
         ctx.principal is not None
         and session.get(Like, (ctx.principal.user_id, repo.id)) is not None
