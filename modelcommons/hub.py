@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import secrets
 from pathlib import Path
 
@@ -47,10 +48,11 @@ class Hub:
             return self.settings.secret_key
         path: Path = self.settings.data_dir / "secret.key"
         if not path.exists():
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(secrets.token_urlsafe(48))
-            tmp.chmod(0o600)
-            tmp.replace(path)
+            tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never world-readable
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+            os.replace(tmp, path)
         return path.read_text().strip()
 
     def migrate(self) -> None:
