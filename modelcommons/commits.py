@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import gitattributes, lineage, repos
+from . import gitattributes, licence_checks, lineage, repos
 from .cards import derive_tags, parse_front_matter
 from .errors import (
     BadRequest,
@@ -208,6 +208,7 @@ class Committer:
         if branch == repos.DEFAULT_BRANCH and plan.readme_changed:
             card = self.refresh_card(session, reader, repo, tree_oid)
             lineage.refresh(session, repo, commit_oid, card, author)
+            licence_checks.run(self.hub, session, repo, commit_oid, card, author)
         return commit_oid
 
     def refresh_card(
