@@ -251,17 +251,16 @@ def run(
 
 
 def warning_header(check: LicenceCheck | None) -> str | None:
-    """A one-line summary for ``X-HF-Warning``, or None when there is nothing to say."""
+    """``X-HF-Warning`` for a commit: ``topic; message``, as huggingface_hub logs it.
+
+    The topic names the commit because the client shows each topic only once.
+    """
     if check is None or check.status != "warn":
         return None
     findings = json.loads(check.findings)
     worst = [f["message"] for f in findings if f["severity"] == "violation"] or [
         f["message"] for f in findings if f["severity"] == "warning"
     ]
-    text = "Licence check: " + " ".join(worst)
-    return (
-        text.replace("\r", " ")
-        .replace("\n", " ")
-        .encode("latin-1", "replace")
-        .decode("latin-1")[:2000]
-    )
+    text = f"licence-check {check.commit_oid}; Licence check: " + " ".join(worst)
+    text = text.replace("\r", " ").replace("\n", " ")
+    return text.encode("latin-1", "replace").decode("latin-1")[:2000]

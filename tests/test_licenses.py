@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -157,8 +158,9 @@ def test_non_commercial_grandparent_warns_then_rejects(server: Server) -> None:
         server, child_api.token, child, card(license="apache-2.0", base_model=parent)
     )
     assert response.status_code == 200, response.text
-    assert "non-commercial" in response.headers["X-HF-Warning"]
-    assert gp in response.headers["X-HF-Warning"]
+    topic, message = response.headers["X-HF-Warning"].split(";", 1)
+    assert topic == f"licence-check {response.json()['commitOid']}"
+    assert "non-commercial" in message and gp in message
     check = lineage(server, child)["licenseCheck"]
     assert check["commit"] == response.json()["commitOid"] and check["policy"] == "warn"
     nc = [f for f in check["findings"] if f["clause"] == "non-commercial"]
@@ -175,6 +177,17 @@ def test_non_commercial_grandparent_warns_then_rejects(server: Server) -> None:
     # A non-commercial child is accepted under the same policy.
     push_card(child_api, child, license="cc-by-nc-4.0", base_model=parent)
     assert lineage(server, child)["licenseCheck"]["status"] == "pass"
+
+
+def test_client_logs_the_warning(server: Server, caplog: pytest.LogCaptureFixture) -> None:
+    _, gp, parent, _ = _generations(
+        server, {"license": "cc-by-nc-4.0"}, {"license": "cc-by-nc-4.0"}
+    )
+    child_user, child_api = fresh_user(server, "log")
+    with caplog.at_level(logging.WARNING, logger="huggingface_hub"):
+        push_card(child_api, f"{child_user}/logged", license="mit", base_model=parent)
+    logged = [r.getMessage() for r in caplog.records if "Licence check" in r.getMessage()]
+    assert len(logged) == 1 and gp in logged[0] and "non-commercial" in logged[0]
 
 
 def test_no_derivatives_grandparent_blocks(server: Server) -> None:
