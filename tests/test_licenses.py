@@ -63,6 +63,17 @@ def test_catalogue_obligations() -> None:
         assert hf_id in cat.by_id
 
 
+def test_catalogue_ids_are_spdx_scancode_or_ours() -> None:
+    from license_expression import get_spdx_licensing
+
+    licensing = get_spdx_licensing()
+    for lic in catalogue().by_id.values():
+        # OpenMDW-1.0 is on the SPDX list (3.29) but newer than license-expression's index.
+        if lic.spdx.startswith("LicenseRef-commons-") or lic.spdx == "OpenMDW-1.0":
+            continue
+        assert not licensing.validate(lic.spdx).errors, (lic.id, lic.spdx)
+
+
 def test_card_licence_in_lineage_api(server: Server) -> None:
     user, api = fresh_user(server, "cat")
     push_card(api, f"{user}/known", license="other", license_name="llama3.1")
