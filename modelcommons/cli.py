@@ -276,6 +276,9 @@ def policy_set(namespace: str, value: str, data_dir: str | None, database_url: s
     with _errors(), hub.db.write() as session:
         accounts.get_account(session, namespace)
         licence_checks.set_policy(session, namespace, value)
+        hub.audit.record(
+            session, auditlog.LicencePolicySet(None, namespace=namespace, policy=value)
+        )
     click.echo(f"Licence policy of {namespace} is now {value}.")
 
 

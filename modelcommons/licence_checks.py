@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from . import access, lineage
+from . import access, auditlog, lineage
 from .errors import HubError
 from .licenses import CardLicence, catalogue
 from .schema import LicenceCheck, LicencePolicy, Repo
@@ -233,6 +233,7 @@ def run(
     findings = findings_for(repo, own, ancestry(hub, session, repo), label)
     policy = policy_for(hub, session, repo.namespace)
     violations = [f["message"] for f in findings if f["severity"] == "violation"]
+    clauses = sorted({f["clause"] for f in findings if f["severity"] == "violation"})
     if violations and policy == "reject":
         raise LicenceViolation(
             "Licence check failed (the licence policy of "
@@ -247,6 +248,18 @@ def run(
         findings=json.dumps(findings),
     )
     session.add(check)
+    if violations:
+        hub.audit.record(
+            session,
+            auditlog.LicenceViolationsCommitted(
+                author,
+                repo=repo.id,
+                namespace=repo.namespace,
+                repo_id=repo.repo_id,
+                commit=commit_oid,
+                clauses=tuple(clauses),
+            ),
+        )
     return check
 
 

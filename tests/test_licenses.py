@@ -176,8 +176,23 @@ def test_non_commercial_grandparent_warns_then_rejects(server: Server) -> None:
     assert check["commit"] == response.json()["commitOid"] and check["policy"] == "warn"
     nc = [f for f in check["findings"] if f["clause"] == "non-commercial"]
     assert {f["ancestor"] for f in nc} == {gp, parent}
+    audit = httpx.get(
+        f"{server.url}/api/models/{child}/audit-log",
+        headers={"Authorization": f"Bearer {child_api.token}"},
+    ).json()
+    committed = [e for e in audit if e["kind"] == "licence.violations_committed"]
+    assert [e["data"] for e in committed] == [
+        {"repo_id": child, "commit": check["commit"], "clauses": ["non-commercial"]}
+    ]
     # Policy "reject" for the namespace: the same card is refused, naming the ancestor.
     server.cli("policy", "set", child_user, "reject")
+    policy_events = httpx.get(
+        f"{server.url}/api/audit-log/{child_user}",
+        headers={"Authorization": f"Bearer {child_api.token}"},
+    ).json()
+    assert {"policy": "reject"} in [
+        e["data"] for e in policy_events if e["kind"] == "licence.policy_set"
+    ]
     assert server.cli("policy", "show", child_user).stdout.strip() == "reject"
     before = child_api.model_info(child).sha
     with pytest.raises(HfHubHTTPError) as exc:
