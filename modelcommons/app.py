@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from . import accounts
-from .api import access_requests, audit, files, refs, repos, uploads
+from .api import access_requests, audit, files, lineage, refs, repos, uploads
 from .errors import HubError, NotFound, Unauthorized
 from .hub import Hub
 from .responses import error_response, json_response
@@ -81,6 +81,7 @@ def build_router() -> Router:
     r.add("GET", f"{api}/likers", likes_api.likers)
     r.add("GET", "/api/users/(?P<user>[^/]+)/likes", likes_api.user_likes)
     r.add("GET", f"{api}/audit-log", audit.repo_log)
+    r.add("GET", f"{api}/lineage", lineage.lineage_of)
     r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
     add_pages(r)
     return r

@@ -175,6 +175,25 @@ class GatedDownload(Event):
     revision: str = ""
 
 
+@dataclasses.dataclass(frozen=True)
+class LicencePolicySet(Event):
+    kind: ClassVar[str] = "licence.policy_set"
+    namespace: str = ""
+    policy: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class LicenceViolationsCommitted(Event):
+    """A card commit with licence violations, let through because the policy warns."""
+
+    kind: ClassVar[str] = "licence.violations_committed"
+    repo: int = 0
+    namespace: str = ""
+    repo_id: str = ""
+    commit: str = ""
+    clauses: tuple[str, ...] = ()
+
+
 def _canonical(entry: dict[str, Any]) -> bytes:
     return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 

@@ -278,3 +278,40 @@ def audit_export(
     with hub.db.read() as session:
         for row in hub.audit.entries(session, repo=repo_pk, namespace=namespace):
             click.echo(json.dumps(auditlog.as_json(row), sort_keys=True))
+
+
+@main.group()
+def policy() -> None:
+    """Licence policies: what a licence violation in a card's ancestry does."""
+
+
+@policy.command("set")
+@click.argument("namespace")
+@click.argument("value", type=click.Choice(["warn", "reject"]))
+@data_dir_option
+@database_option
+def policy_set(namespace: str, value: str, data_dir: str | None, database_url: str | None) -> None:
+    """Set a user's or organisation's licence policy (overrides the hub's)."""
+    from . import licence_checks
+
+    hub = _hub(data_dir, database_url)
+    with _errors(), hub.db.write() as session:
+        accounts.get_account(session, namespace)
+        licence_checks.set_policy(session, namespace, value)
+        hub.audit.record(
+            session, auditlog.LicencePolicySet(None, namespace=namespace, policy=value)
+        )
+    click.echo(f"Licence policy of {namespace} is now {value}.")
+
+
+@policy.command("show")
+@click.argument("namespace")
+@data_dir_option
+@database_option
+def policy_show(namespace: str, data_dir: str | None, database_url: str | None) -> None:
+    """Print the licence policy that applies to a namespace."""
+    from . import licence_checks
+
+    hub = _hub(data_dir, database_url)
+    with hub.db.read() as session:
+        click.echo(licence_checks.policy_for(hub, session, namespace))

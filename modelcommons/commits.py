@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import gitattributes, repos
+from . import gitattributes, licence_checks, lineage, repos
 from .cards import derive_tags, parse_front_matter
 from .errors import (
     BadRequest,
@@ -206,10 +206,14 @@ class Committer:
             return None
         repo.updated_at = utcnow()
         if branch == repos.DEFAULT_BRANCH and plan.readme_changed:
-            self.refresh_card(session, reader, repo, tree_oid)
+            card = self.refresh_card(session, reader, repo, tree_oid)
+            lineage.refresh(session, repo, commit_oid, card, author)
+            licence_checks.run(self.hub, session, repo, commit_oid, card, author)
         return commit_oid
 
-    def refresh_card(self, session: Session, reader: TreeReader, repo: Repo, tree: str) -> None:
+    def refresh_card(
+        self, session: Session, reader: TreeReader, repo: Repo, tree: str
+    ) -> dict[str, object]:
         info = reader.file(tree, "README.md")
         card: dict[str, object] = {}
         text = ""
@@ -220,6 +224,7 @@ class Committer:
         repo.card_data = json.dumps(card, default=str)
         repo.tags = " ".join(derive_tags(card, repo.kind))
         self.hub.search.update(session, repo, readme=text)
+        return card
 
     def _lfs_patterns(
         self, reader: TreeReader, tree: str, operations: Sequence[Operation]

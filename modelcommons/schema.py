@@ -222,6 +222,49 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class LineageEdge(Base):
+    """A parent named by a card (``base_model`` or ``datasets``), pinned when committed.
+
+    ``parent_id`` is null for parents that are not on this hub (kept as written in
+    ``parent_ref``); ``parent_commit`` is the parent's main head at the child's commit.
+    """
+
+    __tablename__ = "lineage_edges"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    child_commit: Mapped[str] = mapped_column(String(40))
+    parent_kind: Mapped[str] = mapped_column(String(16))  # "model" | "dataset"
+    parent_ref: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("repos.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    parent_commit: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: finetune | adapter | quantized | merge | dataset
+    relation: Mapped[str] = mapped_column(String(16))
+
+
+class LicenceCheck(Base):
+    """The licence check of one commit that changed the card (rejected ones are not kept)."""
+
+    __tablename__ = "licence_checks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    commit_oid: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(8))  # "pass" | "warn"
+    policy: Mapped[str] = mapped_column(String(8))  # "warn" | "reject"
+    #: JSON list of findings (see lineage.py).
+    findings: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LicencePolicy(Base):
+    """A namespace's override of the hub's ``licence_policy``."""
+
+    __tablename__ = "licence_policies"
+    namespace: Mapped[str] = mapped_column(String(96), primary_key=True)
+    policy: Mapped[str] = mapped_column(String(8))  # "warn" | "reject"
+
+
 Index("ix_commits_repo_created", Commit.repo_id, Commit.created_at)
 Index("ix_repos_updated", Repo.updated_at)
 Index("ix_repos_downloads", Repo.downloads)

@@ -46,6 +46,10 @@ class Settings:
     #: Secret for signed URLs; generated and stored in the data dir when unset.
     secret_key: str | None = None
     page_size: int = 1000
+    #: What a licence violation in a card's ancestry does: "warn" (store and report
+    #: the findings) or "reject" (fail the commit). Namespaces may override it with
+    #: ``commons policy set``.
+    licence_policy: str = "warn"
 
     @property
     def resolved_database_url(self) -> str:

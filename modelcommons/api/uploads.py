@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.responses import Response
 
-from .. import access, repos
+from .. import access, licence_checks, repos
 from ..blobs import StagedBlob
 from ..commit_payload import Line, parse_lines
 from ..commits import AddFile, CommitRequest, DeleteFile, DeleteFolder, Operation, StoredContent
@@ -22,7 +22,7 @@ from ..gitobjects import blob_hasher
 from ..names import URL_PREFIX, check_path
 from ..responses import BlobFileResponse, json_response
 from ..routing import Ctx
-from ..schema import Commit, LfsObject, Repo, RepoLfsObject
+from ..schema import Commit, LfsObject, LicenceCheck, Repo, RepoLfsObject
 from ..sqlutil import insert_ignore
 from ..transfer import StagedWriter, receive_exactly
 from ..trees import TreeReader
@@ -190,7 +190,13 @@ async def commit(ctx: Ctx) -> Response:
             repo = session.get(Repo, repo_id)
             assert repo is not None
             url = repo_url(ctx, repo)
-        return json_response(
+            check = session.scalar(
+                select(LicenceCheck).where(
+                    LicenceCheck.repo_id == repo_id, LicenceCheck.commit_oid == oid
+                )
+            )
+            warning = licence_checks.warning_header(check)
+        response = json_response(
             {
                 "success": True,
                 "commitOid": oid,
@@ -198,6 +204,9 @@ async def commit(ctx: Ctx) -> Response:
                 "pullRequestUrl": None,
             }
         )
+        if warning:
+            response.headers["X-HF-Warning"] = warning
+        return response
 
     return await ctx.run(work)
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from .. import access, auditlog, gating, repos
+from .. import access, auditlog, gating, lineage, repos
 from ..api.common import load_repo
 from ..errors import EntryNotFound
 from ..routing import Ctx
@@ -118,6 +118,7 @@ def card_page(ctx: Ctx) -> Response:
             snippets=_snippets(ctx, repo),
             sha=sha,
             updated=commit.created_at,
+            lineage=lineage.view(session, ctx.principal, repo),
         )
 
 

@@ -1,0 +1,16 @@
+"""Lineage of a repository: its parents, its children and its latest licence check."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from .. import lineage
+from ..responses import json_response
+from ..routing import Ctx
+from .common import load_repo
+
+
+def lineage_of(ctx: Ctx) -> Response:
+    with ctx.hub.db.read() as session:
+        repo = load_repo(session, ctx)
+        return json_response(lineage.view(session, ctx.principal, repo))
