@@ -201,9 +201,11 @@ class SearchResult:
     #: (COUNT_CAP on SQLite, PG_COUNT_CAP on PostgreSQL) and "at least that many".
     total: int
     total_is_exact: bool
-    #: facet name -> [(value, count)], most frequent first; empty unless asked for.
-    #: Counted over the same matches as ``total`` (so inexact when it is).
+    #: facet name -> [(value, count)], most frequent first (at most FACET_VALUES per
+    #: facet); empty unless asked for. Counted over the FACET_CAP newest matches.
     facets: dict[str, list[tuple[str, int]]]
+    #: Whether the facet counts cover every match (false: a sample of the newest).
+    facets_are_exact: bool = True
 
     @property
     def ids(self) -> list[int]:
@@ -577,7 +579,7 @@ class _SqlSearchIndex(abc.ABC):
         facets = self._facets(session, match) if query.facets else {}
         hits = self._hits(session, query, ids)
         cap = self._count_cap()
-        return SearchResult(hits, min(total, cap), total <= cap, facets)
+        return SearchResult(hits, min(total, cap), total <= cap, facets, total <= FACET_CAP)
 
     def _rows(self, session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
         return list(session.execute(text(sql), params))
@@ -844,9 +846,11 @@ class SqliteSearchIndex(_SqlSearchIndex):
     """FTS5, contentless (``search_documents`` holds the text), id-ordered walks.
 
     Columns: ``name``, ``tags``, ``body`` (words), ``grams`` (the id's trigrams,
-    hex-encoded so each is one token and a phrase of them is a substring match),
-    ``meta`` (filter tokens, and ``vpriv``). Kind and visibility are in the match,
-    so every cap counts only what the viewer may see.
+    hex-encoded so each is one token and a phrase of them is a substring match, and
+    the 2-character starts of its words), ``meta`` (filter tokens, and ``vpriv``).
+    Kind and visibility are in the match, so every cap counts only what the viewer
+    may see. The grams are derived from ``name`` when a document is removed, so a
+    change to :func:`fts_columns` needs an index rebuild (a migration).
     """
 
     TABLE = "search_fts"
