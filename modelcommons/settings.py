@@ -46,6 +46,13 @@ class Settings:
     #: Secret for signed URLs; generated and stored in the data dir when unset.
     secret_key: str | None = None
     page_size: int = 1000
+    #: Background jobs (staged release promotions): "sqlite" (embedded Huey queue in
+    #: the data dir, consumed inside ``commons serve``), "redis" (at ``redis_url``),
+    #: "memory" or "immediate" (tests: jobs run as they are enqueued).
+    task_queue: str = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: How often the scheduler looks for due release promotions.
+    release_tick_seconds: int = 30
 
     @property
     def resolved_database_url(self) -> str:
