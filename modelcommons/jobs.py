@@ -32,15 +32,15 @@ QUEUES = ("sqlite", "memory", "immediate", "redis")
 
 
 def make_huey(settings: Settings) -> Huey:
-    kind = settings.task_queue
+    kind, name = settings.task_queue, settings.task_queue_name
     if kind == "sqlite":
-        return SqliteHuey("commons", filename=str(settings.data_dir / "queue.db"))
+        return SqliteHuey(name, filename=str(settings.data_dir / "queue.db"))
     if kind == "memory":
-        return MemoryHuey("commons")
+        return MemoryHuey(name)
     if kind == "immediate":
-        return MemoryHuey("commons", immediate=True)
+        return MemoryHuey(name, immediate=True)
     if kind == "redis":
-        return RedisHuey("commons", url=settings.redis_url)
+        return RedisHuey(name, url=settings.redis_url)
     raise ValueError(f"task_queue must be one of {', '.join(QUEUES)}, not {kind!r}.")
 
 

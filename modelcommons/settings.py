@@ -51,6 +51,7 @@ class Settings:
     #: "memory" or "immediate" (tests: jobs run as they are enqueued).
     task_queue: str = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    task_queue_name: str = "commons"
     #: How often the scheduler looks for due release promotions.
     release_tick_seconds: int = 30
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -249,13 +250,10 @@ def test_pause_and_rollback_revoke(server: Server, tmp_path: Path, hf_env: None)
     assert w.can(w.pub, "xl", tmp_path)
 
 
-def _hub_on(srv: Server, clock: releases.FakeClock) -> Hub:
+def _hub_on(srv: Server, clock: releases.FakeClock, **settings: Any) -> Hub:
+    settings.setdefault("task_queue", "immediate")
     hub = Hub(
-        Settings(
-            data_dir=srv.data_dir,
-            database_url=srv.pg.url if srv.pg else None,
-            task_queue="immediate",
-        )
+        Settings(data_dir=srv.data_dir, database_url=srv.pg.url if srv.pg else None, **settings)
     )
     hub.clock = clock
     return hub
@@ -291,6 +289,34 @@ def test_scheduler_promotes_when_due(server: Server, tmp_path: Path, hf_env: Non
     decision = w.call("GET").json()["decisions"][-1]
     assert decision["action"] == "promote" and decision["actor"] is None
     assert decision["at"].startswith("2099-02-14")
+
+
+def _redis_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
+def test_scheduler_on_redis(sqlite_server: Server, tmp_path: Path, hf_env: None) -> None:
+    """The Redis backend: due promotions are queued in Redis and run by a worker."""
+    w = World(sqlite_server)
+    stages = [{"name": "124M", "opens": {"files": ["small/*"]}, "auto": True}]
+    assert w.call("PUT", stages=stages).status_code == 200
+    clock = releases.FakeClock(dt.datetime(2030, 1, 1))
+    hub = _hub_on(sqlite_server, clock, task_queue="redis", task_queue_name=f"t{w.org}")
+    try:
+        assert releases.schedule_due(hub) == 1
+        assert hub.jobs.huey.pending_count() == 1
+        assert not w.can(w.pub, "small", tmp_path)  # queued, not run yet
+        task = hub.jobs.huey.dequeue()
+        hub.jobs.huey.execute(task)  # what a consumer does
+        assert w.can(w.pub, "small", tmp_path)
+    finally:
+        hub.jobs.huey.flush()
+        hub.close()
 
 
 def test_jobs_wait_for_commit(sqlite_server: Server) -> None:
