@@ -535,8 +535,8 @@ def rollback(session: Session, hub: Hub, repo: Repo, actor: str, rationale: str)
     plan = _require_plan(session, repo)
     if plan.current < 0:
         raise Conflict("No stage has been promoted yet.")
-    _decide(session, hub, repo, plan, "rollback", effective_stage(plan), actor, rationale)
-    plan.current = effective_stage(plan) - 1
+    _decide(session, hub, repo, plan, "rollback", plan.current, actor, rationale)
+    plan.current -= 1
     plan.status = "held"
 
 

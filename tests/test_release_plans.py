@@ -250,6 +250,46 @@ def test_pause_and_rollback_revoke(server: Server, tmp_path: Path, hf_env: None)
     assert w.can(w.pub, "xl", tmp_path)
 
 
+def test_audiences_and_forced_promotion(
+    sqlite_server: Server, tmp_path: Path, hf_env: None
+) -> None:
+    w = World(sqlite_server)
+    stages = [
+        {"name": "signed in", "audience": "gated", "opens": {"files": ["small/*"]}},
+        {"name": "owners only", "audience": "owners", "opens": {"files": ["medium/*"]}},
+        {
+            "name": "named",
+            "audience": {"kind": "members", "users": [w.pat]},
+            "opens": {"tags": ["v-large"]},
+            "conditions": {"card_sections": ["## Risks"]},
+        },
+    ]
+    w.api.create_tag(w.repo, tag="v-large")
+    assert w.call("PUT", stages=stages).status_code == 200
+    assert w.call("POST", "promote").status_code == 200
+    assert w.can(w.pub, "small", tmp_path)
+    with pytest.raises(GatedRepoError) as anon:
+        w.download(None, "small", tmp_path)
+    assert anon.value.response.status_code == 401
+    assert w.call("POST", "promote").status_code == 200
+    assert not w.can(w.pub, "medium", tmp_path) and w.can(w.bob, "medium", tmp_path)
+    # Conditions fail; an owner may force, and the record says so.
+    assert w.call("POST", "promote").status_code == 409
+    r = w.call("POST", "promote", force=True, rationale="card fix follows")
+    assert r.status_code == 200
+    last = r.json()["decisions"][-1]
+    assert "forced despite: card lacks ## Risks" in last["rationale"]
+    assert w.can(w.pat, "xl", tmp_path, revision="v-large")
+    assert not w.can(w.pub, "xl", tmp_path, revision="v-large")
+    # Pause then roll back: the paused stage is the one revoked, the earlier stay open.
+    assert w.call("POST", "pause").status_code == 200
+    assert w.call("POST", "rollback", rationale="retract").status_code == 200
+    plan = w.call("GET").json()
+    assert (plan["status"], plan["current"]) == ("held", 1)
+    assert not w.can(w.pat, "xl", tmp_path, revision="v-large")
+    assert w.can(w.pub, "small", tmp_path)
+
+
 def _hub_on(srv: Server, clock: releases.FakeClock, **settings: Any) -> Hub:
     settings.setdefault("task_queue", "immediate")
     hub = Hub(
