@@ -24,6 +24,7 @@ from modelcommons.hub import Hub
 from modelcommons.settings import Settings
 
 from .conftest import Server
+from .test_gating import Person
 
 SIZES = ("small", "medium", "large", "xl")
 
@@ -288,6 +289,26 @@ def test_audiences_and_forced_promotion(
     assert (plan["status"], plan["current"]) == ("held", 1)
     assert not w.can(w.pat, "xl", tmp_path, revision="v-large")
     assert w.can(w.pub, "small", tmp_path)
+
+
+def test_approved_requesters_audience(sqlite_server: Server, tmp_path: Path, hf_env: None) -> None:
+    """An "approved" stage opens files to users with an accepted access request."""
+    w = World(sqlite_server)
+    erin = Person(sqlite_server, f"erin{secrets.token_hex(3)}")
+    w.tokens[erin.name] = erin.token
+    w.api.update_repo_settings(w.repo, gated="auto")
+    stages = [
+        {"name": "requesters", "audience": "approved", "opens": {"files": ["small/*"]}},
+        {"name": "later", "audience": "approved", "opens": {"files": ["medium/*"]}},
+    ]
+    assert w.call("PUT", stages=stages).status_code == 200
+    assert w.call("POST", "promote").status_code == 200
+    assert not w.can(erin.name, "small", tmp_path)  # no request yet
+    assert erin.request(w.repo, {}).status_code == 303  # auto: accepted at once
+    assert w.can(erin.name, "small", tmp_path)
+    # Accepted, but medium waits for the next stage; xl is in no stage: the gate alone.
+    assert not w.can(erin.name, "medium", tmp_path)
+    assert w.can(erin.name, "xl", tmp_path)
 
 
 def _hub_on(srv: Server, clock: releases.FakeClock, **settings: Any) -> Hub:
