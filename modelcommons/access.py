@@ -6,10 +6,12 @@ one does (``RepoNotFound``), so its existence never leaks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import gating
+from . import gating, releases
 from .accounts import Principal
 from .errors import Forbidden, GatedRepo, NotFound, RepoNotFound, Unauthorized
 from .schema import Account, Membership, Repo
@@ -125,7 +127,11 @@ def require_namespace_admin(session: Session, principal: Principal | None, names
 
 
 def require_download(
-    session: Session, principal: Principal | None, repo: Repo, path: str | None
+    session: Session,
+    principal: Principal | None,
+    repo: Repo,
+    path: str | None,
+    rev: str | None = None,
 ) -> bool:
     """Downloading a file (``path``; None for "any file", e.g. LFS objects by hash).
 
@@ -134,8 +140,21 @@ def require_download(
     unless the caller has a role over the namespace (owners and organisation
     members are never gated). Returns True when the caller got through the gate
     only by an accepted request, which the caller audits as a gated download.
+
+    A staged release plan comes before the gate: files and revisions (``rev``, a
+    branch or tag name) that the plan controls and its current stage has not opened
+    to the caller answer ``GatedRepo`` (see :mod:`modelcommons.releases`); owners
+    (anyone with a role over the repository) always pass.
     """
     require_read(session, principal, repo)
+    releases.check_download(
+        session,
+        principal,
+        repo,
+        path,
+        rev,
+        is_owner=repo_role(session, principal, repo) is not None,
+    )
     if path is not None and path in OPEN_FILES:
         return False
     if gating.mode_of(session, repo) == "off":
@@ -155,3 +174,13 @@ def require_download(
             status=403,
         )
     return True
+
+
+def listing_filter(
+    session: Session, principal: Principal | None, repo: Repo, rev: str
+) -> Callable[[str], bool] | None:
+    """Which paths listings (tree, paths-info) show: a staged release hides what its
+    current stage has not opened to the caller. None means everything."""
+    return releases.visible_filter(
+        session, principal, repo, rev, is_owner=repo_role(session, principal, repo) is not None
+    )

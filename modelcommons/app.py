@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from . import accounts
-from .api import access_requests, audit, files, lineage, refs, repos, uploads
+from .api import access_requests, audit, files, lineage, refs, releases, repos, uploads
 from .errors import HubError, NotFound, Unauthorized
 from .hub import Hub
 from .responses import error_response, json_response
@@ -53,6 +53,11 @@ def build_router() -> Router:
     r.add("GET", f"{uar}/(?P<status>pending|accepted|rejected)", access_requests.list_requests)
     r.add("POST", f"{uar}/handle", access_requests.handle)
     r.add("POST", f"{uar}/grant", access_requests.grant)
+    plan = f"{api}/release-plan"
+    r.add("GET", plan, releases.get_plan)
+    r.add("PUT", plan, releases.put_plan)
+    r.add("DELETE", plan, releases.delete_plan)
+    r.add("POST", f"{plan}/(?P<action>promote|pause|resume|rollback|approve)", releases.decide)
     r.add("GET", f"{api}/tree/{REV}", files.tree)
     r.add("GET", f"{api}/tree/{REV}/(?P<path>.*)", files.tree)
     r.add("POST", f"{api}/paths-info/{REV}", files.paths_info)

@@ -334,3 +334,18 @@ def as_json(row: AuditEvent) -> dict[str, Any]:
         ),
         "hash": row.hash,
     }
+
+
+@dataclasses.dataclass(frozen=True)
+class ReleaseDecided(Event):
+    """A staged-release decision: plan set or ended, stage promoted, paused, resumed,
+    rolled back or approved. ``actor`` None is the scheduler."""
+
+    kind: ClassVar[str] = "release.decided"
+    repo: int = 0
+    namespace: str = ""
+    repo_id: str = ""
+    action: str = ""
+    stage: int = -1
+    stage_name: str = ""
+    rationale: str = ""

@@ -62,6 +62,7 @@ def serve(
     )
     hub = Hub(settings)
     hub.startup()
+    hub.jobs.start()
     click.echo(
         f"Model Commons on http://{settings.host}:{settings.port} "
         f"(data in {Path(settings.data_dir).resolve()})",
@@ -315,3 +316,68 @@ def policy_show(namespace: str, data_dir: str | None, database_url: str | None) 
     hub = _hub(data_dir, database_url)
     with hub.db.read() as session:
         click.echo(licence_checks.policy_for(hub, session, namespace))
+
+
+@main.group()
+def release() -> None:
+    """Staged release plans (see also /api/{type}/{repo}/release-plan)."""
+
+
+def _release_action(action: str) -> None:
+    @release.command(action, help=f"{action.capitalize()} the release plan of NS/NAME.")
+    @click.argument("repo_id", metavar="NS/NAME")
+    @click.option("--type", "kind", type=click.Choice(["model", "dataset"]), default="model")
+    @click.option("--rationale", default="", help="Why; kept in the public timeline.")
+    @click.option("--actor", default="cli", help="Who decided, for the record.")
+    @click.option("--force", is_flag=True, help="Promote even if conditions do not hold.")
+    @data_dir_option
+    @database_option
+    def command(
+        repo_id: str,
+        kind: str,
+        rationale: str,
+        actor: str,
+        force: bool,
+        data_dir: str | None,
+        database_url: str | None,
+    ) -> None:
+        from . import releases, repos
+
+        hub = _hub(data_dir, database_url)
+        ns, _, name = repo_id.partition("/")
+        with _errors(), hub.db.write() as session:
+            repo = repos.get_repo(session, kind, ns, name)
+            if action == "promote":
+                releases.promote(session, hub, repo, actor, rationale, force=force)
+            elif action == "pause":
+                releases.pause(session, hub, repo, actor, rationale)
+            elif action == "resume":
+                releases.resume(session, hub, repo, actor, rationale)
+            else:
+                releases.rollback(session, hub, repo, actor, rationale)
+            plan = releases.plan_of(session, repo)
+            assert plan is not None
+            stages = releases.stages_of(plan)
+            upto = releases.effective_stage(plan)
+            current = stages[upto]["name"] if upto >= 0 else "none"
+        click.echo(f"{repo_id}: {action} done; plan {plan.status}, current stage: {current}.")
+
+
+for _action in ("promote", "pause", "resume", "rollback"):
+    _release_action(_action)
+
+
+@release.command("tick")
+@data_dir_option
+@database_option
+def release_tick(data_dir: str | None, database_url: str | None) -> None:
+    """Run due automatic promotions now (what the scheduler in `serve` does)."""
+    from . import releases
+
+    hub = _hub(data_dir, database_url)
+    due = 0
+    with hub.db.read() as session:
+        pairs = releases.due_plans(session, hub)
+    for repo_pk, stage in pairs:
+        due += releases.run_promotion(hub, repo_pk, stage)
+    click.echo(f"{due} promotion(s) done.")

@@ -14,6 +14,8 @@ from .auditlog import AuditLog
 from .blobs import BlobStore, open_blob_store
 from .commits import Committer
 from .database import Database
+from .jobs import Jobs
+from .releases import Clock, SystemClock
 from .schema import Repo
 from .search import SearchIndex, open_search_index
 from .settings import Settings
@@ -41,6 +43,8 @@ class Hub:
             self.db.engine.dialect.name, self.blobs, self.tree_cache
         )
         #: Threads for hashing and disk writes, so the event loop keeps receiving.
+        self.clock: Clock = SystemClock()
+        self.jobs = Jobs(self)
         self.io = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="io")
 
     def _secret(self) -> str:
@@ -86,5 +90,6 @@ class Hub:
         self.search.remove(session, repo.id)
 
     def close(self) -> None:
+        self.jobs.stop()
         self.io.shutdown(wait=False, cancel_futures=True)
         self.db.dispose()

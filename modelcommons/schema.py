@@ -314,3 +314,51 @@ class AccessRecord(Base):
 
 
 Index("ix_access_records_repo_user", AccessRecord.repo_id, AccessRecord.user_id, AccessRecord.id)
+
+
+class ReleasePlan(Base):
+    """A repository's staged release plan: ordered stages (JSON) and where it stands.
+
+    ``current`` is the index of the last promoted stage (-1: none yet). ``status``:
+    "active"; "paused" (the current stage's openings are revoked); "held" (after a
+    rollback: no automatic promotion); "ended" (no longer restricts anything).
+    """
+
+    __tablename__ = "release_plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), unique=True)
+    stages: Mapped[str] = mapped_column(Text, default="[]")
+    current: Mapped[int] = mapped_column(Integer, default=-1)
+    status: Mapped[str] = mapped_column(String(8), default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReleaseDecision(Base):
+    """Every decision on a plan (create, promote, pause, resume, rollback, approve, end).
+    Never updated; the public timeline of the repository."""
+
+    __tablename__ = "release_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("release_plans.id", ondelete="CASCADE"))
+    stage: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))
+    #: The user who decided; None for the scheduler.
+    actor: Mapped[str | None] = mapped_column(String(96), nullable=True)
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReleaseApproval(Base):
+    """One person's approval of one stage of a plan."""
+
+    __tablename__ = "release_approvals"
+    __table_args__ = (UniqueConstraint("plan_id", "stage", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("release_plans.id", ondelete="CASCADE"))
+    stage: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+Index("ix_release_decisions_plan", ReleaseDecision.plan_id, ReleaseDecision.id)

@@ -50,6 +50,14 @@ class Settings:
     #: the findings) or "reject" (fail the commit). Namespaces may override it with
     #: ``commons policy set``.
     licence_policy: str = "warn"
+    #: Background jobs (staged release promotions): "sqlite" (embedded Huey queue in
+    #: the data dir, consumed inside ``commons serve``), "redis" (at ``redis_url``),
+    #: "memory" or "immediate" (tests: jobs run as they are enqueued).
+    task_queue: str = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    task_queue_name: str = "commons"
+    #: How often the scheduler looks for due release promotions.
+    release_tick_seconds: int = 30
 
     @property
     def resolved_database_url(self) -> str:

@@ -297,7 +297,7 @@ def test_filters_sorts_and_facets(hub: Hub) -> None:
     assert page.repo_ids == [f"{ns}/b"] and page.total == 3 and page.total_is_exact
 
     result = _find(hub, text=word, kind=None, facets=True)
-    assert result.total == 3 and result.total_is_exact
+    assert result.total == 3 and result.total_is_exact and result.facets_are_exact
     assert result.facets["type"] == [("model", 2), ("dataset", 1)]
     assert result.facets["license"] == [("mit", 2), ("apache-2.0", 1)]
     assert result.facets["library"] == [("transformers", 2)]

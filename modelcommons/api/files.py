@@ -53,8 +53,12 @@ def tree(ctx: Ctx) -> Response:
                 headers={"X-Repo-Commit": sha},
             )
         prefix = f"{path}/" if path else ""
+        visible = access.listing_filter(session, ctx.principal, repo, ctx.params["rev"])
+        walked = reader.walk(node.oid, prefix, recursive=recursive)
+        if visible is not None:
+            walked = (item for item in walked if visible(item[0]))
         items = []
-        for i, item in enumerate(reader.walk(node.oid, prefix, recursive=recursive)):
+        for i, item in enumerate(walked):
             if i >= offset + page + 1:
                 break
             if i >= offset:
@@ -95,10 +99,11 @@ async def paths_info(ctx: Ctx) -> Response:
             commit = session.get(Commit, (repo.id, sha))
             assert commit is not None
             reader = TreeReader(session, ctx.hub.tree_cache)
+            visible = access.listing_filter(session, ctx.principal, repo, ctx.params["rev"])
             found = []
             for p in dict.fromkeys(x.strip("/") for x in paths):
                 entry = reader.find(commit.tree_oid, p) if p else None
-                if entry is not None:
+                if entry is not None and (visible is None or visible(p)):
                     found.append((p, entry))
             return json_response([entry_json(e) for e in reader.describe(found)])
 
@@ -129,7 +134,9 @@ async def resolve(ctx: Ctx) -> Response:
                 raise EntryNotFound(
                     f"Entry not found: {ctx.params['path']}", headers={"X-Repo-Commit": sha}
                 )
-            gated = access.require_download(session, ctx.principal, repo, info.path)
+            gated = access.require_download(
+                session, ctx.principal, repo, info.path, ctx.params["rev"]
+            )
             return repo.id, sha, info, gated
 
     repo_id, sha, info, gated = await ctx.run(lookup)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from .. import access, auditlog, gating, lineage, repos
+from .. import access, auditlog, gating, lineage, releases, repos
 from ..api.common import load_repo
 from ..errors import EntryNotFound
 from ..routing import Ctx
@@ -108,11 +108,14 @@ def card_page(ctx: Ctx) -> Response:
         state = "none"
         if ctx.principal is not None:
             state = gating.describe(gating.newest(session, repo, ctx.principal.user_id), card)
+        plan = releases.plan_of(session, repo)
+        release = releases.describe(session, ctx.hub, repo, plan) if plan is not None else None
         return render(
             ctx,
             "repo/card.html",
             **_common(session, ctx, repo, "card", "main"),
             access_state=state,
+            release=release,
             card_html=card_html,
             facts=_facts(repos.card_of(repo)),
             snippets=_snippets(ctx, repo),
@@ -192,7 +195,7 @@ def blob_page(ctx: Ctx) -> Response:
         info = TreeReader(session, ctx.hub.tree_cache).file(commit.tree_oid, path)
         if info is None:
             raise EntryNotFound(f"No file {path!r} at {rev}.")
-        if access.require_download(session, ctx.principal, repo, info.path):
+        if access.require_download(session, ctx.principal, repo, info.path, rev):
             _audit_preview(ctx, repo.id, sha, info.path)
         table = None
         highlighted = None

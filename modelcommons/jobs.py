@@ -1,0 +1,96 @@
+"""Background jobs on Huey: due release promotions.
+
+Huey is a small, mature task queue with storage backends chosen at run time: the
+embedded default needs nothing beyond the data dir (``SqliteHuey``, a file next to the
+database, with a consumer thread inside ``commons serve``), ``memory``/``immediate``
+serve tests, and ``redis`` (``RedisHuey``) lets several hub processes share one queue.
+Celery or RQ would need a broker even for one process; Huey needs none by default.
+
+Jobs are enqueued only after the transaction that made them due has committed:
+:meth:`Jobs.after_commit` parks them on the session until its ``after_commit`` event.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from . import releases
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+log = logging.getLogger("modelcommons.jobs")
+QUEUES = ("sqlite", "memory", "immediate", "redis")
+
+
+def make_huey(settings: Settings) -> Huey:
+    kind, name = settings.task_queue, settings.task_queue_name
+    if kind == "sqlite":
+        return SqliteHuey(name, filename=str(settings.data_dir / "queue.db"))
+    if kind == "memory":
+        return MemoryHuey(name)
+    if kind == "immediate":
+        return MemoryHuey(name, immediate=True)
+    if kind == "redis":
+        return RedisHuey(name, url=settings.redis_url)
+    raise ValueError(f"task_queue must be one of {', '.join(QUEUES)}, not {kind!r}.")
+
+
+class Jobs:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.huey = make_huey(hub.settings)
+
+        def promote(repo_pk: int, stage: int) -> bool:
+            return releases.run_promotion(hub, repo_pk, stage)
+
+        def check() -> int:
+            return releases.schedule_due(hub)
+
+        self._promote: Any = self.huey.task(name="release.promote")(promote)
+        self._check: Any = self.huey.task(name="release.check")(check)
+        self._stop = threading.Event()
+        event.listen(hub.db.sessions, "after_commit", self._flush)
+        event.listen(hub.db.sessions, "after_rollback", self._discard)
+
+    def promote(self, repo_pk: int, stage: int) -> None:
+        self._promote(repo_pk, stage)
+
+    def check(self) -> None:
+        self._check()
+
+    def after_commit(self, session: Session, job: Callable[[], None]) -> None:
+        """Run ``job`` (an enqueue) once ``session`` commits; never if it rolls back."""
+        session.info.setdefault("after_commit_jobs", []).append(job)
+
+    def _flush(self, session: Session) -> None:
+        for job in session.info.pop("after_commit_jobs", []):
+            job()
+
+    def _discard(self, session: Session) -> None:
+        session.info.pop("after_commit_jobs", None)
+
+    def start(self) -> None:
+        """Start a consumer (threads) and the ticker that enqueues due promotions."""
+        if not self.huey.immediate and self.hub.settings.task_queue != "memory":
+            consumer = self.huey.create_consumer(workers=2, worker_type="thread", periodic=False)
+            consumer.start()
+        threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.hub.settings.release_tick_seconds):
+            try:
+                releases.schedule_due(self.hub)
+            except Exception:
+                log.exception("release scheduler tick failed")
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,654 @@
+"""Staged release plans: ordered stages that open branches, tags and files to
+widening audiences, promoted by owners or by the scheduler when conditions hold.
+
+A plan is a list of stages. Each stage names
+
+- ``audience``: ``{"kind": "owners" | "members" | "approved" | "gated" | "public",
+  "orgs": [...], "users": [...]}`` ("members": the named users and the members of
+  the named organisations; "approved": users with a current gated-access acceptance;
+  "gated": any signed-in user; "public": everyone),
+- ``opens``: ``{"branches": [...], "tags": [...], "files": [glob, ...]}``,
+- ``not_before``: the earliest date (ISO 8601, UTC) it may be promoted,
+- ``conditions``: ``{"approvals": {"count": N, "role": "admin", "org": NAME},
+  "card_sections": ["## Risks"], "checks": ["scan_clean"]}``,
+- ``auto``: whether the scheduler promotes it when every condition holds (default
+  false: a release opens only when an owner says so unless the plan opts in).
+
+Enforcement (:func:`check_download`, called by ``access.require_download``): while a
+plan is not ended, anything some stage opens is *controlled*. A controlled item is
+downloadable only by owners (anyone with a role over the repository) and by the
+audiences of the stages already promoted that open it. Everything else answers like
+a gated file (``X-Error-Code: GatedRepo``, 401 anonymous, 403 signed in) with an
+``X-Error-Message`` naming the staged release. A paused plan revokes what its
+current stage opened; a rollback returns to the previous stage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import fnmatch
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import auditlog, gating, repos
+from .accounts import Principal
+from .errors import BadRequest, Conflict, GatedRepo, NotFound
+from .schema import (
+    Account,
+    Commit,
+    Membership,
+    ReleaseApproval,
+    ReleaseDecision,
+    ReleasePlan,
+    Repo,
+    utcnow,
+)
+from .trees import TreeReader
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+AUDIENCES = ("owners", "members", "approved", "gated", "public")
+ROLE_RANK = {"read": 0, "contributor": 1, "write": 2, "admin": 3}
+MAX_STAGES = 32
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime:
+        """The current time, naive UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return utcnow()
+
+
+@dataclasses.dataclass
+class FakeClock:
+    """A clock tests set by hand."""
+
+    current: dt.datetime
+
+    def now(self) -> dt.datetime:
+        return self.current
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckContext:
+    session: Session
+    hub: Hub
+    repo: Repo
+    plan: ReleasePlan
+    stage_index: int
+    stage: dict[str, Any]
+
+
+#: A named condition checker: returns (holds, explanation).
+Checker = Callable[[CheckContext], tuple[bool, str]]
+CHECKERS: dict[str, Checker] = {}
+
+
+def register_check(name: str) -> Callable[[Checker], Checker]:
+    """Register a named condition (``"checks": [name]`` in a stage); plugins call this."""
+
+    def add(fn: Checker) -> Checker:
+        CHECKERS[name] = fn
+        return fn
+
+    return add
+
+
+# ---------------------------------------------------------------- plan validation
+
+
+def _strings(value: object, what: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise BadRequest(f"{what} must be a list of non-empty strings.")
+    return list(value)
+
+
+def _date(value: object, what: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{what} must be an ISO 8601 date.")
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise BadRequest(f"{what} must be an ISO 8601 date: {exc}.") from exc
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed.isoformat()
+
+
+def validate_stages(raw: object) -> list[dict[str, Any]]:
+    """Normalise a plan's stages, with a clear error for anything malformed."""
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest('A plan needs {"stages": [...]} with at least one stage.')
+    if len(raw) > MAX_STAGES:
+        raise BadRequest(f"A plan has at most {MAX_STAGES} stages.")
+    stages = []
+    for i, item in enumerate(raw):
+        where = f"stage {i + 1}"
+        if not isinstance(item, dict):
+            raise BadRequest(f"{where} must be an object.")
+        audience = item.get("audience", "public")
+        if isinstance(audience, str):
+            audience = {"kind": audience}
+        if not isinstance(audience, dict) or audience.get("kind") not in AUDIENCES:
+            raise BadRequest(f"{where}: audience kind must be one of {', '.join(AUDIENCES)}.")
+        opens = item.get("opens") or {}
+        if not isinstance(opens, dict):
+            raise BadRequest(f"{where}: opens must be an object.")
+        conditions = item.get("conditions") or {}
+        if not isinstance(conditions, dict):
+            raise BadRequest(f"{where}: conditions must be an object.")
+        approvals = conditions.get("approvals")
+        if approvals is not None:
+            if (
+                not isinstance(approvals, dict)
+                or not isinstance(approvals.get("count"), int)
+                or approvals["count"] < 1
+                or approvals.get("role", "admin") not in ROLE_RANK
+            ):
+                raise BadRequest(
+                    f'{where}: approvals must be {{"count": N, "role": "admin", "org": NAME}}.'
+                )
+            approvals = {
+                "count": approvals["count"],
+                "role": approvals.get("role", "admin"),
+                "org": approvals.get("org"),
+            }
+        checks = _strings(conditions.get("checks"), f"{where}: checks")
+        unknown = [c for c in checks if c not in CHECKERS]
+        if unknown:
+            raise BadRequest(f"{where}: unknown condition checks {unknown}.")
+        stages.append(
+            {
+                "name": str(item.get("name") or f"Stage {i + 1}")[:200],
+                "description": str(item.get("description") or "")[:2000],
+                "audience": {
+                    "kind": audience["kind"],
+                    "orgs": _strings(audience.get("orgs"), f"{where}: audience orgs"),
+                    "users": _strings(audience.get("users"), f"{where}: audience users"),
+                },
+                "opens": {
+                    key: _strings(opens.get(key), f"{where}: opens.{key}")
+                    for key in ("branches", "tags", "files")
+                },
+                "not_before": _date(item.get("not_before"), f"{where}: not_before"),
+                "conditions": {
+                    "approvals": approvals,
+                    "card_sections": _strings(
+                        conditions.get("card_sections"), f"{where}: card_sections"
+                    ),
+                    "checks": checks,
+                },
+                "auto": bool(item.get("auto", False)),
+            }
+        )
+    return stages
+
+
+# ---------------------------------------------------------------- reading plans
+
+
+def plan_of(session: Session, repo: Repo) -> ReleasePlan | None:
+    return session.execute(
+        select(ReleasePlan).where(ReleasePlan.repo_id == repo.id)
+    ).scalar_one_or_none()
+
+
+def stages_of(plan: ReleasePlan) -> list[dict[str, Any]]:
+    value: list[dict[str, Any]] = json.loads(plan.stages)
+    return value
+
+
+def effective_stage(plan: ReleasePlan) -> int:
+    """The last stage whose openings are in force (-1: none)."""
+    return plan.current - 1 if plan.status == "paused" else plan.current
+
+
+def _in_audience(
+    session: Session, principal: Principal | None, repo: Repo, audience: dict[str, Any]
+) -> bool:
+    kind = audience["kind"]
+    if kind == "public":
+        return True
+    if principal is None or kind == "owners":
+        return False
+    if kind == "gated":
+        return True
+    if kind == "approved":
+        return gating.has_access(session, repo, principal.user_id)
+    if principal.name in audience["users"]:
+        return True
+    if not audience["orgs"]:
+        return False
+    row = session.execute(
+        select(Membership.role)
+        .join(Account, Account.id == Membership.org_id)
+        .where(Account.name.in_(audience["orgs"]), Membership.user_id == principal.user_id)
+    ).first()
+    return row is not None
+
+
+def _opens(stage: dict[str, Any], path: str | None, rev: str | None) -> tuple[bool, bool]:
+    """(opens this path, opens this revision name)."""
+    opens = stage["opens"]
+    by_path = path is not None and any(fnmatch.fnmatchcase(path, p) for p in opens["files"])
+    by_rev = rev is not None and rev in (*opens["branches"], *opens["tags"])
+    return by_path, by_rev
+
+
+def _allowed(
+    session: Session,
+    principal: Principal | None,
+    repo: Repo,
+    plan: ReleasePlan,
+    stages: list[dict[str, Any]],
+    path: str | None,
+    rev: str | None,
+) -> tuple[bool, bool, bool]:
+    """(path allowed, rev allowed, anything controlled) for a non-owner."""
+    path_controlled = rev_controlled = False
+    path_open = rev_open = False
+    upto = effective_stage(plan)
+    for i, stage in enumerate(stages):
+        p, r = _opens(stage, path, rev)
+        path_controlled |= p
+        rev_controlled |= r
+        if i <= upto and (p or r) and _in_audience(session, principal, repo, stage["audience"]):
+            path_open |= p
+            rev_open |= r
+    return (
+        path_open or not path_controlled,
+        rev_open or not rev_controlled,
+        path_controlled or rev_controlled,
+    )
+
+
+def check_download(
+    session: Session,
+    principal: Principal | None,
+    repo: Repo,
+    path: str | None,
+    rev: str | None,
+    *,
+    is_owner: bool,
+) -> None:
+    """Refuse a file or revision the current stage has not opened to this caller."""
+    if is_owner:
+        return
+    plan = plan_of(session, repo)
+    if plan is None or plan.status == "ended":
+        return
+    stages = stages_of(plan)
+    path_ok, rev_ok, _ = _allowed(session, principal, repo, plan, stages, path, rev)
+    if path_ok and rev_ok:
+        return
+    what = f"revision {rev!r}" if not rev_ok else f"{path!r}"
+    upto = effective_stage(plan)
+    stage = stages[upto]["name"] if upto >= 0 else "none yet"
+    message = (
+        f"{repo.repo_id} is in a staged release: {what} is not released to you "
+        f"(current stage: {stage}; plan {plan.status})."
+    )
+    raise GatedRepo(message, status=401 if principal is None else 403)
+
+
+def visible_filter(
+    session: Session, principal: Principal | None, repo: Repo, rev: str, *, is_owner: bool
+) -> Callable[[str], bool] | None:
+    """A predicate on paths for listings (tree, paths-info), or None when all are visible."""
+    if is_owner:
+        return None
+    plan = plan_of(session, repo)
+    if plan is None or plan.status == "ended":
+        return None
+    stages = stages_of(plan)
+
+    def visible(path: str) -> bool:
+        path_ok, rev_ok, _ = _allowed(session, principal, repo, plan, stages, path, rev)
+        return path_ok and rev_ok
+
+    return visible
+
+
+# ---------------------------------------------------------------- conditions
+
+
+def _card_text(ctx: CheckContext) -> str:
+    try:
+        sha = repos.resolve(ctx.session, ctx.repo, repos.DEFAULT_BRANCH)
+    except NotFound:
+        return ""
+    commit = ctx.session.get(Commit, (ctx.repo.id, sha))
+    if commit is None:
+        return ""
+    readme = TreeReader(ctx.session, ctx.hub.tree_cache).file(commit.tree_oid, "README.md")
+    if readme is None or readme.lfs:
+        return ""
+    with ctx.hub.blobs.open(readme.sha256) as f:
+        return f.read(1024 * 1024).decode("utf-8", "replace")
+
+
+def _approvers(ctx: CheckContext) -> list[tuple[str, str | None]]:
+    """(user, their role in the approvals org) for each approval of this stage."""
+    org = (ctx.stage["conditions"]["approvals"] or {}).get("org") or ctx.repo.namespace
+    org_account = select(Account.id).where(Account.name == org).scalar_subquery()
+    rows = ctx.session.execute(
+        select(Account.name, Membership.role)
+        .select_from(ReleaseApproval)
+        .join(Account, Account.id == ReleaseApproval.user_id)
+        .outerjoin(
+            Membership,
+            (Membership.user_id == ReleaseApproval.user_id) & (Membership.org_id == org_account),
+        )
+        .where(
+            ReleaseApproval.plan_id == ctx.plan.id,
+            ReleaseApproval.stage == ctx.stage_index,
+        )
+        .order_by(ReleaseApproval.id)
+    ).all()
+    return [(name, "admin" if name == org else role) for name, role in rows]
+
+
+def evaluate(
+    session: Session, hub: Hub, repo: Repo, plan: ReleasePlan, index: int
+) -> list[tuple[str, bool, str]]:
+    """Each condition of stage ``index``: (name, holds, explanation)."""
+    stage = stages_of(plan)[index]
+    ctx = CheckContext(session, hub, repo, plan, index, stage)
+    results: list[tuple[str, bool, str]] = []
+    if stage["not_before"]:
+        due = dt.datetime.fromisoformat(stage["not_before"])
+        now = hub.clock.now()
+        results.append(("date", now >= due, f"not before {due.isoformat()} (now {now:%Y-%m-%d})"))
+    conds = stage["conditions"]
+    if conds["approvals"]:
+        need, role = conds["approvals"]["count"], conds["approvals"]["role"]
+        good = [
+            name for name, r in _approvers(ctx) if r is not None and ROLE_RANK[r] >= ROLE_RANK[role]
+        ]
+        results.append(
+            (
+                "approvals",
+                len(good) >= need,
+                f"{len(good)} of {need} approvals by {role}s"
+                + (f" ({', '.join(good)})" if good else ""),
+            )
+        )
+    if conds["card_sections"]:
+        lines = {line.strip() for line in _card_text(ctx).splitlines()}
+        missing = [s for s in conds["card_sections"] if s.strip() not in lines]
+        results.append(
+            (
+                "card_sections",
+                not missing,
+                "card has " + ", ".join(conds["card_sections"])
+                if not missing
+                else f"card lacks {', '.join(missing)}",
+            )
+        )
+    for name in conds["checks"]:
+        checker = CHECKERS.get(name)
+        if checker is None:
+            results.append((name, False, f"no checker named {name!r} is installed"))
+        else:
+            holds, why = checker(ctx)
+            results.append((name, holds, why))
+    return results
+
+
+# ---------------------------------------------------------------- decisions
+
+
+def _decide(
+    session: Session,
+    hub: Hub,
+    repo: Repo,
+    plan: ReleasePlan,
+    action: str,
+    stage: int,
+    actor: str | None,
+    rationale: str,
+) -> None:
+    stages = stages_of(plan)
+    name = stages[stage]["name"] if 0 <= stage < len(stages) else ""
+    session.add(
+        ReleaseDecision(
+            plan_id=plan.id,
+            stage=stage,
+            action=action,
+            actor=actor,
+            rationale=rationale,
+            created_at=hub.clock.now(),
+        )
+    )
+    plan.updated_at = hub.clock.now()
+    hub.audit.record(
+        session,
+        auditlog.ReleaseDecided(
+            actor,
+            repo=repo.id,
+            namespace=repo.namespace,
+            repo_id=repo.repo_id,
+            action=action,
+            stage=stage,
+            stage_name=name,
+            rationale=rationale,
+        ),
+    )
+
+
+def _require_plan(session: Session, repo: Repo) -> ReleasePlan:
+    plan = plan_of(session, repo)
+    if plan is None or plan.status == "ended":
+        raise NotFound(f"{repo.repo_id} has no active release plan.")
+    return plan
+
+
+def set_plan(
+    session: Session, hub: Hub, repo: Repo, raw: object, actor: str, rationale: str
+) -> ReleasePlan:
+    """Create or replace the plan; it starts before its first stage."""
+    stages = validate_stages(raw)
+    plan = plan_of(session, repo)
+    if plan is None:
+        plan = ReleasePlan(repo_id=repo.id, created_at=hub.clock.now())
+        session.add(plan)
+    plan.stages = json.dumps(stages)
+    plan.current = -1
+    plan.status = "active"
+    session.flush()
+    _decide(session, hub, repo, plan, "plan", -1, actor, rationale or "plan set")
+    return plan
+
+
+def end_plan(session: Session, hub: Hub, repo: Repo, actor: str, rationale: str) -> None:
+    plan = _require_plan(session, repo)
+    plan.status = "ended"
+    _decide(session, hub, repo, plan, "end", plan.current, actor, rationale or "plan ended")
+
+
+def promote(
+    session: Session,
+    hub: Hub,
+    repo: Repo,
+    actor: str | None,
+    rationale: str,
+    *,
+    force: bool = False,
+    expected: int | None = None,
+) -> int:
+    """Open the next stage. Its conditions must hold unless an owner forces it."""
+    plan = _require_plan(session, repo)
+    if plan.status == "paused":
+        raise Conflict("The release plan is paused; resume it first.")
+    nxt = plan.current + 1
+    if expected is not None and nxt != expected:
+        raise Conflict(f"Stage {expected + 1} is no longer the next stage.")
+    if nxt >= len(stages_of(plan)):
+        raise Conflict("Every stage of the plan has been promoted.")
+    results = evaluate(session, hub, repo, plan, nxt)
+    failing = [why for _, holds, why in results if not holds]
+    if failing and not force:
+        raise Conflict("The next stage's conditions do not hold: " + "; ".join(failing) + ".")
+    summary = "; ".join(why for _, _, why in results) or "no conditions"
+    if force and failing:
+        summary = "forced despite: " + "; ".join(failing)
+    plan.current = nxt
+    plan.status = "active"
+    text = f"{rationale} ({summary})" if rationale else summary
+    _decide(session, hub, repo, plan, "promote", nxt, actor, text)
+    return nxt
+
+
+def pause(session: Session, hub: Hub, repo: Repo, actor: str, rationale: str) -> None:
+    plan = _require_plan(session, repo)
+    if plan.status == "paused":
+        raise Conflict("The release plan is already paused.")
+    plan.status = "paused"
+    _decide(session, hub, repo, plan, "pause", plan.current, actor, rationale)
+
+
+def resume(session: Session, hub: Hub, repo: Repo, actor: str, rationale: str) -> None:
+    plan = _require_plan(session, repo)
+    if plan.status not in ("paused", "held"):
+        raise Conflict("The release plan is not paused or held.")
+    plan.status = "active"
+    _decide(session, hub, repo, plan, "resume", plan.current, actor, rationale)
+
+
+def rollback(session: Session, hub: Hub, repo: Repo, actor: str, rationale: str) -> None:
+    """Revoke the current stage and hold the plan at the previous one: the scheduler
+    does not promote a held plan until an owner promotes or resumes it."""
+    plan = _require_plan(session, repo)
+    if plan.current < 0:
+        raise Conflict("No stage has been promoted yet.")
+    _decide(session, hub, repo, plan, "rollback", plan.current, actor, rationale)
+    plan.current -= 1
+    plan.status = "held"
+
+
+def approve(session: Session, hub: Hub, repo: Repo, principal: Principal, rationale: str) -> int:
+    """Record the principal's approval of the next stage."""
+    plan = _require_plan(session, repo)
+    nxt = plan.current + 1
+    if nxt >= len(stages_of(plan)):
+        raise Conflict("There is no next stage to approve.")
+    exists = session.execute(
+        select(ReleaseApproval.id).where(
+            ReleaseApproval.plan_id == plan.id,
+            ReleaseApproval.stage == nxt,
+            ReleaseApproval.user_id == principal.user_id,
+        )
+    ).first()
+    if exists is None:
+        session.add(
+            ReleaseApproval(
+                plan_id=plan.id, stage=nxt, user_id=principal.user_id, created_at=hub.clock.now()
+            )
+        )
+        _decide(session, hub, repo, plan, "approve", nxt, principal.name, rationale)
+    return nxt
+
+
+def describe(session: Session, hub: Hub, repo: Repo, plan: ReleasePlan) -> dict[str, Any]:
+    """The public timeline: stages, where the plan stands, and every decision."""
+    stages = stages_of(plan)
+    upto = effective_stage(plan)
+    out_stages = []
+    for i, stage in enumerate(stages):
+        state = "open" if i <= upto else "paused" if i == plan.current else "pending"
+        doc = dict(stage)
+        doc["index"] = i
+        doc["state"] = state
+        if i == plan.current + 1 and plan.status != "ended":
+            doc["next"] = True
+            doc["conditionsStatus"] = [
+                {"name": n, "holds": h, "detail": w}
+                for n, h, w in evaluate(session, hub, repo, plan, i)
+            ]
+        out_stages.append(doc)
+    decisions = session.execute(
+        select(ReleaseDecision)
+        .where(ReleaseDecision.plan_id == plan.id)
+        .order_by(ReleaseDecision.id)
+    ).scalars()
+    return {
+        "status": plan.status,
+        "current": plan.current,
+        "stages": out_stages,
+        "decisions": [
+            {
+                "action": d.action,
+                "stage": d.stage,
+                "actor": d.actor,
+                "rationale": d.rationale,
+                "at": d.created_at.isoformat(timespec="seconds") + "Z",
+            }
+            for d in decisions
+        ],
+    }
+
+
+# ---------------------------------------------------------------- scheduler
+
+
+def due_plans(session: Session, hub: Hub) -> list[tuple[int, int]]:
+    """(repo pk, next stage) for each active plan whose next automatic stage is due."""
+    due = []
+    plans = session.execute(select(ReleasePlan).where(ReleasePlan.status == "active")).scalars()
+    for plan in plans:
+        stages = stages_of(plan)
+        nxt = plan.current + 1
+        if nxt >= len(stages) or not stages[nxt]["auto"]:
+            continue
+        repo = session.get(Repo, plan.repo_id)
+        if repo is None:
+            continue
+        if all(holds for _, holds, _ in evaluate(session, hub, repo, plan, nxt)):
+            due.append((repo.id, nxt))
+    return due
+
+
+def run_promotion(hub: Hub, repo_pk: int, stage: int) -> bool:
+    """The background job: promote ``stage`` of the plan if it is still due."""
+    with hub.db.write() as session:
+        repo = session.get(Repo, repo_pk)
+        if repo is None:
+            return False
+        try:
+            promote(session, hub, repo, None, "scheduled: conditions met", expected=stage)
+        except (Conflict, NotFound):
+            return False
+    return True
+
+
+def schedule_due(hub: Hub) -> int:
+    """Find due promotions (read transaction, committed) and enqueue one job each."""
+    with hub.db.read() as session:
+        due = due_plans(session, hub)
+    for repo_pk, stage in due:
+        hub.jobs.promote(repo_pk, stage)
+    return len(due)
+
+
+def count_decisions(session: Session, plan: ReleasePlan) -> int:
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(ReleaseDecision)
+            .where(ReleaseDecision.plan_id == plan.id)
+        ).scalar_one()
+    )
