@@ -138,8 +138,8 @@ def require_download(
     Read access first; then, on a gated repository, every file outside OPEN_FILES
     needs an accepted request that is current (same licence text, not expired),
     unless the caller has a role over the namespace (owners and organisation
-    members are never gated). Returns True when the caller got through the gate
-    only by an accepted request, which the caller audits as a gated download.
+    members are never gated). Returns True when the caller got through only by an
+    accepted request or a released stage, which the caller audits as a gated download.
 
     A staged release plan comes before the gate: files and revisions (``rev``, a
     branch or tag name) that the plan controls and its current stage has not opened
@@ -147,7 +147,7 @@ def require_download(
     (anyone with a role over the repository) always pass.
     """
     require_read(session, principal, repo)
-    releases.check_download(
+    staged = releases.check_download(
         session,
         principal,
         repo,
@@ -156,9 +156,9 @@ def require_download(
         is_owner=repo_role(session, principal, repo) is not None,
     )
     if path is not None and path in OPEN_FILES:
-        return False
+        return staged
     if gating.mode_of(session, repo) == "off":
-        return False
+        return staged
     if repo_role(session, principal, repo) is not None:
         return False
     if principal is None:

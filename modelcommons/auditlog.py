@@ -194,6 +194,20 @@ class LicenceViolationsCommitted(Event):
     clauses: tuple[str, ...] = ()
 
 
+def gated_download(
+    repo: Any, principal_name: str | None, path: str, revision: str
+) -> GatedDownload:
+    """The event for a gated or staged file fetched (or shown) outside the namespace."""
+    return GatedDownload(
+        principal_name,
+        repo=repo.id,
+        namespace=repo.namespace,
+        repo_id=repo.repo_id,
+        path=path,
+        revision=revision,
+    )
+
+
 def _canonical(entry: dict[str, Any]) -> bytes:
     return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 

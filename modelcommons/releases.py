@@ -284,17 +284,21 @@ def check_download(
     rev: str | None,
     *,
     is_owner: bool,
-) -> None:
-    """Refuse a file or revision the current stage has not opened to this caller."""
+) -> bool:
+    """Refuse a file or revision the current stage has not opened to this caller.
+
+    Returns True when the plan controls what is fetched and a stage let the caller
+    through: such downloads of staged files are audited.
+    """
     if is_owner:
-        return
+        return False
     plan = plan_of(session, repo)
     if plan is None or plan.status == "ended":
-        return
+        return False
     stages = stages_of(plan)
-    path_ok, rev_ok, _ = _allowed(session, principal, repo, plan, stages, path, rev)
+    path_ok, rev_ok, controlled = _allowed(session, principal, repo, plan, stages, path, rev)
     if path_ok and rev_ok:
-        return
+        return controlled
     what = f"revision {rev!r}" if not rev_ok else f"{path!r}"
     upto = effective_stage(plan)
     stage = stages[upto]["name"] if upto >= 0 else "none yet"
@@ -652,3 +656,36 @@ def count_decisions(session: Session, plan: ReleasePlan) -> int:
             .where(ReleaseDecision.plan_id == plan.id)
         ).scalar_one()
     )
+
+
+ACTIONS = ("promote", "pause", "resume", "rollback", "approve")
+
+
+def act(
+    session: Session,
+    hub: Hub,
+    repo: Repo,
+    principal: Principal,
+    action: str,
+    rationale: str,
+    *,
+    force: bool = False,
+) -> None:
+    """One owner decision (or an approval), as the API and the pages both make it.
+
+    The caller has checked access: admin for every action but ``approve``.
+    """
+    if action == "approve":
+        approve(session, hub, repo, principal, rationale)
+        hub.jobs.after_commit(session, hub.jobs.check)
+    elif action == "promote":
+        promote(session, hub, repo, principal.name, rationale, force=force)
+    elif action == "pause":
+        pause(session, hub, repo, principal.name, rationale)
+    elif action == "resume":
+        resume(session, hub, repo, principal.name, rationale)
+        hub.jobs.after_commit(session, hub.jobs.check)
+    elif action == "rollback":
+        rollback(session, hub, repo, principal.name, rationale)
+    else:
+        raise BadRequest(f"Unknown release action {action!r}.")

@@ -173,20 +173,13 @@ async def resolve(ctx: Ctx) -> Response:
 
 
 def _count_download(ctx: Ctx, repo_id: int, gated: tuple[str, str] | None = None) -> None:
-    """Count a download; a gated file fetched through an access request is also audited."""
+    """Count a download; a gated or staged file fetched by someone outside the
+    repository's namespace (through an access request or a released stage) is
+    also audited. Anonymous downloads of publicly released stages have no actor."""
     with ctx.hub.db.write() as session:
         session.execute(update(Repo).where(Repo.id == repo_id).values(downloads=Repo.downloads + 1))
         if gated is not None:
             repo = session.get(Repo, repo_id)
-            assert repo is not None and ctx.principal is not None
-            ctx.hub.audit.record(
-                session,
-                auditlog.GatedDownload(
-                    ctx.principal.name,
-                    repo=repo.id,
-                    namespace=repo.namespace,
-                    repo_id=repo.repo_id,
-                    path=gated[1],
-                    revision=gated[0],
-                ),
-            )
+            assert repo is not None
+            name = ctx.principal.name if ctx.principal else None
+            ctx.hub.audit.record(session, auditlog.gated_download(repo, name, gated[1], gated[0]))

@@ -72,27 +72,18 @@ async def decide(ctx: Ctx) -> Response:
 
     def work() -> Response:
         with ctx.hub.db.write() as session:
-            if action == "approve":
-                if ctx.principal is None:
-                    raise Unauthorized("Sign in to approve a release stage.")
-                repo = load_repo(session, ctx)
-                releases.approve(session, ctx.hub, repo, ctx.principal, rationale)
-                ctx.hub.jobs.after_commit(session, ctx.hub.jobs.check)
-            else:
-                repo = load_repo(session, ctx, mode="admin")
-                assert ctx.principal is not None
-                actor = ctx.principal.name
-                if action == "promote":
-                    releases.promote(
-                        session, ctx.hub, repo, actor, rationale, force=bool(body.get("force"))
-                    )
-                elif action == "pause":
-                    releases.pause(session, ctx.hub, repo, actor, rationale)
-                elif action == "resume":
-                    releases.resume(session, ctx.hub, repo, actor, rationale)
-                    ctx.hub.jobs.after_commit(session, ctx.hub.jobs.check)
-                else:
-                    releases.rollback(session, ctx.hub, repo, actor, rationale)
+            if ctx.principal is None:
+                raise Unauthorized("Sign in to decide on or approve a release stage.")
+            repo = load_repo(session, ctx, mode="read" if action == "approve" else "admin")
+            releases.act(
+                session,
+                ctx.hub,
+                repo,
+                ctx.principal,
+                action,
+                rationale,
+                force=bool(body.get("force")),
+            )
             plan = releases.plan_of(session, repo)
             assert plan is not None
             return json_response(releases.describe(session, ctx.hub, repo, plan))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from starlette.responses import Response
 
-from .. import accounts, auditlog
+from .. import access, accounts, auditlog
 from ..accounts import hash_password, verify_password
 from ..errors import HubError, NotFound
 from ..routing import Ctx
@@ -136,6 +136,7 @@ def profile(ctx: Ctx) -> Response:
         return render(
             ctx,
             "account/profile.html",
+            is_admin=access.namespace_role(session, ctx.principal, name) == "admin",
             title=f"{name} · Model Commons",
             account=account,
             members=members,

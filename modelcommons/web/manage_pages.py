@@ -8,7 +8,7 @@ import hashlib
 from sqlalchemy import delete, func, select, update
 from starlette.responses import Response
 
-from .. import access, accounts, auditlog, gating, lifecycle, repos
+from .. import access, accounts, auditlog, gating, lifecycle, releases, repos
 from ..api.common import load_repo
 from ..commits import AddFile, CommitRequest, StoredContent
 from ..errors import HubError
@@ -303,3 +303,37 @@ def audit_page(ctx: Ctx) -> Response:
             **_common(session, ctx, repo, "audit", "main"),
             entries=list(reversed(entries)),
         )
+
+
+async def release_action(ctx: Ctx) -> Response:
+    """Owners promote, pause, resume or roll back a staged release; members approve."""
+    me = require_user(ctx)
+    form = await read_form(ctx)
+    action = field(form, "action")
+    if action not in releases.ACTIONS:
+        raise HubError(f"Unknown release action {action!r}.")
+
+    def work() -> Response:
+        with ctx.hub.db.write() as session:
+            repo = load_repo(session, ctx, mode="read" if action == "approve" else "admin")
+            releases.act(session, ctx.hub, repo, me, action, field(form, "rationale"))
+            url = repo_path(repo)
+        return redirect(ctx, url)
+
+    return await ctx.run(work)
+
+
+def namespace_audit_page(ctx: Ctx) -> Response:
+    """A user's or organisation's audit log, for its admins."""
+    require_user(ctx)
+    namespace = ctx.params["ns"]
+    with ctx.hub.db.read() as session:
+        access.require_namespace_admin(session, ctx.principal, namespace)
+        entries = [auditlog.as_json(r) for r in ctx.hub.audit.entries(session, namespace=namespace)]
+    return render(
+        ctx,
+        "account/audit.html",
+        title=f"{namespace} · audit log",
+        namespace=namespace,
+        entries=list(reversed(entries)),
+    )

@@ -232,18 +232,9 @@ def _audit_preview(ctx: Ctx, repo_pk: int, sha: str, path: str) -> None:
     """A gated file shown in the page is a gated download too."""
     with ctx.hub.db.write() as session:
         repo = session.get(Repo, repo_pk)
-        assert repo is not None and ctx.principal is not None
-        ctx.hub.audit.record(
-            session,
-            auditlog.GatedDownload(
-                ctx.principal.name,
-                repo=repo.id,
-                namespace=repo.namespace,
-                repo_id=repo.repo_id,
-                path=path,
-                revision=sha,
-            ),
-        )
+        assert repo is not None
+        name = ctx.principal.name if ctx.principal else None
+        ctx.hub.audit.record(session, auditlog.gated_download(repo, name, path, sha))
 
 
 def commits_page(ctx: Ctx) -> Response:
