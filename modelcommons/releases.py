@@ -276,6 +276,35 @@ def _allowed(
     )
 
 
+def _behind_closed_refs(
+    session: Session,
+    principal: Principal | None,
+    repo: Repo,
+    plan: ReleasePlan,
+    stages: list[dict[str, Any]],
+    rev: str | None,
+) -> bool:
+    """Whether ``rev`` is a commit id that only closed branches or tags lead to.
+
+    Clients resolve a branch once and then fetch by commit id, and every commit id
+    is public in /refs; without this, a closed branch would be one id away.
+    """
+    if rev is None or len(rev) != 40 or any(c not in "0123456789abcdef" for c in rev):
+        return False
+    names = {n for s in stages for n in (*s["opens"]["branches"], *s["opens"]["tags"])}
+    if not names:
+        return False
+    for ref in repos.list_refs(session, repo):
+        if (
+            ref.name in names
+            and not _allowed(session, principal, repo, plan, stages, None, ref.name)[1]
+        ):
+            continue
+        if any(c.oid == rev for c in repos.history(session, repo, ref.target)):
+            return False
+    return True
+
+
 def check_download(
     session: Session,
     principal: Principal | None,
@@ -297,6 +326,8 @@ def check_download(
         return False
     stages = stages_of(plan)
     path_ok, rev_ok, controlled = _allowed(session, principal, repo, plan, stages, path, rev)
+    if rev_ok and _behind_closed_refs(session, principal, repo, plan, stages, rev):
+        rev_ok, controlled = False, True
     if path_ok and rev_ok:
         return controlled
     what = f"revision {rev!r}" if not rev_ok else f"{path!r}"

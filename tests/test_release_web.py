@@ -78,3 +78,34 @@ def test_promote_from_the_page_and_read_the_namespace_log(browser, hub: Server) 
         f"{hub.url}/api/audit-log/rel", headers={"Authorization": f"Bearer {hub.user('nosy-rel')}"}
     )
     assert stranger.status_code == 404
+
+
+def test_closed_branches_stay_closed_by_commit_id(hub: Server) -> None:
+    token = hub.user("brancher")
+    api = HfApi(endpoint=hub.url, token=token)
+    api.create_repo("brancher/model")
+    api.create_branch("brancher/model", branch="xl")
+    api.upload_file(
+        path_or_fileobj=b"xl weights",
+        path_in_repo="xl.bin",
+        repo_id="brancher/model",
+        revision="xl",
+    )
+    plan = {"stages": [{"name": "partners", "audience": "owners", "opens": {"branches": ["xl"]}}]}
+    r = httpx.put(
+        f"{hub.url}/api/models/brancher/model/release-plan",
+        json=plan,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 200, r.text
+    refs = {b.name: b.target_commit for b in api.list_repo_refs("brancher/model").branches}
+    for rev in ("xl", refs["xl"]):
+        anon = httpx.get(f"{hub.url}/brancher/model/resolve/{rev}/xl.bin")
+        assert anon.status_code == 401 and anon.headers["x-error-code"] == "GatedRepo", rev
+    main = httpx.get(f"{hub.url}/brancher/model/resolve/{refs['main']}/.gitattributes")
+    assert main.status_code == 200  # commits on open branches are fine by id
+    owner = httpx.get(
+        f"{hub.url}/brancher/model/resolve/{refs['xl']}/xl.bin",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert owner.content == b"xl weights"
