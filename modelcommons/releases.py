@@ -325,6 +325,20 @@ def check_download(
     if plan is None or plan.status == "ended":
         return False
     stages = stages_of(plan)
+    if path is None and rev is None:
+        # "Any file" (LFS objects by hash, auth-check): only when nothing is closed.
+        upto = effective_stage(plan)
+        if all(
+            i <= upto and _in_audience(session, principal, repo, s["audience"])
+            for i, s in enumerate(stages)
+            if any(s["opens"].values())
+        ):
+            return False
+        raise GatedRepo(
+            f"{repo.repo_id} is in a staged release and not all of it is released to you; "
+            "download released files by path.",
+            status=401 if principal is None else 403,
+        )
     path_ok, rev_ok, controlled = _allowed(session, principal, repo, plan, stages, path, rev)
     if rev_ok and _behind_closed_refs(session, principal, repo, plan, stages, rev):
         rev_ok, controlled = False, True

@@ -109,3 +109,38 @@ def test_closed_branches_stay_closed_by_commit_id(hub: Server) -> None:
         headers={"Authorization": f"Bearer {token}"},
     )
     assert owner.content == b"xl weights"
+
+
+def test_lfs_by_hash_and_auth_check_respect_the_plan(hub: Server) -> None:
+    token = hub.user("hasher")
+    api = HfApi(endpoint=hub.url, token=token)
+    api.create_repo("hasher/model")
+    api.upload_file(
+        path_or_fileobj=b"x" * 2000, path_in_repo="w.safetensors", repo_id="hasher/model"
+    )
+    plan = {
+        "stages": [{"name": "owners", "audience": "owners", "opens": {"files": ["*.safetensors"]}}]
+    }
+    assert (
+        httpx.put(
+            f"{hub.url}/api/models/hasher/model/release-plan",
+            json=plan,
+            headers={"Authorization": f"Bearer {token}"},
+        ).status_code
+        == 200
+    )
+    oid = next(f for f in api.list_repo_tree("hasher/model") if f.path == "w.safetensors")
+    other = {"Authorization": f"Bearer {hub.user('hash-stranger')}"}
+    batch = httpx.post(
+        f"{hub.url}/hasher/model.git/info/lfs/objects/batch",
+        headers=other,
+        json={"operation": "download", "objects": [{"oid": oid.lfs.sha256, "size": 2000}]},
+    )  # type: ignore[union-attr]
+    assert batch.status_code == 403 and batch.headers["x-error-code"] == "GatedRepo"
+    check = httpx.get(f"{hub.url}/api/models/hasher/model/auth-check", headers=other)
+    assert check.status_code == 403
+    owner = httpx.get(
+        f"{hub.url}/api/models/hasher/model/auth-check",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert owner.status_code == 200
