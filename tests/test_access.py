@@ -73,6 +73,9 @@ OPERATIONS: dict[str, tuple[str, Op]] = {
     "commits": ("read", lambda c, r, p: c.get(f"/api/models/{r}/commits/main")),
     "resolve": ("read", lambda c, r, p: c.get(f"/{r}/resolve/main/.gitattributes")),
     "resolve-head": ("read", lambda c, r, p: c.head(f"/{r}/resolve/main/.gitattributes")),
+    "auth-check": ("read", lambda c, r, p: c.get(f"/api/models/{r}/auth-check")),
+    "likers": ("read", lambda c, r, p: c.get(f"/api/models/{r}/likers")),
+    "lineage": ("read", lambda c, r, p: c.get(f"/api/models/{r}/lineage")),
     "preupload": (
         "write",
         lambda c, r, p: c.post(
