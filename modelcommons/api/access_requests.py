@@ -3,10 +3,8 @@ and ``grant_access`` call them. Only repository admins may list or handle them."
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.responses import Response
 
@@ -15,7 +13,7 @@ from ..errors import BadRequest, NotFound
 from ..responses import iso, json_response
 from ..routing import Ctx
 from ..schema import AccessRecord, Account
-from .common import load_repo, read_json
+from .common import load_repo, next_cursor, read_json, read_page
 
 PAGE = 100
 
@@ -38,21 +36,12 @@ def item(record: AccessRecord, user: Account) -> dict[str, Any]:
 
 def list_requests(ctx: Ctx) -> Response:
     status = ctx.params["status"]
-    q = ctx.request.query_params
-    try:
-        limit = min(max(int(q.get("limit") or PAGE), 1), 1000)
-        offset = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if "cursor" in q else 0
-    except ValueError as exc:
-        raise BadRequest("'limit' must be an integer and 'cursor' one this hub returned.") from exc
+    offset, limit = read_page(ctx, PAGE)
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx, mode="admin")
         rows = gating.current_requests(session, repo, status, offset=offset, limit=limit + 1)
         docs = [item(r, u) for r, u in rows[:limit]]
-    headers = {}
-    if len(rows) > limit:
-        cursor = base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
-        params = [(k, v) for k, v in q.multi_items() if k != "cursor"] + [("cursor", cursor)]
-        headers["Link"] = f'<{ctx.url(ctx.raw_path)}?{urlencode(params)}>; rel="next"'
+    headers = next_cursor(ctx, offset + limit) if len(rows) > limit else {}
     return json_response(docs, headers=headers)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
@@ -68,6 +70,29 @@ async def read_json(ctx: Ctx, limit: int = 16 * 1024 * 1024) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
     return data
+
+
+def read_page(ctx: Ctx, default_limit: int) -> tuple[int, int]:
+    """(offset, limit) from ``?cursor=`` (one this hub returned) and ``?limit=``."""
+    q = ctx.request.query_params
+    try:
+        limit = min(max(int(q.get("limit") or default_limit), 1), 1000)
+        offset = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if "cursor" in q else 0
+    except ValueError as exc:
+        raise BadRequest("'limit' must be an integer and 'cursor' one this hub returned.") from exc
+    return max(offset, 0), limit
+
+
+def next_link(ctx: Ctx, **changes: str) -> dict[str, str]:
+    """The ``Link: <absolute url>; rel="next"`` header the client follows as-is:
+    this request's URL with some query parameters replaced."""
+    params = [(k, v) for k, v in ctx.request.query_params.multi_items() if k not in changes]
+    params += list(changes.items())
+    return {"Link": f'<{ctx.url(ctx.raw_path)}?{urlencode(params)}>; rel="next"'}
+
+
+def next_cursor(ctx: Ctx, offset: int) -> dict[str, str]:
+    return next_link(ctx, cursor=base64.urlsafe_b64encode(str(offset).encode()).decode())
 
 
 def flag(value: str | None) -> bool:

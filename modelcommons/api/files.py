@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import mimetypes
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 
 from sqlalchemy import update
 from starlette.responses import Response
@@ -16,7 +15,7 @@ from ..responses import BlobFileResponse, iso, json_response
 from ..routing import Ctx
 from ..schema import Commit, Repo
 from ..trees import DirInfo, Entry, FileInfo, TreeReader
-from .common import flag, load_repo, read_body, read_json
+from .common import flag, load_repo, next_cursor, read_body, read_json, read_page
 
 EXPANDED_PAGE = 50
 TEXT_TYPES = ("text/", "application/json", "application/x-yaml", "application/yaml")
@@ -36,10 +35,7 @@ def tree(ctx: Ctx) -> Response:
     recursive, expand = flag(q.get("recursive")), flag(q.get("expand"))
     path = ctx.params.get("path", "").strip("/")
     page = EXPANDED_PAGE if expand else ctx.hub.settings.page_size
-    try:
-        offset = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if "cursor" in q else 0
-    except ValueError as exc:
-        raise BadRequest("'cursor' must be one this hub returned.") from exc
+    offset, _ = read_page(ctx, page)
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
         sha = repos.resolve(session, repo, ctx.params["rev"])
@@ -71,11 +67,7 @@ def tree(ctx: Ctx) -> Response:
                 c = last.get(doc["path"])
                 if c is not None:
                     doc["lastCommit"] = {"id": c.oid, "title": c.title, "date": iso(c.created_at)}
-    headers = {}
-    if len(items) > page:
-        cursor = base64.urlsafe_b64encode(str(offset + page).encode()).decode()
-        params = [(k, v) for k, v in q.multi_items() if k != "cursor"] + [("cursor", cursor)]
-        headers["Link"] = f'<{ctx.url(ctx.raw_path)}?{urlencode(params)}>; rel="next"'
+    headers = next_cursor(ctx, offset + page) if len(items) > page else {}
     return json_response(docs, headers=headers)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from itertools import islice
-from urllib.parse import urlencode
 
 from starlette.responses import Response
 
@@ -11,7 +10,7 @@ from .. import repos
 from ..errors import BadRequest
 from ..responses import iso, json_response
 from ..routing import Ctx
-from .common import load_repo, read_json
+from .common import load_repo, next_link, read_json
 
 
 def list_refs(ctx: Ctx) -> Response:
@@ -98,8 +97,5 @@ def list_commits(ctx: Ctx) -> Response:
         }
         for c in rows[:limit]
     ]
-    headers = {}
-    if len(rows) > limit:
-        params = [(k, v) for k, v in q.multi_items() if k != "p"] + [("p", str(page + 1))]
-        headers["Link"] = f'<{ctx.url(ctx.raw_path)}?{urlencode(params)}>; rel="next"'
+    headers = next_link(ctx, p=str(page + 1)) if len(rows) > limit else {}
     return json_response(items, headers=headers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,7 +17,7 @@ from ..routing import Ctx
 from ..schema import Commit, Repo
 from ..search import SearchQuery, Viewer
 from ..trees import FileInfo, TreeReader
-from .common import flag, load_repo, read_json, repo_kind, repo_url
+from .common import flag, load_repo, next_cursor, read_json, read_page, repo_kind, repo_url
 
 
 def whoami(ctx: Ctx) -> Response:
@@ -279,11 +278,7 @@ def list_repos(ctx: Ctx) -> Response:
     """
     q = ctx.request.query_params
     kind = repo_kind(ctx)
-    try:
-        limit = min(int(q.get("limit") or ctx.hub.settings.page_size), 1000)
-        offset = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if "cursor" in q else 0
-    except ValueError as exc:
-        raise BadRequest("'limit' must be an integer and 'cursor' one this hub returned.") from exc
+    offset, limit = read_page(ctx, ctx.hub.settings.page_size)
     text = " ".join(q.getlist("search"))
     if q.get("sort") is None:
         sort, descending = ("relevance" if text.strip() else "id"), False
@@ -318,13 +313,7 @@ def list_repos(ctx: Ctx) -> Response:
                 if head is not None:
                     doc = info_document(ctx, session, repo, sha=head.target)
             docs.append(doc)
-    headers = {}
-    if len(rows) > limit:
-        cursor = base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
-        params = [(k, v) for k, v in q.multi_items() if k != "cursor"] + [("cursor", cursor)]
-        from urllib.parse import urlencode
-
-        headers["Link"] = f'<{ctx.url(ctx.raw_path)}?{urlencode(params)}>; rel="next"'
+    headers = next_cursor(ctx, offset + limit) if len(rows) > limit else {}
     return json_response(docs, headers=headers)
 
 
