@@ -294,15 +294,13 @@ def _behind_closed_refs(
     names = {n for s in stages for n in (*s["opens"]["branches"], *s["opens"]["tags"])}
     if not names:
         return False
-    for ref in repos.list_refs(session, repo):
-        if (
-            ref.name in names
-            and not _allowed(session, principal, repo, plan, stages, None, ref.name)[1]
-        ):
-            continue
-        if any(c.oid == rev for c in repos.history(session, repo, ref.target)):
-            return False
-    return True
+    open_heads = [
+        ref.target
+        for ref in repos.list_refs(session, repo)
+        if ref.name not in names
+        or _allowed(session, principal, repo, plan, stages, None, ref.name)[1]
+    ]
+    return rev not in repos.reachable(session, repo, open_heads)
 
 
 def check_download(

@@ -161,6 +161,21 @@ def history(session: Session, repo: Repo, start: str) -> Iterator[Commit]:
             heapq.heappush(heap, (-row.created_at.timestamp(), parent, row))
 
 
+def reachable(session: Session, repo: Repo, starts: list[str]) -> set[str]:
+    """Every commit id reachable from any of ``starts``, with one query."""
+    rows = session.execute(select(Commit.oid, Commit.parents).where(Commit.repo_id == repo.id))
+    parents = {oid: parent_ids for oid, parent_ids in rows}
+    seen: set[str] = set()
+    stack = [s for s in starts if s in parents]
+    while stack:
+        oid = stack.pop()
+        if oid in seen:
+            continue
+        seen.add(oid)
+        stack.extend(p for p in parents[oid].split() if p in parents)
+    return seen
+
+
 def last_changes(
     session: Session,
     reader: TreeReader,
