@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from . import gating, releases
-from .accounts import Principal
+from .accounts import Principal, org_roles
 from .errors import Forbidden, GatedRepo, NotFound, RepoNotFound, Unauthorized
 from .schema import Account, Membership, Repo
 
@@ -82,9 +82,54 @@ def can_write(session: Session, principal: Principal | None, repo: Repo) -> bool
     )
 
 
+def listed_namespaces(session: Session, principal: Principal | None) -> frozenset[str] | None:
+    """Namespaces whose private repositories show in the principal's listings and
+    search results; None for all of them (hub admins).
+
+    A fine-grained token lists only the namespaces it names: the private
+    repositories it names one by one it may open, but they are not listed.
+    """
+    if principal is None:
+        return frozenset()
+    if principal.scope is not None:
+        names = {principal.name, *org_roles(session, principal.user_id)}
+        if principal.is_admin:
+            names |= {e[3:] for e in principal.scope.entities if e.startswith("ns:")}
+        return frozenset(n for n in names if principal.scope.covers_namespace(n))
+    if principal.is_admin:
+        return None
+    return frozenset({principal.name, *org_roles(session, principal.user_id)})
+
+
+def listed(session: Session, principal: Principal | None) -> ColumnElement[bool]:
+    """A WHERE clause on repos: what :func:`listed_namespaces` lets the principal list."""
+    names = listed_namespaces(session, principal)
+    if names is None:
+        return true()
+    if not names:
+        return Repo.private.is_(False)
+    return or_(Repo.private.is_(False), Repo.namespace.in_(sorted(names)))
+
+
 def require_read(session: Session, principal: Principal | None, repo: Repo) -> None:
     if not can_read(session, principal, repo):
         raise RepoNotFound(repo.repo_id)
+
+
+def require_participant(session: Session, principal: Principal | None, repo: Repo) -> None:
+    """Acting as oneself on a repository one can read: likes and release approvals.
+
+    No role is needed, but the caller must be signed in and hold a token that may
+    change things (a read-only token only reads) and, if fine-grained, reaches
+    this repository.
+    """
+    require_read(session, principal, repo)
+    if principal is None:
+        raise Unauthorized("You must be signed in to do this.")
+    if not principal.allows("write"):
+        raise Forbidden("This token may not write; create a token with write access.")
+    if principal.scope is not None and not principal.scope.covers_repo(repo.kind, repo.repo_id):
+        raise Forbidden(f"This token does not reach {repo.repo_id}.")
 
 
 def require_write(session: Session, principal: Principal | None, repo: Repo) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
@@ -27,15 +27,20 @@ def repo_kind(ctx: Ctx) -> str:
     return "dataset" if prefix == "datasets/" else "model"
 
 
-def load_repo(session: Session, ctx: Ctx, *, mode: str = "read") -> Repo:
+Mode = Literal["read", "participate", "write", "admin"]
+
+_CHECKS = {
+    "read": access.require_read,
+    "participate": access.require_participant,
+    "write": access.require_write,
+    "admin": access.require_admin,
+}
+
+
+def load_repo(session: Session, ctx: Ctx, *, mode: Mode = "read") -> Repo:
     """The repository named by the URL, after checking the caller's access."""
     repo = repos.get_repo(session, repo_kind(ctx), ctx.params["ns"], ctx.params["name"])
-    if mode == "read":
-        access.require_read(session, ctx.principal, repo)
-    elif mode == "write":
-        access.require_write(session, ctx.principal, repo)
-    else:
-        access.require_admin(session, ctx.principal, repo)
+    _CHECKS[mode](session, ctx.principal, repo)
     return repo
 
 

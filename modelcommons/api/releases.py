@@ -4,7 +4,8 @@
 ``PUT`` (set or replace, admins), ``DELETE`` (end the plan, admins),
 ``POST …/release-plan/{promote|pause|resume|rollback}`` (admins, body
 ``{"rationale": "...", "force": false}``) and ``POST …/release-plan/approve``
-(any signed-in user; whether the approval counts is the stage's condition).
+(anyone signed in who can read the repository, with a token that may write;
+whether the approval counts is the stage's condition).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from starlette.responses import Response
 
 from .. import releases
-from ..errors import BadRequest, NotFound, Unauthorized
+from ..errors import BadRequest, NotFound
 from ..responses import json_response
 from ..routing import Ctx
 from .common import load_repo, read_json
@@ -72,9 +73,8 @@ async def decide(ctx: Ctx) -> Response:
 
     def work() -> Response:
         with ctx.hub.db.write() as session:
-            if ctx.principal is None:
-                raise Unauthorized("Sign in to decide on or approve a release stage.")
-            repo = load_repo(session, ctx, mode="read" if action == "approve" else "admin")
+            repo = load_repo(session, ctx, mode="participate" if action == "approve" else "admin")
+            assert ctx.principal is not None  # the check above refuses anonymous callers
             releases.act(
                 session,
                 ctx.hub,

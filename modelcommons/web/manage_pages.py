@@ -62,12 +62,14 @@ async def create(ctx: Ctx) -> Response:
     try:
         return await ctx.run(work)
     except HubError as exc:
-        message = exc.message
+        # The form comes back with the message, and the status says what went wrong
+        # (403 for a namespace the user may not create in, 409 for a taken name).
+        message, status = exc.message, exc.status if exc.status < 500 else 400
     return await ctx.run(
         lambda: render(
             ctx,
             "new.html",
-            status=400,
+            status=status,
             title="New repository",
             owners=_owners(ctx),
             owner=owner,
@@ -261,9 +263,10 @@ async def remove(ctx: Ctx) -> Response:
 
 def toggle_like(ctx: Ctx, *, like: bool | None) -> bool:
     """Like, unlike, or flip (``None``); returns whether the viewer now likes it."""
-    me = require_user(ctx)
     with ctx.hub.db.write() as session:
-        repo = load_repo(session, ctx)
+        repo = load_repo(session, ctx, mode="participate")
+        me = ctx.principal
+        assert me is not None
         existing = session.get(Like, (me.user_id, repo.id))
         want = (existing is None) if like is None else like
         if want and existing is None:
@@ -315,7 +318,7 @@ async def release_action(ctx: Ctx) -> Response:
 
     def work() -> Response:
         with ctx.hub.db.write() as session:
-            repo = load_repo(session, ctx, mode="read" if action == "approve" else "admin")
+            repo = load_repo(session, ctx, mode="participate" if action == "approve" else "admin")
             releases.act(session, ctx.hub, repo, me, action, field(form, "rationale"))
             url = repo_path(repo)
         return redirect(ctx, url)
