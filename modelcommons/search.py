@@ -71,7 +71,8 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, Select, func, or_, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from .accounts import Principal, org_roles
+from . import access
+from .accounts import Principal
 from .blobs import BlobStore
 from .cards import MAX_CARD_BYTES
 from .schema import Commit, Ref, Repo, SearchDocument
@@ -138,13 +139,9 @@ class Viewer:
 
     @classmethod
     def for_principal(cls, session: Session, principal: Principal | None) -> Viewer:
-        """Anonymous: public only; a user: also their own and their orgs'; admin: all."""
-        if principal is None:
-            return cls()
-        names = [principal.name, *org_roles(session, principal.user_id)]
-        if principal.scope is not None:  # a fine-grained token sees only its namespaces
-            names = [n for n in names if principal.scope.covers_namespace(n)]
-        return cls(frozenset(names), is_admin=principal.is_admin)
+        """What :func:`access.listed_namespaces` lets the principal list."""
+        names = access.listed_namespaces(session, principal)
+        return cls(is_admin=True) if names is None else cls(names)
 
 
 ANONYMOUS = Viewer()

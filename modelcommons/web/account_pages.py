@@ -12,7 +12,6 @@ from ..routing import Ctx
 from ..schema import Account, Membership, Repo, Token, utcnow
 from . import sessions
 from .forms import field, read_form, require_user, safe_next
-from .home import visible
 from .templating import redirect, render
 from .views import RepoCard
 
@@ -115,7 +114,7 @@ def profile(ctx: Ctx) -> Response:
             raise NotFound(f"No user or organisation named {name!r}.")
         rows = session.scalars(
             select(Repo)
-            .where(Repo.namespace == name, visible(session, ctx.principal))
+            .where(Repo.namespace == name, access.listed(session, ctx.principal))
             .order_by(Repo.updated_at.desc())
             .limit(200)
         ).all()

@@ -4,33 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, select
 from starlette.responses import Response
 
-from .. import accounts
-from ..accounts import Principal
+from .. import access
 from ..routing import Ctx
 from ..schema import Repo
 from .templating import render
 from .views import RepoCard
 
 
-def visible(session: Session, principal: Principal | None) -> ColumnElement[bool]:
-    """A WHERE clause: the repositories this viewer may see."""
-    if principal is None:
-        return Repo.private.is_(False)
-    if principal.is_admin:
-        return Repo.id.isnot(None)
-    names = [principal.name, *accounts.org_roles(session, principal.user_id)]
-    if principal.scope is not None:
-        names = [n for n in names if principal.scope.covers_namespace(n)]
-    return or_(Repo.private.is_(False), Repo.namespace.in_(names))
-
-
 def home(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
-        where = visible(session, ctx.principal)
+        where = access.listed(session, ctx.principal)
 
         def top(kind: str, order: ColumnElement[Any]) -> list[RepoCard]:
             rows = session.scalars(

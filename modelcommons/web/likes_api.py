@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from starlette.responses import Response
 
+from .. import access
 from ..api.common import load_repo
 from ..errors import NotFound
 from ..responses import iso, json_response
 from ..routing import Ctx
 from ..schema import Account, Like, Repo
-from .home import visible
 from .manage_pages import toggle_like
 
 
@@ -43,7 +43,7 @@ def user_likes(ctx: Ctx) -> Response:
         rows = session.execute(
             select(Repo, Like.created_at)
             .join(Like, Like.repo_id == Repo.id)
-            .where(Like.user_id == user.id, visible(session, ctx.principal))
+            .where(Like.user_id == user.id, access.listed(session, ctx.principal))
             .order_by(Like.created_at.desc())
             .limit(1000)
         )
