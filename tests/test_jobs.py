@@ -1,0 +1,117 @@
+"""The scheduler inside `commons serve`: due promotions run with nobody calling.
+
+`test_release_plans.py` drives the scheduler in-process with an injected clock;
+here the real server's own ticker and queue consumer do the work, on the embedded
+SQLite queue and on Redis. Nothing here waits for a date: the conditions that
+become true are a card section and an approval.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from huggingface_hub import HfApi
+
+from .conftest import Server
+
+
+def _redis_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+QUEUES = [
+    "sqlite",
+    pytest.param(
+        "redis", marks=pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
+    ),
+]
+
+
+@pytest.fixture(scope="module", params=QUEUES)
+def ticking(request: pytest.FixtureRequest) -> Iterator[Server]:
+    srv = Server(
+        "sqlite",
+        task_queue=request.param,
+        task_queue_name=f"jobs{secrets.token_hex(4)}",
+        release_tick_seconds=1,
+    )
+    srv.start()
+    yield srv
+    srv.close()
+
+
+def _plan_when(srv: Server, repo: str, done: Any, what: str) -> dict[str, Any]:
+    """Poll the public timeline until ``done(plan)``; the server works on its own."""
+    deadline = time.monotonic() + 60
+    plan: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        plan = httpx.get(f"{srv.url}/api/models/{repo}/release-plan").json()
+        if done(plan):
+            return plan
+        time.sleep(0.2)
+    raise AssertionError(f"the scheduler did not {what} within 60 s: {plan}")
+
+
+def test_serve_promotes_due_stages_by_itself(ticking: Server) -> None:
+    owner = f"own{secrets.token_hex(3)}"
+    token = ticking.user(owner)
+    repo = f"{owner}/staged"
+    api = HfApi(endpoint=ticking.url, token=token)
+    api.create_repo(repo)
+    api.upload_file(path_or_fileobj=b"w", path_in_repo="small/w.bin", repo_id=repo)
+    api.upload_file(path_or_fileobj=b"w", path_in_repo="large/w.bin", repo_id=repo)
+    stages = [
+        {
+            "name": "small",
+            "audience": "public",
+            "opens": {"files": ["small/*"]},
+            "auto": True,
+            "conditions": {"card_sections": ["## Risks"]},
+        },
+        {
+            "name": "large",
+            "audience": "public",
+            "opens": {"files": ["large/*"]},
+            "auto": True,
+            "conditions": {"approvals": {"count": 1, "role": "admin"}},
+        },
+    ]
+    auth = {"Authorization": f"Bearer {token}"}
+    r = httpx.put(
+        f"{ticking.url}/api/models/{repo}/release-plan", json={"stages": stages}, headers=auth
+    )
+    assert r.status_code == 200, r.text
+    small = f"{ticking.url}/{repo}/resolve/main/small/w.bin"
+    assert httpx.get(small).status_code == 401
+
+    # A commit enqueues nothing: only the server's own ticker can notice the card.
+    api.upload_file(
+        path_or_fileobj=b"# Staged\n\n## Risks\n\nNone known.\n",
+        path_in_repo="README.md",
+        repo_id=repo,
+    )
+    plan = _plan_when(ticking, repo, lambda p: p["current"] >= 0, "open the first stage")
+    assert plan["current"] == 0
+    promoted = plan["decisions"][-1]
+    assert promoted["action"] == "promote" and promoted["actor"] is None
+    assert httpx.get(small).content == b"w"
+
+    # An approval enqueues a check after its commit; the queue's consumer promotes.
+    r = httpx.post(
+        f"{ticking.url}/api/models/{repo}/release-plan/approve",
+        json={"rationale": "reviewed"},
+        headers=auth,
+    )
+    assert r.status_code == 200, r.text
+    _plan_when(ticking, repo, lambda p: p["current"] == 1, "open the approved stage")
+    assert httpx.get(f"{ticking.url}/{repo}/resolve/main/large/w.bin").content == b"w"
