@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -51,6 +51,20 @@ class Event:
 
 
 @dataclasses.dataclass(frozen=True)
+class RepoEvent(Event):
+    """An event about one repository: its key, its namespace and its id at the time."""
+
+    repo: int = 0
+    namespace: str = ""
+    repo_id: str = ""
+
+    @classmethod
+    def of(cls, repo: Any, actor: str | None, **fields: Any) -> Self:
+        """The event about ``repo`` (a :class:`~modelcommons.schema.Repo`)."""
+        return cls(actor, repo=repo.id, namespace=repo.namespace, repo_id=repo.repo_id, **fields)
+
+
+@dataclasses.dataclass(frozen=True)
 class SignedIn(Event):
     kind: ClassVar[str] = "auth.sign_in"
     namespace: str = ""  # who signed in
@@ -73,11 +87,8 @@ class TokenRevoked(Event):
 
 
 @dataclasses.dataclass(frozen=True)
-class RepoCreated(Event):
+class RepoCreated(RepoEvent):
     kind: ClassVar[str] = "repo.created"
-    repo: int = 0
-    namespace: str = ""
-    repo_id: str = ""
     private: bool = False
 
 
@@ -91,74 +102,53 @@ class RepoMoved(Event):
 
 
 @dataclasses.dataclass(frozen=True)
-class RepoDeleted(Event):
+class RepoDeleted(RepoEvent):
     kind: ClassVar[str] = "repo.deleted"
-    repo: int = 0
-    namespace: str = ""
-    repo_id: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
-class VisibilityChanged(Event):
+class VisibilityChanged(RepoEvent):
     kind: ClassVar[str] = "repo.visibility_changed"
-    repo: int = 0
-    namespace: str = ""
-    repo_id: str = ""
     private: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
-class GatingChanged(Event):
+class GatingChanged(RepoEvent):
     """The gating setting of a repository changed (mode "off", "auto", "manual")."""
 
     kind: ClassVar[str] = "gating.changed"
-    repo: int = 0
-    namespace: str = ""
-    repo_id: str = ""
     mode: str = "off"
     access_seconds: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
-class AccessRequested(Event):
+class AccessRequested(RepoEvent):
     kind: ClassVar[str] = "gating.requested"
-    repo: int = 0
-    namespace: str = ""
-    repo_id: str = ""
     user: str = ""
     licence_sha256: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
-class AccessDecided(Event):
+class AccessDecided(RepoEvent):
     """A reviewer accepted, rejected or cancelled (status "pending") a request."""
 
     kind: ClassVar[str] = "gating.decided"
-    repo: int = 0
-    namespace: str = ""
-    repo_id: str = ""
     user: str = ""
     status: str = ""
     reason: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
-class AccessGranted(Event):
+class AccessGranted(RepoEvent):
     kind: ClassVar[str] = "gating.granted"
-    repo: int = 0
-    namespace: str = ""
-    repo_id: str = ""
     user: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
-class LicenceAccepted(Event):
+class LicenceAccepted(RepoEvent):
     """An acceptance record was written: the user now holds access under this licence."""
 
     kind: ClassVar[str] = "gating.licence_accepted"
-    repo: int = 0
-    namespace: str = ""
-    repo_id: str = ""
     user: str = ""
     revision: str = ""
     licence_sha256: str = ""
@@ -166,11 +156,8 @@ class LicenceAccepted(Event):
 
 
 @dataclasses.dataclass(frozen=True)
-class GatedDownload(Event):
+class GatedDownload(RepoEvent):
     kind: ClassVar[str] = "gating.download"
-    repo: int = 0
-    namespace: str = ""
-    repo_id: str = ""
     path: str = ""
     revision: str = ""
 
@@ -183,13 +170,10 @@ class LicencePolicySet(Event):
 
 
 @dataclasses.dataclass(frozen=True)
-class LicenceViolationsCommitted(Event):
+class LicenceViolationsCommitted(RepoEvent):
     """A card commit with licence violations, let through because the policy warns."""
 
     kind: ClassVar[str] = "licence.violations_committed"
-    repo: int = 0
-    namespace: str = ""
-    repo_id: str = ""
     commit: str = ""
     clauses: tuple[str, ...] = ()
 
@@ -198,14 +182,7 @@ def gated_download(
     repo: Any, principal_name: str | None, path: str, revision: str
 ) -> GatedDownload:
     """The event for a gated or staged file fetched (or shown) outside the namespace."""
-    return GatedDownload(
-        principal_name,
-        repo=repo.id,
-        namespace=repo.namespace,
-        repo_id=repo.repo_id,
-        path=path,
-        revision=revision,
-    )
+    return GatedDownload.of(repo, principal_name, path=path, revision=revision)
 
 
 def _canonical(entry: dict[str, Any]) -> bytes:
@@ -351,14 +328,11 @@ def as_json(row: AuditEvent) -> dict[str, Any]:
 
 
 @dataclasses.dataclass(frozen=True)
-class ReleaseDecided(Event):
+class ReleaseDecided(RepoEvent):
     """A staged-release decision: plan set or ended, stage promoted, paused, resumed,
     rolled back or approved. ``actor`` None is the scheduler."""
 
     kind: ClassVar[str] = "release.decided"
-    repo: int = 0
-    namespace: str = ""
-    repo_id: str = ""
     action: str = ""
     stage: int = -1
     stage_name: str = ""

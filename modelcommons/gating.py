@@ -214,11 +214,9 @@ def _append(
     if status == "accepted":
         hub.audit.record(
             session,
-            auditlog.LicenceAccepted(
+            auditlog.LicenceAccepted.of(
+                repo,
                 actor,
-                repo=repo.id,
-                namespace=repo.namespace,
-                repo_id=repo.repo_id,
                 user=user.name,
                 revision=record.revision,
                 licence_sha256=licence,
@@ -263,11 +261,9 @@ def set_mode(
     if after != before:
         hub.audit.record(
             session,
-            auditlog.GatingChanged(
+            auditlog.GatingChanged.of(
+                repo,
                 principal.name if principal else None,
-                repo=repo.id,
-                namespace=repo.namespace,
-                repo_id=repo.repo_id,
                 mode=after[0],
                 access_seconds=after[1],
             ),
@@ -294,11 +290,9 @@ def request_access(
     text = json.dumps(answers, sort_keys=True)
     hub.audit.record(
         session,
-        auditlog.AccessRequested(
+        auditlog.AccessRequested.of(
+            repo,
             principal.name,
-            repo=repo.id,
-            namespace=repo.namespace,
-            repo_id=repo.repo_id,
             user=user.name,
             licence_sha256=licence,
         ),
@@ -354,11 +348,9 @@ def decide(
     )
     hub.audit.record(
         session,
-        auditlog.AccessDecided(
+        auditlog.AccessDecided.of(
+            repo,
             principal.name,
-            repo=repo.id,
-            namespace=repo.namespace,
-            repo_id=repo.repo_id,
             user=account.name,
             status=status,
             reason=reason,
@@ -379,11 +371,9 @@ def grant(
         raise Conflict(f"{account.name} already has access to {repo.repo_id}.")
     hub.audit.record(
         session,
-        auditlog.AccessGranted(
+        auditlog.AccessGranted.of(
+            repo,
             principal.name,
-            repo=repo.id,
-            namespace=repo.namespace,
-            repo_id=repo.repo_id,
             user=account.name,
         ),
     )

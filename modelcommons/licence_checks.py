@@ -251,11 +251,9 @@ def run(
     if violations:
         hub.audit.record(
             session,
-            auditlog.LicenceViolationsCommitted(
+            auditlog.LicenceViolationsCommitted.of(
+                repo,
                 author,
-                repo=repo.id,
-                namespace=repo.namespace,
-                repo_id=repo.repo_id,
                 commit=commit_oid,
                 clauses=tuple(clauses),
             ),

@@ -53,9 +53,7 @@ def create(
     hub.reindex(session, repo)
     hub.audit.record(
         session,
-        auditlog.RepoCreated(
-            principal.name, repo=repo.id, namespace=namespace, repo_id=repo.repo_id, private=private
-        ),
+        auditlog.RepoCreated.of(repo, principal.name, private=private),
     )
     return repo
 
@@ -85,8 +83,9 @@ def delete(hub: Hub, session: Session, principal: Principal | None, repo: Repo) 
     access.require_admin(session, principal, repo)
     hub.audit.record(
         session,
-        auditlog.RepoDeleted(
-            _actor(principal), repo=repo.id, namespace=repo.namespace, repo_id=repo.repo_id
+        auditlog.RepoDeleted.of(
+            repo,
+            _actor(principal),
         ),
     )
     hub.unindex(session, repo)
@@ -100,11 +99,9 @@ def set_visibility(
     if repo.private != private:
         hub.audit.record(
             session,
-            auditlog.VisibilityChanged(
+            auditlog.VisibilityChanged.of(
+                repo,
                 _actor(principal),
-                repo=repo.id,
-                namespace=repo.namespace,
-                repo_id=repo.repo_id,
                 private=private,
             ),
         )

@@ -484,11 +484,9 @@ def _decide(
     plan.updated_at = hub.clock.now()
     hub.audit.record(
         session,
-        auditlog.ReleaseDecided(
+        auditlog.ReleaseDecided.of(
+            repo,
             actor,
-            repo=repo.id,
-            namespace=repo.namespace,
-            repo_id=repo.repo_id,
             action=action,
             stage=stage,
             stage_name=name,
