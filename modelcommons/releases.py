@@ -528,10 +528,11 @@ def _opened_stages_kept(old: list[dict[str, Any]], new: list[dict[str, Any]], cu
             why = f"the new plan changes its {changed}"
         else:
             continue
+        opened = "stage 1" if current == 0 else f"stages 1 to {current + 1}"
         raise Conflict(
-            f"The plan has already opened {label}, and {why}. Keep stages 1 to "
-            f"{current + 1} as they are, or restart the plan from before its first stage "
-            "(which closes every opened stage again)."
+            f"The plan has already opened {label}, and {why}. Keep {opened} as "
+            f"{'it is' if current == 0 else 'they are'}, or restart the plan from before its "
+            "first stage (which closes every opened stage again)."
         )
 
 
