@@ -352,8 +352,8 @@ def as_json(row: AuditEvent) -> dict[str, Any]:
 
 @dataclasses.dataclass(frozen=True)
 class ReleaseDecided(Event):
-    """A staged-release decision: plan set or ended, stage promoted, paused, resumed,
-    rolled back or approved. ``actor`` None is the scheduler."""
+    """A staged-release decision: plan set, replaced, restarted or ended, stage
+    promoted, paused, resumed, rolled back or approved. ``actor`` None is the scheduler."""
 
     kind: ClassVar[str] = "release.decided"
     repo: int = 0

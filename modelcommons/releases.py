@@ -21,6 +21,10 @@ audiences of the stages already promoted that open it. Everything else answers l
 a gated file (``X-Error-Code: GatedRepo``, 401 anonymous, 403 signed in) with an
 ``X-Error-Message`` naming the staged release. A paused plan revokes what its
 current stage opened; a rollback returns to the previous stage.
+
+Replacing a plan (:func:`set_plan`, for the API's PUT and the settings page alike)
+keeps its position: the stages already opened must stay as they are, unless the owner
+restarts the plan from before its first stage.
 """
 
 from __future__ import annotations
