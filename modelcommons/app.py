@@ -24,6 +24,7 @@ from .web import (
     home,
     likes_api,
     manage_pages,
+    release_pages,
     repo_pages,
     search_page,
     sessions,
@@ -125,6 +126,8 @@ def add_pages(r: Router) -> None:
     r.add("POST", f"{page}/settings/visibility", manage_pages.set_visibility, web=True)
     r.add("POST", f"{page}/settings/move", manage_pages.move, web=True)
     r.add("POST", f"{page}/settings/delete", manage_pages.remove, web=True)
+    r.add("GET", f"{page}/settings/release-plan", release_pages.plan_page, web=True)
+    r.add("POST", f"{page}/settings/release-plan", release_pages.save_plan, web=True)
     r.add("POST", f"{page}/like", manage_pages.like, web=True)
     r.add("GET", f"{page}/audit", manage_pages.audit_page, web=True)
     r.add("POST", f"{page}/release", manage_pages.release_action, web=True)

@@ -329,8 +329,8 @@ def as_json(row: AuditEvent) -> dict[str, Any]:
 
 @dataclasses.dataclass(frozen=True)
 class ReleaseDecided(RepoEvent):
-    """A staged-release decision: plan set or ended, stage promoted, paused, resumed,
-    rolled back or approved. ``actor`` None is the scheduler."""
+    """A staged-release decision: plan set, replaced, restarted or ended, stage
+    promoted, paused, resumed, rolled back or approved. ``actor`` None is the scheduler."""
 
     kind: ClassVar[str] = "release.decided"
     action: str = ""

@@ -21,6 +21,10 @@ audiences of the stages already promoted that open it. Everything else answers l
 a gated file (``X-Error-Code: GatedRepo``, 401 anonymous, 403 signed in) with an
 ``X-Error-Message`` naming the staged release. A paused plan revokes what its
 current stage opened; a rollback returns to the previous stage.
+
+Replacing a plan (:func:`set_plan`, for the API's PUT and the settings page alike)
+keeps its position: the stages already opened must stay as they are, unless the owner
+restarts the plan from before its first stage.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from . import auditlog, gating, repos
@@ -495,27 +499,117 @@ def _decide(
     )
 
 
+def _locked_plan(session: Session, repo: Repo) -> ReleasePlan | None:
+    """The plan, its row locked until commit (PostgreSQL; SQLite's write transactions
+    are already serial), so that a decision and a replacement never interleave."""
+    return session.execute(
+        select(ReleasePlan).where(ReleasePlan.repo_id == repo.id).with_for_update()
+    ).scalar_one_or_none()
+
+
 def _require_plan(session: Session, repo: Repo) -> ReleasePlan:
-    plan = plan_of(session, repo)
+    plan = _locked_plan(session, repo)
     if plan is None or plan.status == "ended":
         raise NotFound(f"{repo.repo_id} has no active release plan.")
     return plan
 
 
+def _stage_label(index: int, stage: dict[str, Any]) -> str:
+    return f'stage {index + 1} ("{stage["name"]}")'
+
+
+def _opened_stages_kept(old: list[dict[str, Any]], new: list[dict[str, Any]], current: int) -> None:
+    """Refuse a replacement that changes or removes a stage already opened."""
+    for i in range(current + 1):
+        label = _stage_label(i, old[i])
+        if i >= len(new):
+            why = "the new plan removes it"
+        elif new[i] != old[i]:
+            keys = [*new[i], *(k for k in old[i] if k not in new[i])]
+            changed = ", ".join(k for k in keys if new[i].get(k) != old[i].get(k))
+            why = f"the new plan changes its {changed}"
+        else:
+            continue
+        opened = "stage 1" if current == 0 else f"stages 1 to {current + 1}"
+        raise Conflict(
+            f"The plan has already opened {label}, and {why}. Keep {opened} as "
+            f"{'it is' if current == 0 else 'they are'}, or restart the plan from before its "
+            "first stage (which closes every opened stage again)."
+        )
+
+
+def _withdraw_approvals(session: Session, plan: ReleasePlan, stages: set[int] | None) -> int:
+    """Delete the approvals of these stages (None: all); returns how many."""
+    query = delete(ReleaseApproval).where(ReleaseApproval.plan_id == plan.id)
+    if stages is not None:
+        if not stages:
+            return 0
+        query = query.where(ReleaseApproval.stage.in_(stages))
+    result = session.execute(query)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def set_plan(
-    session: Session, hub: Hub, repo: Repo, raw: object, actor: str, rationale: str
+    session: Session,
+    hub: Hub,
+    repo: Repo,
+    raw: object,
+    actor: str,
+    rationale: str,
+    *,
+    restart: bool = False,
 ) -> ReleasePlan:
-    """Create or replace the plan; it starts before its first stage."""
+    """Create or replace the plan; the API's PUT and the settings page both call this.
+
+    - No plan, or an ended one: the new plan starts before its first stage.
+    - Otherwise the plan keeps its position (``current``) and status when the stages
+      already opened (indices 0..current) are unchanged; changing or removing one of
+      them is a :class:`Conflict` naming the stage. Approvals of pending stages that
+      the new plan changes or removes are withdrawn: they approved something else.
+    - ``restart``: start the new plan over, before its first stage, as "active",
+      closing whatever was open and withdrawing every approval.
+
+    Every change is a decision in the public log ("plan", "replace" or "restart").
+    """
     stages = validate_stages(raw)
-    plan = plan_of(session, repo)
+    plan = _locked_plan(session, repo)
+    fresh = plan is None or plan.status == "ended"
     if plan is None:
         plan = ReleasePlan(repo_id=repo.id, created_at=hub.clock.now())
         session.add(plan)
-    plan.stages = json.dumps(stages)
-    plan.current = -1
-    plan.status = "active"
+        session.flush()
+    old = [] if fresh else stages_of(plan)
+    if fresh or restart:
+        was = plan.current
+        withdrawn = _withdraw_approvals(session, plan, None)
+        plan.stages = json.dumps(stages)
+        plan.current = -1
+        plan.status = "active"
+        if fresh:
+            action, summary = "plan", "plan set"
+        else:
+            action = "restart"
+            summary = "restarted before the first stage"
+            if was >= 0:
+                summary += f"; {_stage_label(was, old[was])} had been opened"
+    else:
+        _opened_stages_kept(old, stages, plan.current)
+        changed = {
+            i for i in range(plan.current + 1, len(old)) if i >= len(stages) or stages[i] != old[i]
+        }
+        withdrawn = _withdraw_approvals(session, plan, changed)
+        plan.stages = json.dumps(stages)
+        action = "replace"
+        summary = "plan replaced; " + (
+            f"kept at {_stage_label(plan.current, old[plan.current])}"
+            if plan.current >= 0
+            else "no stage opened yet"
+        )
+    if withdrawn:
+        summary += f"; {withdrawn} approval{'s' if withdrawn != 1 else ''} withdrawn"
     session.flush()
-    _decide(session, hub, repo, plan, "plan", -1, actor, rationale or "plan set")
+    text = f"{rationale} ({summary})" if rationale and action != "plan" else rationale or summary
+    _decide(session, hub, repo, plan, action, -1, actor, text)
     return plan
 
 

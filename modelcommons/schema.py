@@ -335,7 +335,8 @@ class ReleasePlan(Base):
 
 
 class ReleaseDecision(Base):
-    """Every decision on a plan (create, promote, pause, resume, rollback, approve, end).
+    """Every decision on a plan (plan, replace, restart, promote, pause, resume, rollback,
+    approve, end).
     Never updated; the public timeline of the repository."""
 
     __tablename__ = "release_decisions"

@@ -396,6 +396,82 @@ def test_jobs_wait_for_commit(sqlite_server: Server) -> None:
         hub.close()
 
 
+def test_replacing_a_plan_keeps_what_is_open(server: Server, tmp_path: Path, hf_env: None) -> None:
+    """A PUT may change the stages not yet opened and keeps the plan where it stands;
+    changing or removing an opened stage is a 409 unless the caller restarts."""
+    w = World(server)
+    stages = gpt2_plan(w)
+    assert w.call("PUT", stages=stages).status_code == 200
+    assert w.call("POST", "promote").status_code == 200
+    assert w.call("POST", "promote").status_code == 200
+    assert w.call("POST", "approve", user=w.bob).status_code == 200  # stage 3, pending
+
+    # A later stage edited: still at 355M, small and medium still public.
+    stages[3]["not_before"] = "2019-11-06"
+    r = w.call("PUT", stages=stages, rationale="one day later")
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    assert (plan["status"], plan["current"]) == ("active", 1)
+    assert [s["state"] for s in plan["stages"]] == ["open", "open", "pending", "pending"]
+    assert plan["stages"][3]["not_before"] == "2019-11-06T00:00:00"
+    last = plan["decisions"][-1]
+    assert last["action"] == "replace" and last["actor"] == w.alice
+    assert last["rationale"] == 'one day later (plan replaced; kept at stage 2 ("355M"))'
+    assert w.can(w.pub, "medium", tmp_path) and not w.can(w.pub, "large", tmp_path)
+
+    # An opened stage changed or removed: refused, naming it; nothing changes.
+    changed = gpt2_plan(w)
+    changed[1]["opens"] = {"files": ["medium/*", "xl/*"]}
+    r = w.call("PUT", stages=changed)
+    assert r.status_code == 409
+    assert 'stage 2 ("355M")' in r.json()["error"] and "changes its opens" in r.json()["error"]
+    r = w.call("PUT", stages=gpt2_plan(w)[:1])
+    assert r.status_code == 409
+    assert 'stage 2 ("355M")' in r.json()["error"] and "removes it" in r.json()["error"]
+    assert w.call("PUT", stages=changed, restart="yes").status_code == 400
+    plan = w.call("GET").json()
+    assert plan["current"] == 1 and plan["stages"][1]["opens"]["files"] == ["medium/*"]
+    assert plan["decisions"][-1]["action"] == "replace"  # no decision for the refusals
+
+    # The pending stage someone approved changes: the approval no longer counts.
+    stages[2]["audience"] = {"kind": "members", "orgs": [w.partners], "users": [w.pub]}
+    r = w.call("PUT", stages=stages)
+    assert r.status_code == 200, r.text
+    assert r.json()["decisions"][-1]["rationale"] == (
+        'plan replaced; kept at stage 2 ("355M"); 1 approval withdrawn'
+    )
+
+    # Paused: a replacement leaves it paused (it does not quietly reopen stage 2).
+    assert w.call("POST", "pause", rationale="misuse report").status_code == 200
+    stages.append({"name": "tools", "audience": "public", "opens": {"tags": ["v-tools"]}})
+    r = w.call("PUT", stages=stages)
+    assert r.status_code == 200 and r.json()["status"] == "paused", r.text
+    assert not w.can(w.pub, "medium", tmp_path) and w.can(w.pub, "small", tmp_path)
+
+    # Restart: back before the first stage, active, and said so in the log.
+    r = w.call("PUT", stages=changed, restart=True, rationale="new plan")
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    assert (plan["status"], plan["current"]) == ("active", -1)
+    assert plan["stages"][1]["opens"]["files"] == ["medium/*", "xl/*"]
+    last = plan["decisions"][-1]
+    assert last["action"] == "restart" and last["stage"] == -1
+    assert last["rationale"] == (
+        'new plan (restarted before the first stage; stage 2 ("355M") had been opened)'
+    )
+    assert not w.can(w.pub, "small", tmp_path)
+
+    # An ended plan is replaced by a fresh one, no restart needed.
+    assert w.call("POST", "promote").status_code == 200
+    assert w.call("DELETE", rationale="done").status_code == 200
+    r = w.call("PUT", stages=changed)
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    assert (plan["status"], plan["current"]) == ("active", -1)
+    assert plan["decisions"][-1]["action"] == "plan"
+    assert [d["action"] for d in plan["decisions"]].count("end") == 1
+
+
 def test_plan_validation_and_checks(sqlite_server: Server) -> None:
     w = World(sqlite_server)
     bad = w.call("PUT", stages=[{"audience": "everyone"}])

@@ -1,7 +1,10 @@
 """Staged release plans over HTTP: the public timeline, and owners' decisions.
 
 ``GET /api/{t}/{repo}/release-plan`` (anyone who can read the repository),
-``PUT`` (set or replace, admins), ``DELETE`` (end the plan, admins),
+``PUT`` (set or replace, admins, body ``{"stages": [...], "rationale": "...",
+"restart": false}``: a replacement keeps the plan's position and may change only the
+stages not yet opened, unless ``restart`` starts it over; see
+:func:`releases.set_plan`), ``DELETE`` (end the plan, admins),
 ``POST …/release-plan/{promote|pause|resume|rollback}`` (admins, body
 ``{"rationale": "...", "force": false}``) and ``POST …/release-plan/approve``
 (anyone signed in who can read the repository, with a token that may write;
@@ -39,13 +42,22 @@ def get_plan(ctx: Ctx) -> Response:
 
 async def put_plan(ctx: Ctx) -> Response:
     body = await read_json(ctx)
+    restart = body.get("restart", False)
+    if not isinstance(restart, bool):
+        raise BadRequest("'restart' must be true or false.")
 
     def work() -> Response:
         with ctx.hub.db.write() as session:
             repo = load_repo(session, ctx, mode="admin")
             assert ctx.principal is not None
             plan = releases.set_plan(
-                session, ctx.hub, repo, body.get("stages"), ctx.principal.name, _rationale(body)
+                session,
+                ctx.hub,
+                repo,
+                body.get("stages"),
+                ctx.principal.name,
+                _rationale(body),
+                restart=restart,
             )
             ctx.hub.jobs.after_commit(session, ctx.hub.jobs.check)
             return json_response(releases.describe(session, ctx.hub, repo, plan))
