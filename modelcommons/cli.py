@@ -60,6 +60,10 @@ def serve(
     settings = Settings.from_env(
         host=host, port=port, data_dir=data_dir, database_url=database_url, public_url=public_url
     )
+    try:
+        proxies = settings.trusted_proxy_list
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     hub = Hub(settings)
     hub.startup()
     hub.jobs.start()
@@ -77,6 +81,11 @@ def serve(
         http="httptools",
         lifespan="on",
         timeout_keep_alive=30,
+        # Forwarding headers only from the proxies the settings name: uvicorn on its own
+        # believes any from 127.0.0.1 (or $FORWARDED_ALLOW_IPS), so behind a local proxy
+        # that passes a client's X-Forwarded-For through, clients could pick their address.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
     )
 
 
