@@ -64,6 +64,9 @@ class Settings:
     task_queue_name: str = "commons"
     #: How often the scheduler looks for due release promotions.
     release_tick_seconds: int = 30
+    #: Tests only: a file holding seconds to add to the hub's clock, read on every
+    #: reading of the clock, so a test can move time for a server in another process.
+    test_clock_file: str | None = None
 
     @property
     def resolved_database_url(self) -> str:
