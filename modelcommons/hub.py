@@ -16,6 +16,7 @@ from .blobs import BlobStore, open_blob_store
 from .commits import Committer
 from .database import Database
 from .jobs import Jobs
+from .login_throttle import LoginThrottle
 from .releases import Clock, OffsetFileClock, SystemClock
 from .schema import Repo
 from .search import SearchIndex, open_search_index
@@ -50,6 +51,7 @@ class Hub:
                 settings.test_clock_file,
             )
             self.clock = OffsetFileClock(Path(settings.test_clock_file))
+        self.login_throttle = LoginThrottle.from_settings(settings)
         self.jobs = Jobs(self)
         #: Threads for hashing and disk writes, so the event loop keeps receiving.
         self.io = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="io")

@@ -32,6 +32,13 @@ class Settings:
     #: ``*`` for any peer. Empty (the default): none, and a request's client address is
     #: the peer that connected, whatever headers it sends.
     trusted_proxies: str = ""
+    #: Failed sign-ins allowed per account name, and per client address (an IPv6 client
+    #: counts as its /64), within ``login_window_seconds``; further attempts are refused
+    #: with 429, without checking the password, until that window ends. 0: no limit.
+    login_max_failures_per_account: int = 10
+    login_max_failures_per_address: int = 100
+    #: A window starts at the first failure after the previous window ended.
+    login_window_seconds: int = 900
     #: Files of this size and above are stored as git LFS objects.
     lfs_threshold_bytes: int = 10 * MB
     #: Preupload answers ``regular`` (inline base64 in the commit) up to this size.
