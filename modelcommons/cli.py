@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import accounts, auditlog
+from . import accounts, auditlog, login_throttle
 from .errors import HubError
 from .hub import Hub
 from .settings import Settings
@@ -114,6 +114,18 @@ def user_create(
     with _errors(), hub.db.write() as session:
         accounts.create_user(session, name, email=email, password=password or None, admin=admin)
     click.echo(f"Created user {name}{' (admin)' if admin else ''}.")
+
+
+@user.command("unlock")
+@click.argument("name")
+@data_dir_option
+@database_option
+def user_unlock(name: str, data_dir: str | None, database_url: str | None) -> None:
+    """Forget a user's failed sign-ins, lifting a lock before its window ends."""
+    hub = _hub(data_dir, database_url)
+    with hub.db.write() as session:
+        cleared = hub.login_throttle.clear(session, login_throttle.ACCOUNT, name)
+    click.echo(f"Cleared {name}'s failed sign-ins." if cleared else f"{name} had none.")
 
 
 @main.group()
