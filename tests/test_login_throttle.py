@@ -286,3 +286,22 @@ def test_a_bad_proxy_setting_stops_the_server(tmp_path: Path) -> None:
         assert result.returncode != 0 and "not an IP address or network" in result.stderr
     finally:
         srv.close()
+
+
+def test_rows_of_ended_windows_are_purged(hub: Throttled, browser: Browser) -> None:
+    from sqlalchemy import select
+
+    from modelcommons.database import Database
+    from modelcommons.schema import LoginAttempt
+
+    srv = hub.server
+    db = Database(srv.pg.url if srv.pg else f"sqlite:///{srv.data_dir / 'commons.db'}")
+    try:
+        browser.fail("purge-me", 1)
+        hub.clock.advance(WINDOW)
+        browser.fail("fresh-name", 1)  # starts new windows, which purges ended ones
+        with db.read() as session:
+            keys = set(session.scalars(select(LoginAttempt.key)))
+        assert "purge-me" not in keys and "fresh-name" in keys
+    finally:
+        db.dispose()
