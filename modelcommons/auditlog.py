@@ -72,6 +72,20 @@ class SignedIn(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class SignInThrottled(Event):
+    """Failed sign-ins filled the limit for an account (``by`` "account"; ``namespace``
+    is the user) or a client address (``by`` "address"): attempts are refused until
+    ``until``. Recorded once per lock, when it begins, not for each refused attempt."""
+
+    kind: ClassVar[str] = "auth.sign_in_throttled"
+    namespace: str | None = None
+    by: str = ""
+    address: str = ""  # of the attempt that filled the limit
+    failures: int = 0
+    until: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class TokenCreated(Event):
     kind: ClassVar[str] = "token.created"
     namespace: str = ""  # the token's owner

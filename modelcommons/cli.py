@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import accounts, auditlog
+from . import accounts, auditlog, login_throttle
 from .errors import HubError
 from .hub import Hub
 from .settings import Settings
@@ -60,6 +60,10 @@ def serve(
     settings = Settings.from_env(
         host=host, port=port, data_dir=data_dir, database_url=database_url, public_url=public_url
     )
+    try:
+        proxies = settings.trusted_proxy_list
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     hub = Hub(settings)
     hub.startup()
     hub.jobs.start()
@@ -77,6 +81,11 @@ def serve(
         http="httptools",
         lifespan="on",
         timeout_keep_alive=30,
+        # Forwarding headers only from the proxies the settings name: uvicorn on its own
+        # believes any from 127.0.0.1 (or $FORWARDED_ALLOW_IPS), so behind a local proxy
+        # that passes a client's X-Forwarded-For through, clients could pick their address.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
     )
 
 
@@ -105,6 +114,18 @@ def user_create(
     with _errors(), hub.db.write() as session:
         accounts.create_user(session, name, email=email, password=password or None, admin=admin)
     click.echo(f"Created user {name}{' (admin)' if admin else ''}.")
+
+
+@user.command("unlock")
+@click.argument("name")
+@data_dir_option
+@database_option
+def user_unlock(name: str, data_dir: str | None, database_url: str | None) -> None:
+    """Forget a user's failed sign-ins, lifting a lock before its window ends."""
+    hub = _hub(data_dir, database_url)
+    with hub.db.write() as session:
+        cleared = hub.login_throttle.clear(session, login_throttle.ACCOUNT, name)
+    click.echo(f"Cleared {name}'s failed sign-ins." if cleared else f"{name} had none.")
 
 
 @main.group()

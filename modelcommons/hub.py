@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -15,7 +16,8 @@ from .blobs import BlobStore, open_blob_store
 from .commits import Committer
 from .database import Database
 from .jobs import Jobs
-from .releases import Clock, SystemClock
+from .login_throttle import LoginThrottle
+from .releases import Clock, OffsetFileClock, SystemClock
 from .schema import Repo
 from .search import SearchIndex, open_search_index
 from .settings import Settings
@@ -42,9 +44,16 @@ class Hub:
         self.search: SearchIndex = open_search_index(
             self.db.engine.dialect.name, self.blobs, self.tree_cache
         )
-        #: Threads for hashing and disk writes, so the event loop keeps receiving.
         self.clock: Clock = SystemClock()
+        if settings.test_clock_file:
+            logging.getLogger("modelcommons").warning(
+                "The clock follows %s (test_clock_file): for tests only.",
+                settings.test_clock_file,
+            )
+            self.clock = OffsetFileClock(Path(settings.test_clock_file))
+        self.login_throttle = LoginThrottle.from_settings(settings)
         self.jobs = Jobs(self)
+        #: Threads for hashing and disk writes, so the event loop keeps receiving.
         self.io = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="io")
 
     def _secret(self) -> str:

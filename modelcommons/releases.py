@@ -34,6 +34,7 @@ import datetime as dt
 import fnmatch
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import delete, func, select
@@ -81,6 +82,22 @@ class FakeClock:
 
     def now(self) -> dt.datetime:
         return self.current
+
+
+@dataclasses.dataclass
+class OffsetFileClock:
+    """The system clock moved by the seconds written in ``path`` (none while the file is
+    missing or empty), read on every call: how tests move the clock of a hub running in
+    another process (the ``test_clock_file`` setting). Never for production use."""
+
+    path: Path
+
+    def now(self) -> dt.datetime:
+        try:
+            offset = float(self.path.read_text().strip() or 0)
+        except FileNotFoundError:
+            offset = 0.0
+        return utcnow() + dt.timedelta(seconds=offset)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -363,3 +363,15 @@ class ReleaseApproval(Base):
 
 
 Index("ix_release_decisions_plan", ReleaseDecision.plan_id, ReleaseDecision.id)
+
+
+class LoginAttempt(Base):
+    """Failed sign-ins counted for one account name or client address (see
+    login_throttle.py): ``failures`` since ``window_start``, the first failure after
+    the previous window ended. Rows whose window has ended mean nothing and are purged."""
+
+    __tablename__ = "login_attempts"
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # "account" | "address"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime, index=True)

@@ -7,6 +7,7 @@ called explicitly by the command line.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,18 @@ class Settings:
     #: Public base URL used in absolute links (``url``, ``commitUrl``, LFS hrefs,
     #: ``Link`` headers). When unset it is derived from each request's Host header.
     public_url: str | None = None
+    #: Reverse proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed:
+    #: comma-separated addresses or networks (``127.0.0.1,::1``, ``10.0.0.0/8``), or
+    #: ``*`` for any peer. Empty (the default): none, and a request's client address is
+    #: the peer that connected, whatever headers it sends.
+    trusted_proxies: str = ""
+    #: Failed sign-ins allowed per account name, and per client address (an IPv6 client
+    #: counts as its /64), within ``login_window_seconds``; further attempts are refused
+    #: with 429, without checking the password, until that window ends. 0: no limit.
+    login_max_failures_per_account: int = 10
+    login_max_failures_per_address: int = 100
+    #: A window starts at the first failure after the previous window ended.
+    login_window_seconds: int = 900
     #: Files of this size and above are stored as git LFS objects.
     lfs_threshold_bytes: int = 10 * MB
     #: Preupload answers ``regular`` (inline base64 in the commit) up to this size.
@@ -58,6 +71,9 @@ class Settings:
     task_queue_name: str = "commons"
     #: How often the scheduler looks for due release promotions.
     release_tick_seconds: int = 30
+    #: Tests only: a file holding seconds to add to the hub's clock, read on every
+    #: reading of the clock, so a test can move time for a server in another process.
+    test_clock_file: str | None = None
 
     @property
     def resolved_database_url(self) -> str:
@@ -68,6 +84,21 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """``trusted_proxies`` split and checked; a malformed entry raises ValueError."""
+        items = [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
+        for item in items:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {item!r} is not an IP address or network"
+                ) from None
+        return items
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from .. import access, accounts, auditlog
+from .. import access, accounts, auditlog, login_throttle
 from ..accounts import hash_password, verify_password
 from ..errors import HubError, NotFound
 from ..routing import Ctx
@@ -67,30 +68,72 @@ async def login(ctx: Ctx) -> Response:
     form = await read_form(ctx)
     username, password = field(form, "username"), str(form.get("password", ""))
     target = safe_next(field(form, "next", "/"))
+    client = ctx.request.client
+    address = login_throttle.address_key(client.host if client else None)
 
     def work() -> str | None:
-        with ctx.hub.db.write() as session:
+        hub, throttle = ctx.hub, ctx.hub.login_throttle
+        now = hub.clock.now()
+        keys = throttle.keys(username, address)
+        with hub.db.read() as session:
+            throttle.check(session, now, keys)
             user = session.scalar(
                 select(Account).where(Account.name == username, Account.kind == "user")
             )
-            stored = user.password_hash if user is not None else _DUMMY_HASH
-            if not verify_password(password, stored) or user is None:
-                return None
-            ctx.hub.audit.record(session, auditlog.SignedIn(user.name, namespace=user.name))
+        # The attempt counts as a failure before the password is checked (see
+        # login_throttle), and the slow hash runs outside any write transaction.
+        with hub.db.write() as session:
+            slots = throttle.reserve(session, now, keys)
+        stored = user.password_hash if user is not None else _DUMMY_HASH
+        if not verify_password(password, stored) or user is None:
+            if begun := throttle.locks_begun(slots):
+                with hub.db.write() as session:
+                    for slot in begun:
+                        _record_lock(ctx, session, slot, user, address)
+            return None
+        with hub.db.write() as session:
+            throttle.succeeded(session, slots)
+            hub.audit.record(session, auditlog.SignedIn(user.name, namespace=user.name))
             return sessions.start(session, user.id)
 
-    value = await ctx.run(work)
-    if value is None:
+    def page(status: int, error: str) -> Response:
         return render(
             ctx,
             "account/login.html",
-            status=401,
+            status=status,
             title="Sign in",
-            error="Incorrect username or password.",
+            error=error,
             username=username,
             next=target,
         )
+
+    try:
+        value = await ctx.run(work)
+    except login_throttle.Throttled as exc:
+        response = page(429, exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if value is None:
+        return page(401, "Incorrect username or password.")
     return redirect(ctx, target, session_value=value)
+
+
+def _record_lock(
+    ctx: Ctx, session: Session, slot: login_throttle.Slot, user: Account | None, address: str
+) -> None:
+    """Audit a lock as it begins; not one on a name no user has (it protects nothing, and
+    would let anyone grow the log by failing on made-up names)."""
+    if slot.kind == login_throttle.ACCOUNT and user is None:
+        return
+    event = auditlog.SignInThrottled(
+        None,
+        namespace=user.name if slot.kind == login_throttle.ACCOUNT and user else None,
+        by=slot.kind,
+        address=address,
+        failures=slot.failures,
+        until=ctx.hub.login_throttle.until(slot).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    ctx.hub.audit.record(session, event)
 
 
 async def logout(ctx: Ctx) -> Response:
