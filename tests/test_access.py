@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from huggingface_hub import HfApi
 
 from modelcommons.app import build_router
@@ -234,6 +235,7 @@ PLAN = {
     ],
     "rationale": "the matrix plan",
 }
+PLAN_YAML = yaml.safe_dump({"stages": PLAN["stages"]})
 M = "/api/models/{repo}"
 P = "/{repo}"
 ANY = frozenset({200, 409})  # passed the access check; the state decides the rest
@@ -391,6 +393,14 @@ REPO_OPS: dict[str, Op] = {
         "admin", "POST", form(P + "/settings/gating", gated="manual"), frozenset({303}), True
     ),
     "page-audit": Op("admin", "GET", req("GET", P + "/audit"), page=True),
+    "page-plan-editor": Op("admin", "GET", req("GET", P + "/settings/release-plan"), page=True),
+    "page-plan-save": Op(
+        "admin",
+        "POST",
+        form(P + "/settings/release-plan", plan=PLAN_YAML, rationale="same plan", action="save"),
+        frozenset({303}),
+        True,
+    ),
     "page-requests": Op("admin", "GET", req("GET", P + "/access-requests"), page=True),
     "page-requests-decide": Op(
         "admin",
@@ -480,7 +490,7 @@ GLOBAL_OPS: dict[str, Op] = {
     "page-login-wrong": Op(
         "public",
         "POST",
-        form("/login", username="{org}-org-admin", password="wrong"),
+        form("/login", username="{org}-nobody{n}", password="wrong"),
         frozenset({401}),
         True,
     ),
