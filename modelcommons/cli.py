@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import logging
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -241,6 +242,72 @@ class _errors:
         if isinstance(exc, HubError):
             click.echo(f"Error: {exc.message}", err=True)
             sys.exit(1)
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{n} bytes" if unit == "B" else f"{n} bytes ({value:.1f} {unit})"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
+@click.option(
+    "--grace-hours",
+    type=click.FloatRange(min=0),
+    default=24.0,
+    show_default=True,
+    help="Keep unreferenced blobs younger than this: uploads store bytes before "
+    "the commit that references them.",
+)
+@data_dir_option
+@database_option
+def gc(dry_run: bool, grace_hours: float, data_dir: str | None, database_url: str | None) -> None:
+    """Remove blobs and database rows that no repository references any more.
+
+    Every commit of every repository stays complete (history remains downloadable),
+    as do LFS objects uploaded to a repository and not yet committed. Safe to run
+    while the hub serves.
+    """
+    from . import garbage
+
+    hub = _hub(data_dir, database_url)
+    last = time.monotonic()
+
+    def progress(report: garbage.Report) -> None:
+        nonlocal last
+        if time.monotonic() - last >= 5:
+            last = time.monotonic()
+            click.echo(f"... {_count(report.scanned, 'blob')} checked", err=True)
+
+    report = garbage.collect(
+        hub.db, hub.blobs, grace_seconds=grace_hours * 3600, dry_run=dry_run, progress=progress
+    )
+    blobs, rows = _count(report.removed, "unreferenced blob"), _count(report.rows, "row")
+    detail = (
+        f"{report.git_objects} git objects, {report.file_blobs} file entries, "
+        f"{report.lfs_objects} LFS objects"
+    )
+    if dry_run:
+        click.echo("Dry run: nothing was removed.")
+        click.echo(f"Would remove {blobs}: {_size(report.removed_bytes)}.")
+        click.echo(f"Would drop {rows} no repository needs ({detail}).")
+    else:
+        click.echo(f"Removed {blobs}: {_size(report.removed_bytes)} freed.")
+        click.echo(f"Dropped {rows} no repository needs ({detail}).")
+    if report.young:
+        click.echo(
+            f"Kept {_count(report.young, 'unreferenced blob')} younger than "
+            f"{grace_hours:g} hours: {_size(report.young_bytes)}."
+        )
+    click.echo(f"Checked {_count(report.scanned, 'blob')} in the store.")
 
 
 @main.group("audit-log")
