@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from . import accounts, auditlog
-from .errors import HubError
+from .errors import BadRequest, HubError
 from .hub import Hub
 from .settings import Settings
 
@@ -253,8 +253,8 @@ def _size(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
 @main.command()
@@ -308,6 +308,59 @@ def gc(dry_run: bool, grace_hours: float, data_dir: str | None, database_url: st
             f"{grace_hours:g} hours: {_size(report.young_bytes)}."
         )
     click.echo(f"Checked {_count(report.scanned, 'blob')} in the store.")
+
+
+@main.group("search")
+def search_group() -> None:
+    """The search index behind /api/models?search= and the web search."""
+
+
+@search_group.command("reindex")
+@click.option(
+    "--repo",
+    "repo_ref",
+    default=None,
+    metavar="TYPE:NS/NAME",
+    help="Only this repository: model:NS/NAME or dataset:NS/NAME [default: all].",
+)
+@click.option(
+    "--batch-size",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Repositories per transaction.",
+)
+@data_dir_option
+@database_option
+def search_reindex(
+    repo_ref: str | None, batch_size: int, data_dir: str | None, database_url: str | None
+) -> None:
+    """Rebuild the search index from each repository's card and README.md.
+
+    For use after an upgrade or a database restore. Without --repo every document
+    is dropped and rebuilt, so until it finishes searches miss the repositories not
+    reached yet.
+    """
+    from . import repos
+
+    hub = _hub(data_dir, database_url)
+    with _errors():
+        if repo_ref is None:
+
+            def progress(done: int, total: int) -> None:
+                click.echo(f"Indexed {done}/{total} repositories", err=True)
+
+            count = hub.rebuild_search(batch=batch_size, progress=progress)
+            click.echo(f"Rebuilt the search index: {_count(count, 'repository', 'repositories')}.")
+            return
+        kind, sep, repo_id = repo_ref.partition(":")
+        namespace, _, name = repo_id.partition("/")
+        if not sep or kind not in ("model", "dataset") or not namespace or not name:
+            raise BadRequest(f"--repo takes model:NS/NAME or dataset:NS/NAME, not {repo_ref!r}.")
+        with hub.db.read() as session:
+            pk = repos.get_repo(session, kind, namespace, name).id
+        hub.rebuild_search(pk)
+    click.echo(f"Reindexed {kind} {repo_id}.")
 
 
 @main.group("audit-log")
