@@ -114,3 +114,14 @@ def test_search_reindex_rebuilds_lost_and_stale_documents(server: Server, repo_n
     assert bad.returncode == 1 and "model:NS/NAME" in bad.stderr
     missing = server.cli("search", "reindex", "--repo", "model:indexer/nope", check=False)
     assert missing.returncode == 1 and "not found" in missing.stderr
+
+
+def test_gc_dry_run_changes_nothing(server: Server) -> None:
+    objects = server.data_dir / "blobs" / "objects"
+    before = sorted(p for p in objects.rglob("*") if p.is_file())
+    out = server.cli("gc", "--dry-run", "--grace-hours", "0").stdout
+    assert out.startswith("Dry run: nothing was removed.\nWould remove ")
+    assert f"Checked {len(before)} blob" in out
+    assert sorted(p for p in objects.rglob("*") if p.is_file()) == before
+    bad = server.cli("gc", "--grace-hours", "-1", check=False)
+    assert bad.returncode == 2 and "--grace-hours" in bad.stderr
