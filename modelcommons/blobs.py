@@ -3,14 +3,22 @@
 A blob is written to a staging file first, hashed as it is written, and only
 becomes visible under its sha256 by an atomic rename after an fsync. A crash
 at any point leaves at most a stale staging file, never a corrupt blob.
+
+Blobs are shared by content, so the store never knows who uses one; garbage
+collection (``garbage.py``) asks the database. Its safety against an upload that
+is about to reference a blob rests on one rule every store keeps: ``promote``
+of bytes already stored refreshes the blob's age, and ``remove_if_older`` never
+removes a blob whose age was refreshed after its cutoff.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import secrets
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,13 +60,25 @@ class StagedBlob(Protocol):
     def discard(self) -> None: ...
 
 
+@dataclasses.dataclass(frozen=True)
+class StoredObject:
+    """One blob as the store lists it."""
+
+    sha256: str
+    size: int
+    #: POSIX time of its last write, or of the last ``promote`` of the same bytes.
+    modified: float
+
+
 class BlobStore(Protocol):
     def stage(self, name: str | None = None) -> StagedBlob:
         """Open a staging file; a ``name`` lets several requests share it (multipart)."""
         ...
 
     def promote(self, staged: StagedBlob, sha256: str) -> None:
-        """Make ``staged`` visible as ``sha256``; idempotent if it already exists."""
+        """Make ``staged`` visible as ``sha256``. If it already exists, discard
+        ``staged`` and refresh the stored blob's ``modified`` time instead: the
+        upload is about to reference it, and garbage collection must see it as new."""
         ...
 
     def exists(self, sha256: str) -> bool: ...
@@ -69,6 +89,18 @@ class BlobStore(Protocol):
 
     def open(self, sha256: str) -> BinaryIO: ...
     def cleanup_staging(self, older_than_seconds: float) -> int: ...
+    def list_objects(self) -> Iterator[list[StoredObject]]:
+        """Every stored blob, a batch at a time (a fan-out folder, a listing page),
+        so that a caller can check each batch and never hold the whole store."""
+        ...
+
+    def remove_if_older(self, sha256: str, cutoff: float) -> int | None:
+        """Delete a blob unless it was modified (written or promoted again) after
+        ``cutoff`` (POSIX time), atomically with respect to ``promote``: a promote
+        that finds the blob refreshes it before this looks, or finds it gone and
+        stores its own copy. Returns the bytes freed, or None when it was kept
+        (or was not there)."""
+        ...
 
 
 class LocalStagedBlob:
@@ -153,7 +185,7 @@ class LocalBlobStore:
         self.staging.mkdir(parents=True, exist_ok=True)
 
     def _path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        if not _is_sha256(sha256):
             raise ValueError(f"not a sha256: {sha256!r}")
         return self.objects / sha256[:2] / sha256[2:4] / sha256
 
@@ -167,7 +199,16 @@ class LocalBlobStore:
     def promote(self, staged: StagedBlob, sha256: str) -> None:
         assert isinstance(staged, LocalStagedBlob)
         target = self._path(sha256)
-        if target.exists():
+        try:
+            # Already stored: make it young again (see remove_if_older). If garbage
+            # collection took it away a moment ago, this fails and we store ours.
+            os.utime(target)
+        except FileNotFoundError:
+            pass
+        except PermissionError:
+            staged.discard()  # someone else's file (a restore?): stored all the same
+            return
+        else:
             staged.discard()
             return
         os.fsync(staged._fd)
@@ -196,15 +237,84 @@ class LocalBlobStore:
         return open(self._path(sha256), "rb")
 
     def cleanup_staging(self, older_than_seconds: float) -> int:
-        """Remove staging files left by interrupted uploads."""
+        """Remove staging files left by interrupted uploads.
+
+        A blob that garbage collection set aside and did not get to remove or put
+        back (the process died in between) goes back to the store, whatever its age:
+        the next collection decides about it again."""
         cutoff = time.time() - older_than_seconds
         removed = 0
         for entry in self.staging.iterdir():
             with contextlib.suppress(FileNotFoundError):
-                if entry.stat().st_mtime < cutoff:
+                if entry.name.startswith(_DOOMED):
+                    self._put_back(entry, entry.name[len(_DOOMED) :].split(".", 1)[0])
+                elif entry.stat().st_mtime < cutoff:
                     entry.unlink()
                     removed += 1
         return removed
+
+    def list_objects(self) -> Iterator[list[StoredObject]]:
+        """One batch per fan-out folder (``objects/ab/cd``), in sha256 order."""
+        for top in _sorted_dirs(self.objects):
+            for sub in _sorted_dirs(top):
+                batch: list[StoredObject] = []
+                with contextlib.suppress(FileNotFoundError), os.scandir(sub) as entries:
+                    for entry in entries:
+                        if not _is_sha256(entry.name):
+                            continue
+                        with contextlib.suppress(FileNotFoundError):
+                            st = entry.stat(follow_symlinks=False)
+                            if stat.S_ISREG(st.st_mode):
+                                batch.append(StoredObject(entry.name, st.st_size, st.st_mtime))
+                if batch:
+                    batch.sort(key=lambda o: o.sha256)
+                    yield batch
+
+    def remove_if_older(self, sha256: str, cutoff: float) -> int | None:
+        path = self._path(sha256)
+        doomed = self.staging / f"{_DOOMED}{sha256}.{secrets.token_hex(4)}"
+        try:
+            if path.stat().st_mtime > cutoff:
+                return None
+            # Move it out of sight first: from now on a promote of the same bytes
+            # finds nothing and stores its own copy. One that came just before has
+            # refreshed the time, which the moved file keeps.
+            os.rename(path, doomed)
+        except FileNotFoundError:
+            return None
+        try:
+            st = doomed.stat()
+            if st.st_mtime > cutoff:
+                self._put_back(doomed, sha256)
+                return None
+            doomed.unlink()
+        except FileNotFoundError:
+            return None  # a starting server's cleanup_staging put it back
+        return st.st_size
+
+    def _put_back(self, doomed: Path, sha256: str) -> None:
+        if not _is_sha256(sha256):
+            doomed.unlink()
+            return
+        target = self._path(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # A promote may have stored the same bytes meanwhile: either copy will do.
+        os.replace(doomed, target)
+
+
+#: Prefix of a blob set aside in ``staging`` by ``remove_if_older``.
+_DOOMED = "gc-"
+
+
+def _is_sha256(name: str) -> bool:
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
+def _sorted_dirs(parent: Path) -> list[Path]:
+    try:
+        return sorted(p for p in parent.iterdir() if p.is_dir() and not p.is_symlink())
+    except FileNotFoundError:
+        return []
 
 
 def open_blob_store(url_or_path: Path) -> BlobStore:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import getpass
 import logging
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from . import accounts, auditlog, login_throttle
-from .errors import HubError
+from .errors import BadRequest, HubError
 from .hub import Hub
 from .settings import Settings
 
@@ -262,6 +263,125 @@ class _errors:
         if isinstance(exc, HubError):
             click.echo(f"Error: {exc.message}", err=True)
             sys.exit(1)
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{n} bytes" if unit == "B" else f"{n} bytes ({value:.1f} {unit})"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
+@click.option(
+    "--grace-hours",
+    type=click.FloatRange(min=0),
+    default=24.0,
+    show_default=True,
+    help="Keep unreferenced blobs younger than this: uploads store bytes before "
+    "the commit that references them.",
+)
+@data_dir_option
+@database_option
+def gc(dry_run: bool, grace_hours: float, data_dir: str | None, database_url: str | None) -> None:
+    """Remove blobs and database rows that no repository references any more.
+
+    Every commit of every repository stays complete (history remains downloadable),
+    as do LFS objects uploaded to a repository and not yet committed. Safe to run
+    while the hub serves.
+    """
+    from . import garbage
+
+    hub = _hub(data_dir, database_url)
+    last = time.monotonic()
+
+    def progress(report: garbage.Report) -> None:
+        nonlocal last
+        if time.monotonic() - last >= 5:
+            last = time.monotonic()
+            click.echo(f"... {_count(report.scanned, 'blob')} checked", err=True)
+
+    report = garbage.collect(
+        hub.db, hub.blobs, grace_seconds=grace_hours * 3600, dry_run=dry_run, progress=progress
+    )
+    blobs, rows = _count(report.removed, "unreferenced blob"), _count(report.rows, "row")
+    detail = (
+        f"{report.git_objects} git objects, {report.file_blobs} file entries, "
+        f"{report.lfs_objects} LFS objects"
+    )
+    if dry_run:
+        click.echo("Dry run: nothing was removed.")
+        click.echo(f"Would remove {blobs}: {_size(report.removed_bytes)}.")
+        click.echo(f"Would drop {rows} no repository needs ({detail}).")
+    else:
+        click.echo(f"Removed {blobs}: {_size(report.removed_bytes)} freed.")
+        click.echo(f"Dropped {rows} no repository needs ({detail}).")
+    if report.young:
+        click.echo(
+            f"Kept {_count(report.young, 'unreferenced blob')} younger than "
+            f"{grace_hours:g} hours: {_size(report.young_bytes)}."
+        )
+    click.echo(f"Checked {_count(report.scanned, 'blob')} in the store.")
+
+
+@main.group("search")
+def search_group() -> None:
+    """The search index behind /api/models?search= and the web search."""
+
+
+@search_group.command("reindex")
+@click.option(
+    "--repo",
+    "repo_ref",
+    default=None,
+    metavar="TYPE:NS/NAME",
+    help="Only this repository: model:NS/NAME or dataset:NS/NAME [default: all].",
+)
+@click.option(
+    "--batch-size",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Repositories per transaction.",
+)
+@data_dir_option
+@database_option
+def search_reindex(
+    repo_ref: str | None, batch_size: int, data_dir: str | None, database_url: str | None
+) -> None:
+    """Rebuild the search index from each repository's card and README.md.
+
+    For use after an upgrade or a database restore. Without --repo every document
+    is dropped and rebuilt, so until it finishes searches miss the repositories not
+    reached yet.
+    """
+    from . import repos
+
+    hub = _hub(data_dir, database_url)
+    with _errors():
+        if repo_ref is None:
+
+            def progress(done: int, total: int) -> None:
+                click.echo(f"Indexed {done}/{total} repositories", err=True)
+
+            count = hub.rebuild_search(batch=batch_size, progress=progress)
+            click.echo(f"Rebuilt the search index: {_count(count, 'repository', 'repositories')}.")
+            return
+        kind, sep, repo_id = repo_ref.partition(":")
+        namespace, _, name = repo_id.partition("/")
+        if not sep or kind not in ("model", "dataset") or not namespace or not name:
+            raise BadRequest(f"--repo takes model:NS/NAME or dataset:NS/NAME, not {repo_ref!r}.")
+        with hub.db.read() as session:
+            pk = repos.get_repo(session, kind, namespace, name).id
+        hub.rebuild_search(pk)
+    click.echo(f"Reindexed {kind} {repo_id}.")
 
 
 @main.group("audit-log")

@@ -6,15 +6,17 @@ import concurrent.futures
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from .auditlog import AuditLog
 from .blobs import BlobStore, open_blob_store
 from .commits import Committer
 from .database import Database
+from .errors import RepoNotFound
 from .jobs import Jobs
 from .login_throttle import LoginThrottle
 from .releases import Clock, OffsetFileClock, SystemClock
@@ -90,6 +92,46 @@ class Hub:
         sha = staged.sha256()
         self.blobs.promote(staged, sha)
         return sha
+
+    def rebuild_search(
+        self,
+        repo_pk: int | None = None,
+        *,
+        batch: int = 200,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Rebuild the search index for one repository, or for all of them.
+
+        All: every document is dropped first (one transaction), then repositories are
+        indexed afresh in id order, ``batch`` per transaction; until it finishes,
+        searches miss the repositories not reached yet. ``progress(done, total)``
+        follows each batch. Returns how many repositories were indexed.
+        """
+        if repo_pk is not None:
+            with self.db.write() as session:
+                repo = session.get(Repo, repo_pk)
+                if repo is None:
+                    raise RepoNotFound()
+                self.search.rebuild(session, repo)
+            return 1
+        with self.db.write() as session:
+            total = session.scalar(select(func.count()).select_from(Repo)) or 0
+            self.search.reset(session)
+        done, last = 0, 0
+        while True:
+            with self.db.write() as session:
+                chunk = list(
+                    session.scalars(
+                        select(Repo).where(Repo.id > last).order_by(Repo.id).limit(batch)
+                    )
+                )
+                for repo in chunk:
+                    self.search.rebuild(session, repo)
+            if not chunk:
+                return done
+            done, last = done + len(chunk), chunk[-1].id
+            if progress:
+                progress(done, max(total, done))
 
     def reindex(self, session: Session, repo: Repo) -> None:
         """Bring the search index up to date with ``repo`` (same transaction)."""

@@ -68,7 +68,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from . import access
@@ -228,6 +228,14 @@ class SearchIndex(Protocol):
 
     def index_missing(self, session: Session, batch: int = 500) -> int:
         """Index up to ``batch`` repositories that have no document; return how many."""
+
+    def rebuild(self, session: Session, repo: Repo) -> None:
+        """Index a repository afresh from its card and the README.md of its default
+        branch, whatever its document holds now."""
+
+    def reset(self, session: Session) -> None:
+        """Forget every document, so that rebuilding all of them starts from nothing:
+        it then repairs an index that a previous version built differently."""
 
 
 def open_search_index(dialect: str, blobs: BlobStore, tree_cache: TreeCache) -> SearchIndex:
@@ -448,6 +456,10 @@ class _SqlSearchIndex(abc.ABC):
         """Remove a document, given exactly what was indexed."""
 
     @abc.abstractmethod
+    def _reset(self, session: Session) -> None:
+        """Empty the engine's index (the rows are deleted after)."""
+
+    @abc.abstractmethod
     def _compile(self, query: SearchQuery, pieces: list[Piece]) -> Match:
         """The match for the text and every filter, kind and visibility included."""
 
@@ -543,6 +555,14 @@ class _SqlSearchIndex(abc.ABC):
         for repo in repos:
             self.update(session, repo)
         return len(repos)
+
+    def rebuild(self, session: Session, repo: Repo) -> None:
+        self.remove(session, repo.id)
+        self.update(session, repo, readme=read_readme(session, self.blobs, self.tree_cache, repo))
+
+    def reset(self, session: Session) -> None:
+        self._reset(session)
+        session.execute(delete(SearchDocument))
 
     # -- searching ------------------------------------------------------
 
@@ -870,6 +890,11 @@ class SqliteSearchIndex(_SqlSearchIndex):
             {"id": repo_id, **fts_columns(doc)},
         )
 
+    def _reset(self, session: Session) -> None:
+        # A contentless table can only forget a row given exactly what was indexed;
+        # this forgets everything, whatever that was.
+        session.execute(text(f"INSERT INTO {self.TABLE}({self.TABLE}) VALUES ('delete-all')"))
+
     def _compile(self, query: SearchQuery, pieces: list[Piece]) -> Match:
         required = _required_tokens(query)
         core = [f"({fts_piece(p)})" for p in pieces]
@@ -1014,6 +1039,9 @@ class PostgresSearchIndex(_SqlSearchIndex):
 
     def _unindex(self, session: Session, repo_id: int, doc: Document) -> None:
         """Nothing: the row's own update or delete takes the index with it."""
+
+    def _reset(self, session: Session) -> None:
+        """Nothing: deleting the rows empties the index."""
 
     def _compile(self, query: SearchQuery, pieces: list[Piece]) -> Match:
         core: list[str] = []

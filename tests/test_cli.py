@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import httpx
 from huggingface_hub import HfApi
 
@@ -52,3 +54,74 @@ def test_org_membership_commands(server: Server) -> None:
     server.cli("org", "add-member", "cli-org", "newbie", "--role", "read")
     me = HfApi(endpoint=server.url, token=server.user("newbie")).whoami()
     assert me["orgs"] == [{"type": "org", "name": "cli-org", "roleInOrg": "read"}]
+
+
+def test_search_reindex_rebuilds_lost_and_stale_documents(server: Server, repo_name: str) -> None:
+    from sqlalchemy import text
+
+    from modelcommons import repos
+    from modelcommons.hub import Hub
+    from modelcommons.settings import Settings
+
+    token = server.user("indexer")
+    api = HfApi(endpoint=server.url, token=token)
+    word = f"zq{secrets.token_hex(5)}"
+    named, carded = f"{repo_name}-{word}", f"{repo_name}-card"
+    api.create_repo(f"indexer/{named}")
+    api.create_repo(f"indexer/{carded}")
+    api.upload_file(
+        path_or_fileobj=f"---\nlicense: mit\n---\n# About {word}\n".encode(),
+        path_in_repo="README.md",
+        repo_id=f"indexer/{carded}",
+    )
+
+    def found() -> set[str]:
+        r = httpx.get(f"{server.url}/api/models", params={"search": word})
+        r.raise_for_status()
+        return {m["id"] for m in r.json()}
+
+    both = {f"indexer/{named}", f"indexer/{carded}"}
+    assert found() == both
+    # One document lost (a restore from an older backup), one stale.
+    hub = Hub(Settings(data_dir=server.data_dir, database_url=server.pg.url if server.pg else None))
+    try:
+        with hub.db.write() as session:
+            hub.unindex(session, repos.get_repo(session, "model", "indexer", named))
+            stale = repos.get_repo(session, "model", "indexer", carded)
+            hub.search.update(session, stale, readme="# Nothing to see\n")
+        assert found() == set()
+
+        out = server.cli("search", "reindex", "--repo", f"model:indexer/{named}")
+        assert f"Reindexed model indexer/{named}" in out.stdout
+        assert found() == {f"indexer/{named}"}
+        out = server.cli("search", "reindex", "--batch-size", "2")
+        assert found() == both
+        total = int(out.stdout.split(":")[1].split()[0])
+        assert f"Indexed {total}/{total} repositories" in out.stderr
+
+        # The engine's own index damaged under intact rows: a full rebuild repairs it.
+        with hub.db.write() as session:
+            if server.pg:
+                session.execute(text("UPDATE search_documents SET name = 'x', body = ''"))
+            else:
+                session.execute(text("INSERT INTO search_fts(search_fts) VALUES ('delete-all')"))
+        assert found() == set()
+        server.cli("search", "reindex")
+        assert found() == both
+    finally:
+        hub.close()
+    bad = server.cli("search", "reindex", "--repo", f"indexer/{named}", check=False)
+    assert bad.returncode == 1 and "model:NS/NAME" in bad.stderr
+    missing = server.cli("search", "reindex", "--repo", "model:indexer/nope", check=False)
+    assert missing.returncode == 1 and "not found" in missing.stderr
+
+
+def test_gc_dry_run_changes_nothing(server: Server) -> None:
+    objects = server.data_dir / "blobs" / "objects"
+    before = sorted(p for p in objects.rglob("*") if p.is_file())
+    out = server.cli("gc", "--dry-run", "--grace-hours", "0").stdout
+    assert out.startswith("Dry run: nothing was removed.\nWould remove ")
+    assert f"Checked {len(before)} blob" in out
+    assert sorted(p for p in objects.rglob("*") if p.is_file()) == before
+    bad = server.cli("gc", "--grace-hours", "-1", check=False)
+    assert bad.returncode == 2 and "--grace-hours" in bad.stderr
