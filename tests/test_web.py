@@ -284,6 +284,15 @@ def test_login_failures_and_open_redirects(web: Server) -> None:
             data={"username": "nobody", "password": "nope", "csrf_token": token, "next": "/"},
         )
         assert unknown.status_code == 401 and "Incorrect username or password" in unknown.text
+        # A token-only account has no password; not even the one the hub hashes
+        # against to keep answers equally slow signs it in.
+        web.cli("user", "create", "tokenonly", input="\n")
+        for guess in ("", "timing-equaliser"):
+            refused = client.post(
+                "/login",
+                data={"username": "tokenonly", "password": guess, "csrf_token": token},
+            )
+            assert refused.status_code == 401
         good = client.post(
             "/login",
             data={

@@ -84,8 +84,10 @@ async def login(ctx: Ctx) -> Response:
         # login_throttle), and the slow hash runs outside any write transaction.
         with hub.db.write() as session:
             slots = throttle.reserve(session, now, keys)
-        stored = user.password_hash if user is not None else _DUMMY_HASH
-        if not verify_password(password, stored) or user is None:
+        # Unknown names and token-only accounts (no password) cost one hash too, so
+        # the answer's timing does not tell which accounts exist or have a password.
+        real = user.password_hash if user is not None else None
+        if not verify_password(password, real or _DUMMY_HASH) or user is None or not real:
             if begun := throttle.locks_begun(slots):
                 with hub.db.write() as session:
                     for slot in begun:
