@@ -101,6 +101,16 @@ class TokenRevoked(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class RoleSet(Event):
+    """A user's role in an organisation was given or changed."""
+
+    kind: ClassVar[str] = "org.role_set"
+    namespace: str = ""  # the organisation
+    user: str = ""
+    role: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class RepoCreated(RepoEvent):
     kind: ClassVar[str] = "repo.created"
     private: bool = False

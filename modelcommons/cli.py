@@ -141,7 +141,7 @@ def org() -> None:
     "members",
     multiple=True,
     metavar="USER[:ROLE]",
-    help="Add a member (role read, write or admin; default admin).",
+    help="Add a member (role read, contributor, write or admin; default admin).",
 )
 @data_dir_option
 @database_option
@@ -153,6 +153,10 @@ def org_create(
     hub = _hub(data_dir, database_url)
     with _errors(), hub.db.write() as session:
         accounts.create_org(session, name, members=roles)
+        for member, role in roles.items():
+            hub.audit.record(
+                session, auditlog.RoleSet(None, namespace=name, user=member, role=role)
+            )
     click.echo(f"Created organisation {name}.")
 
 
@@ -169,6 +173,9 @@ def org_add_member(
     hub = _hub(data_dir, database_url)
     with _errors(), hub.db.write() as session:
         accounts.add_member(session, org_name, user_name, role)
+        hub.audit.record(
+            session, auditlog.RoleSet(None, namespace=org_name, user=user_name, role=role)
+        )
     click.echo(f"{user_name} is now {role} in {org_name}.")
 
 

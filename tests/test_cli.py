@@ -54,6 +54,13 @@ def test_org_membership_commands(server: Server) -> None:
     server.cli("org", "add-member", "cli-org", "newbie", "--role", "read")
     me = HfApi(endpoint=server.url, token=server.user("newbie")).whoami()
     assert me["orgs"] == [{"type": "org", "name": "cli-org", "roleInOrg": "read"}]
+    # Role changes are security events: the organisation's admins read them in its log.
+    log = httpx.get(
+        f"{server.url}/api/audit-log/cli-org",
+        headers={"Authorization": f"Bearer {server.user('orgowner')}"},
+    ).json()
+    roles = [(e["data"]["user"], e["data"]["role"]) for e in log if e["kind"] == "org.role_set"]
+    assert roles == [("orgowner", "admin"), ("newbie", "read")]
 
 
 def test_search_reindex_rebuilds_lost_and_stale_documents(server: Server, repo_name: str) -> None:
