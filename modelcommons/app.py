@@ -145,6 +145,24 @@ class HubApp:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.router = build_router()
+        #: The path the hub lives under (from ``public_url``); routes never include it.
+        self.prefix = hub.settings.url_prefix
+
+    def _within_prefix(self, path: str) -> str | None:
+        """The path within the hub, or None when ``path`` is outside the prefix.
+
+        Requests always carry the prefix here: a proxy that forwards the full path
+        sends it, and behind one that strips it, ``commons serve`` runs uvicorn with
+        ``root_path`` set to the prefix, which puts it back in ``path`` and
+        ``raw_path`` (the ASGI convention Starlette and uvicorn follow).
+        """
+        if not self.prefix:
+            return path
+        if path == self.prefix:
+            return "/"
+        if path.startswith(self.prefix + "/"):
+            return path[len(self.prefix) :]
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -155,10 +173,16 @@ class HubApp:
         request = Request(scope, receive)
         head = request.method == "HEAD"
         raw = scope.get("raw_path") or scope["path"].encode()
-        raw_path = raw.decode("latin-1").split("?", 1)[0]
-        ctx = Ctx(self.hub, request, {}, None, self._base_url(request), raw_path)
+        full_path = raw.decode("latin-1").split("?", 1)[0]
+        raw_path = self._within_prefix(full_path)
+        if raw_path is not None and self.prefix:
+            scope["root_path"] = self.prefix  # ASGI: where this app is mounted
+        base_url = self._base_url(request)
+        ctx = Ctx(self.hub, request, {}, None, base_url, raw_path or full_path, self.prefix)
         route: Route | None = None
         try:
+            if raw_path is None:
+                raise NotFound(f"Not found: {request.method} {request.url.path}")
             route = self._route(ctx)
             response = await self._handle(ctx, route)
         except HubError as exc:

@@ -58,18 +58,24 @@ def serve(
     from .app import HubApp
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings = Settings.from_env(
-        host=host, port=port, data_dir=data_dir, database_url=database_url, public_url=public_url
-    )
     try:
+        settings = Settings.from_env(
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            database_url=database_url,
+            public_url=public_url,
+        )
         proxies = settings.trusted_proxy_list
+        prefix = settings.url_prefix
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     hub = Hub(settings)
     hub.startup()
     hub.jobs.start()
     click.echo(
-        f"Model Commons on http://{settings.host}:{settings.port} "
+        f"Model Commons on http://{settings.host}:{settings.port}"
+        f"{'' if settings.proxy_strips_prefix else prefix} "
         f"(data in {Path(settings.data_dir).resolve()})",
         err=True,
     )
@@ -87,6 +93,9 @@ def serve(
         # that passes a client's X-Forwarded-For through, clients could pick their address.
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies,
+        # Behind a proxy that strips the URL prefix, uvicorn puts it back in front of
+        # each request's path, so the app always routes on the full public path.
+        root_path=prefix if settings.proxy_strips_prefix else "",
     )
 
 

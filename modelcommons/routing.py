@@ -37,11 +37,26 @@ class Ctx:
     request: Request
     params: dict[str, str]
     principal: Principal | None
+    #: Absolute URL of the hub's root, with the URL prefix: ``https://example.org/hub``.
     base_url: str
+    #: The request's path within the hub: still percent-encoded, without the prefix.
     raw_path: str = ""
+    #: Where the hub lives on its host: ``""`` or like ``/hub`` (``Settings.url_prefix``).
+    prefix: str = ""
 
     def url(self, path: str) -> str:
+        """An absolute URL for a path within the hub (``/api/...``)."""
         return self.base_url + path
+
+    def href(self, path: str) -> str:
+        """A same-site URL for a path within the hub: links, redirects, cookies."""
+        if not path.startswith("/") or path.startswith("//"):
+            raise ValueError(f"not a path within the hub: {path!r}")
+        return self.prefix + path
+
+    @property
+    def cookie_path(self) -> str:
+        return self.prefix or "/"
 
     async def run(self, fn: Callable[[], R]) -> R:
         """Run blocking work (database, disk) on a worker thread."""

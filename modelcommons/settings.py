@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 MB = 1000 * 1000
 MiB = 1024 * 1024
@@ -26,7 +28,13 @@ class Settings:
     port: int = 8000
     #: Public base URL used in absolute links (``url``, ``commitUrl``, LFS hrefs,
     #: ``Link`` headers). When unset it is derived from each request's Host header.
+    #: Its path, if any (``https://example.org/hub``), is the hub's URL prefix: every
+    #: route, link, redirect and cookie lives under it (see :attr:`url_prefix`).
     public_url: str | None = None
+    #: Whether the reverse proxy removes ``public_url``'s path before forwarding
+    #: (``/hub/api/...`` arrives as ``/api/...``). False (the default): requests arrive
+    #: with the full path, and a path outside the prefix is not found.
+    proxy_strips_prefix: bool = False
     #: Reverse proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed:
     #: comma-separated addresses or networks (``127.0.0.1,::1``, ``10.0.0.0/8``), or
     #: ``*`` for any peer. Empty (the default): none, and a request's client address is
@@ -100,6 +108,31 @@ class Settings:
                 ) from None
         return items
 
+    @property
+    def url_prefix(self) -> str:
+        """The path of ``public_url`` without its trailing slash: ``""`` (the hub is at
+        the root) or like ``/hub``. A malformed ``public_url`` raises ValueError."""
+        if not self.public_url:
+            if self.proxy_strips_prefix:
+                raise ValueError("proxy_strips_prefix needs a public_url with a path")
+            return ""
+        parts = urlsplit(self.public_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"public_url: {self.public_url!r} is not an http(s) URL")
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError(
+                f"public_url: {self.public_url!r} may not have a query, fragment or user"
+            )
+        prefix = parts.path.removesuffix("/")
+        if prefix and not _PREFIX.fullmatch(prefix):
+            raise ValueError(
+                f"public_url: the path {parts.path!r} must be /segment[/segment...] of "
+                "letters, digits, '-', '_', '.' and '~', without '.' or '..' segments"
+            )
+        if self.proxy_strips_prefix and not prefix:
+            raise ValueError("proxy_strips_prefix needs a public_url with a path")
+        return prefix
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings from ``COMMONS_*`` variables, then explicit overrides (CLI flags)."""
@@ -111,6 +144,8 @@ class Settings:
                 continue
             if field.type in ("int", int):
                 values[field.name] = int(raw)
+            elif field.type in ("bool", bool):
+                values[field.name] = _flag(field.name, raw)
             elif field.name == "data_dir":
                 values[field.name] = Path(raw)
             else:
@@ -119,3 +154,16 @@ class Settings:
         if "data_dir" in values:
             values["data_dir"] = Path(str(values["data_dir"]))
         return cls(**values)  # type: ignore[arg-type]
+
+
+_SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9._~-]+"
+_PREFIX = re.compile(f"(?:/{_SEGMENT})+")
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"COMMONS_{name.upper()}: {raw!r} is not a boolean (true or false)")

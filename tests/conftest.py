@@ -61,15 +61,21 @@ class PostgresDatabase:
 class Server:
     """A `commons serve` subprocess with its own data dir (and database)."""
 
-    def __init__(self, backend: str, **settings: object) -> None:
+    def __init__(self, backend: str, *, prefix: str = "", **settings: object) -> None:
+        """``prefix`` (``/hub``): serve under that path, as ``public_url`` on this port."""
         self.backend = backend
         self.data_dir = Path(tempfile.mkdtemp(prefix=f"commons-{backend}-"))
         self.pg = PostgresDatabase() if backend == "postgresql" else None
         self.env = dict(os.environ)
-        for key, value in settings.items():
-            self.env[f"COMMONS_{key.upper()}"] = str(value)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        #: What clients use as HF_ENDPOINT: ``url`` plus the prefix, if any.
+        self.endpoint = self.url + prefix
+        if prefix:
+            settings = {"public_url": self.endpoint, **settings}
+        for key, value in settings.items():
+            self.env[f"COMMONS_{key.upper()}"] = str(value)
+        self.health_url = f"{self.endpoint}/api/health"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.data_dir / "server.log"
         self._tokens: dict[str, str] = {}
@@ -95,7 +101,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                if httpx.get(self.health_url, timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)

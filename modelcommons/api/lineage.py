@@ -13,4 +13,8 @@ from .common import load_repo
 def lineage_of(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
-        return json_response(lineage.view(session, ctx.principal, repo))
+        view = lineage.view(session, ctx.principal, repo)
+    for relative in (*view["parents"], *view["children"]):
+        if relative["url"]:  # a page path within the hub; clients need the URL prefix too
+            relative["url"] = ctx.href(relative["url"])
+    return json_response(view)

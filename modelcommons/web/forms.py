@@ -38,13 +38,14 @@ def field(form: FormData, name: str, default: str = "") -> str:
 
 def require_user(ctx: Ctx) -> Principal:
     if ctx.principal is None:
-        target = quote(ctx.request.url.path, safe="/")
+        # The path within the hub, still percent-encoded: quoted once more for the query.
+        target = quote(ctx.raw_path, safe="/")
         raise LoginRequired("Sign in to continue.", headers={"Location": f"/login?next={target}"})
     return ctx.principal
 
 
 def safe_next(value: str) -> str:
-    """Only same-site relative paths: never an open redirect."""
+    """Only paths within the hub (redirects add the URL prefix): never an open redirect."""
     if value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
     return "/"

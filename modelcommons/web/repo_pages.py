@@ -172,7 +172,7 @@ def tree_page(ctx: Ctx) -> Response:
                     last=last.get(e.path),
                 )
             )
-        next_url = f"?offset={offset + TREE_PAGE}" if len(items) > TREE_PAGE else None
+        next_url = f"{ctx.raw_path}?offset={offset + TREE_PAGE}" if len(items) > TREE_PAGE else None
         return render(
             ctx,
             "repo/tree.html",

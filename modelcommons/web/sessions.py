@@ -102,14 +102,16 @@ def set_cookies(
     request: Request,
     response: Response,
     *,
+    path: str = "/",
     session_value: str | None = None,
     clear_session: bool = False,
 ) -> None:
+    """Set or clear our cookies for ``path``: the hub's URL prefix, or ``/``."""
     secure = is_secure(request)
     new_csrf = getattr(request.state, "new_csrf", None)
     if new_csrf:
         response.set_cookie(
-            CSRF_COOKIE, new_csrf, httponly=True, samesite="strict", secure=secure, path="/"
+            CSRF_COOKIE, new_csrf, httponly=True, samesite="strict", secure=secure, path=path
         )
     if session_value is not None:
         response.set_cookie(
@@ -118,10 +120,10 @@ def set_cookies(
             httponly=True,
             samesite="lax",
             secure=secure,
-            path="/",
+            path=path,
             max_age=SESSION_DAYS * 86400,
         )
     if clear_session:
         response.delete_cookie(
-            SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure
+            SESSION_COOKIE, path=path, httponly=True, samesite="lax", secure=secure
         )

@@ -70,20 +70,25 @@ _env.filters.update(human_size=human_size, time_ago=time_ago, compact=compact)
 
 
 def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> Response:
+    """A page. URLs handed to templates are paths within the hub (``/login``,
+    ``repo.url``); templates write every link as ``{{ base }}`` followed by one, so
+    that the URL prefix (``Settings.url_prefix``) is added in one visible place."""
     values.setdefault("title", "Model Commons")
     html = _env.get_template(template).render(
         me=ctx.principal,
         csrf=sessions.csrf_token(ctx.request),
+        base=ctx.prefix,
         base_url=ctx.base_url,
-        request_path=ctx.request.url.path,
+        request_path=ctx.raw_path,
         **values,
     )
     response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
-    sessions.set_cookies(ctx.request, response)
+    sessions.set_cookies(ctx.request, response, path=ctx.cookie_path)
     return response
 
 
-def redirect(ctx: Ctx, url: str, **cookie_args: Any) -> Response:
-    response = RedirectResponse(url, status_code=303, headers=PAGE_HEADERS)
-    sessions.set_cookies(ctx.request, response, **cookie_args)
+def redirect(ctx: Ctx, path: str, **cookie_args: Any) -> Response:
+    """303 to a path within the hub (``/``, ``/login?next=...``), under the prefix."""
+    response = RedirectResponse(ctx.href(path), status_code=303, headers=PAGE_HEADERS)
+    sessions.set_cookies(ctx.request, response, path=ctx.cookie_path, **cookie_args)
     return response
