@@ -108,10 +108,22 @@ def user() -> None:
 @click.argument("name")
 @click.option("--admin", is_flag=True, help="Site administrator.")
 @click.option("--email", default=None)
+@click.option(
+    "--token",
+    "token_role",
+    type=click.Choice(["read", "write"]),
+    default=None,
+    help="Also create a token 'cli' with this role, printed alone on the last line.",
+)
 @data_dir_option
 @database_option
 def user_create(
-    name: str, admin: bool, email: str | None, data_dir: str | None, database_url: str | None
+    name: str,
+    admin: bool,
+    email: str | None,
+    token_role: str | None,
+    data_dir: str | None,
+    database_url: str | None,
 ) -> None:
     """Create a user. A password is read from stdin (first line) or prompted for."""
     if sys.stdin is None or sys.stdin.closed:
@@ -123,7 +135,15 @@ def user_create(
     hub = _hub(data_dir, database_url)
     with _errors(), hub.db.write() as session:
         accounts.create_user(session, name, email=email, password=password or None, admin=admin)
-    click.echo(f"Created user {name}{' (admin)' if admin else ''}.")
+        if token_role is not None:
+            value = accounts.create_token(session, name, write=token_role == "write", name="cli")
+            hub.audit.record(
+                session, auditlog.TokenCreated(None, namespace=name, name="cli", role=token_role)
+            )
+    click.echo(f"Created user {name}{' (admin)' if admin else ''}.", err=token_role is not None)
+    if token_role is not None:
+        click.echo(f"Token 'cli' for {name} ({token_role}); it is shown only once:", err=True)
+        click.echo(value)
 
 
 @user.command("unlock")

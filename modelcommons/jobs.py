@@ -12,12 +12,12 @@ Jobs are enqueued only after the transaction that made them due has committed:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,8 @@ from . import releases
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from huey import Huey
+
     from .hub import Hub
 
 log = logging.getLogger("modelcommons.jobs")
@@ -32,6 +34,10 @@ QUEUES = ("sqlite", "memory", "immediate", "redis")
 
 
 def make_huey(settings: Settings) -> Huey:
+    # Imported here: huey loads its Redis and PostgreSQL storages eagerly, a third of
+    # a second that every `commons` command would otherwise pay before doing anything.
+    from huey import MemoryHuey, RedisHuey, SqliteHuey
+
     kind, name = settings.task_queue, settings.task_queue_name
     if kind == "sqlite":
         return SqliteHuey(name, filename=str(settings.data_dir / "queue.db"))
@@ -44,28 +50,51 @@ def make_huey(settings: Settings) -> Huey:
     raise ValueError(f"task_queue must be one of {', '.join(QUEUES)}, not {kind!r}.")
 
 
+@dataclasses.dataclass(frozen=True)
+class _Queue:
+    huey: Huey
+    promote: Any  # huey TaskWrappers: calling one enqueues the task
+    check: Any
+
+
 class Jobs:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self.huey = make_huey(hub.settings)
-
-        def promote(repo_pk: int, stage: int) -> bool:
-            return releases.run_promotion(hub, repo_pk, stage)
-
-        def check() -> int:
-            return releases.schedule_due(hub)
-
-        self._promote: Any = self.huey.task(name="release.promote")(promote)
-        self._check: Any = self.huey.task(name="release.check")(check)
+        self._queue: _Queue | None = None
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         event.listen(hub.db.sessions, "after_commit", self._flush)
         event.listen(hub.db.sessions, "after_rollback", self._discard)
 
+    @property
+    def queue(self) -> _Queue:
+        """The task queue, opened on first use (most `commons` commands never need it)."""
+        with self._lock:
+            if self._queue is None:
+                huey, hub = make_huey(self.hub.settings), self.hub
+
+                def promote(repo_pk: int, stage: int) -> bool:
+                    return releases.run_promotion(hub, repo_pk, stage)
+
+                def check() -> int:
+                    return releases.schedule_due(hub)
+
+                self._queue = _Queue(
+                    huey,
+                    huey.task(name="release.promote")(promote),
+                    huey.task(name="release.check")(check),
+                )
+            return self._queue
+
+    @property
+    def huey(self) -> Huey:
+        return self.queue.huey
+
     def promote(self, repo_pk: int, stage: int) -> None:
-        self._promote(repo_pk, stage)
+        self.queue.promote(repo_pk, stage)
 
     def check(self) -> None:
-        self._check()
+        self.queue.check()
 
     def after_commit(self, session: Session, job: Callable[[], None]) -> None:
         """Run ``job`` (an enqueue) once ``session`` commits; never if it rolls back."""

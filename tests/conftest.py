@@ -148,9 +148,11 @@ class Server:
         """Create a user (once) and return a token for them."""
         key = f"{name}:{write}"
         if key not in self._tokens:
+            role = "write" if write else "read"
             if not any(k.startswith(f"{name}:") for k in self._tokens):
-                self.cli("user", "create", name)
-            out = self.cli("token", "create", name, *(["--write"] if write else []))
+                out = self.cli("user", "create", name, "--token", role)
+            else:
+                out = self.cli("token", "create", name, *(["--write"] if write else []))
             self._tokens[key] = out.stdout.strip().splitlines()[-1]
         return self._tokens[key]
 

@@ -624,8 +624,8 @@ def matrix(server: Server) -> Iterator[Matrix]:
     names = _person_names(org)
     tokens: dict[str, str] = {}
     for person, name in names.items():
-        server.cli("user", "create", name, input=f"{PASSWORD}\n")
-        tokens[person] = server.cli("token", "create", name, "--write").stdout.split()[-1]
+        out = server.cli("user", "create", name, "--token", "write", input=f"{PASSWORD}\n")
+        tokens[person] = out.stdout.split()[-1]
     for extra in ("fan", "grantee"):
         server.cli("user", "create", f"{org}-{extra}", input=f"{PASSWORD}\n")
     members = {"org_read": "read", "creator": "contributor", "org_write": "write"}

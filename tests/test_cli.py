@@ -24,6 +24,11 @@ def test_token_lifecycle_while_server_runs(server: Server) -> None:
     r = httpx.get(f"{server.url}/api/whoami-v2", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401
     assert "revoked" in server.cli("token", "list", "tokuser").stdout
+    # A user and a read token in one command: the token alone on stdout.
+    made = server.cli("user", "create", "tokuser2", "--token", "read")
+    assert made.stdout.strip().count("\n") == 0
+    reader = HfApi(endpoint=server.url, token=made.stdout.strip())
+    assert reader.whoami()["auth"]["accessToken"]["role"] == "read"
 
 
 def test_secrets_are_hashed_at_rest(sqlite_server: Server) -> None:
