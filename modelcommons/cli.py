@@ -14,6 +14,7 @@ from . import accounts, auditlog, login_throttle
 from .errors import BadRequest, HubError
 from .hub import Hub
 from .settings import Settings
+from .sizes import human_size
 
 
 def _hub(data_dir: str | None, database_url: str | None) -> Hub:
@@ -302,12 +303,7 @@ class _errors:
 
 
 def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{n} bytes" if unit == "B" else f"{n} bytes ({value:.1f} {unit})"
-        value /= 1000
-    raise AssertionError("unreachable")
+    return f"{n} bytes" if n < 1000 else f"{n} bytes ({human_size(n)})"
 
 
 def _count(n: int, word: str, plural: str | None = None) -> str:

@@ -33,6 +33,18 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMONS = [sys.executable, "-m", "modelcommons"]
 
 
+def redis_up() -> bool:
+    """Whether Redis answers at 127.0.0.1:6379 (tests of the Redis queue need it)."""
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+needs_redis = pytest.mark.skipif(not redis_up(), reason="no Redis at 127.0.0.1:6379")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

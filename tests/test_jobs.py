@@ -9,7 +9,6 @@ become true are a card section and an approval.
 from __future__ import annotations
 
 import secrets
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,22 +17,11 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
-from .conftest import Server
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
+from .conftest import Server, needs_redis
 
 QUEUES = [
     "sqlite",
-    pytest.param(
-        "redis", marks=pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
-    ),
+    pytest.param("redis", marks=needs_redis),
 ]
 
 

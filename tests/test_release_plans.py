@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from modelcommons import releases
 from modelcommons.hub import Hub
 from modelcommons.settings import Settings
 
-from .conftest import Server
+from .conftest import Server, needs_redis
 from .test_gating import Person
 
 SIZES = ("small", "medium", "large", "xl")
@@ -352,15 +351,7 @@ def test_scheduler_promotes_when_due(server: Server, tmp_path: Path, hf_env: Non
     assert decision["at"].startswith("2099-02-14")
 
 
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _redis_up(), reason="no Redis at 127.0.0.1:6379")
+@needs_redis
 def test_scheduler_on_redis(sqlite_server: Server, tmp_path: Path, hf_env: None) -> None:
     """The Redis backend: due promotions are queued in Redis and run by a worker."""
     w = World(sqlite_server)
