@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import logging
 import os
 import secrets
 from collections.abc import Callable
@@ -14,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from .auditlog import AuditLog
 from .blobs import BlobStore, open_blob_store
+from .clock import Clock, clock_for
 from .commits import Committer
 from .database import Database
 from .errors import RepoNotFound
 from .jobs import Jobs
 from .login_throttle import LoginThrottle
-from .releases import Clock, OffsetFileClock, SystemClock
 from .schema import Repo
 from .search import SearchIndex, open_search_index
 from .settings import Settings
@@ -46,13 +45,7 @@ class Hub:
         self.search: SearchIndex = open_search_index(
             self.db.engine.dialect.name, self.blobs, self.tree_cache
         )
-        self.clock: Clock = SystemClock()
-        if settings.test_clock_file:
-            logging.getLogger("modelcommons").warning(
-                "The clock follows %s (test_clock_file): for tests only.",
-                settings.test_clock_file,
-            )
-            self.clock = OffsetFileClock(Path(settings.test_clock_file))
+        self.clock: Clock = clock_for(settings)
         self.login_throttle = LoginThrottle.from_settings(settings)
         self.jobs = Jobs(self)
         #: Threads for hashing and disk writes, so the event loop keeps receiving.

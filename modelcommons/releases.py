@@ -34,8 +34,7 @@ import datetime as dt
 import fnmatch
 import json
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -51,7 +50,6 @@ from .schema import (
     ReleaseDecision,
     ReleasePlan,
     Repo,
-    utcnow,
 )
 from .trees import TreeReader
 
@@ -61,43 +59,6 @@ if TYPE_CHECKING:
 AUDIENCES = ("owners", "members", "approved", "gated", "public")
 ROLE_RANK = {"read": 0, "contributor": 1, "write": 2, "admin": 3}
 MAX_STAGES = 32
-
-
-class Clock(Protocol):
-    def now(self) -> dt.datetime:
-        """The current time, naive UTC."""
-        ...
-
-
-class SystemClock:
-    def now(self) -> dt.datetime:
-        return utcnow()
-
-
-@dataclasses.dataclass
-class FakeClock:
-    """A clock tests set by hand."""
-
-    current: dt.datetime
-
-    def now(self) -> dt.datetime:
-        return self.current
-
-
-@dataclasses.dataclass
-class OffsetFileClock:
-    """The system clock moved by the seconds written in ``path`` (none while the file is
-    missing or empty), read on every call: how tests move the clock of a hub running in
-    another process (the ``test_clock_file`` setting). Never for production use."""
-
-    path: Path
-
-    def now(self) -> dt.datetime:
-        try:
-            offset = float(self.path.read_text().strip() or 0)
-        except FileNotFoundError:
-            offset = 0.0
-        return utcnow() + dt.timedelta(seconds=offset)
 
 
 @dataclasses.dataclass(frozen=True)

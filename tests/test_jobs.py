@@ -94,7 +94,8 @@ def test_serve_promotes_due_stages_by_itself(ticking: Server) -> None:
     assert promoted["action"] == "promote" and promoted["actor"] is None
     assert httpx.get(small).content == b"w"
 
-    # An approval enqueues a check after its commit; the queue's consumer promotes.
+    # An approval makes the next stage due: the check it enqueues after its commit (or
+    # the next tick) finds it, and the queue's consumer runs the promotion.
     r = httpx.post(
         f"{ticking.url}/api/models/{repo}/release-plan/approve",
         json={"rationale": "reviewed"},

@@ -19,6 +19,7 @@ from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError
 
 from modelcommons import releases
+from modelcommons.clock import FakeClock
 from modelcommons.hub import Hub
 from modelcommons.settings import Settings
 
@@ -310,7 +311,7 @@ def test_approved_requesters_audience(sqlite_server: Server, tmp_path: Path, hf_
     assert w.can(erin.name, "xl", tmp_path)
 
 
-def _hub_on(srv: Server, clock: releases.FakeClock, **settings: Any) -> Hub:
+def _hub_on(srv: Server, clock: FakeClock, **settings: Any) -> Hub:
     settings.setdefault("task_queue", "immediate")
     hub = Hub(
         Settings(data_dir=srv.data_dir, database_url=srv.pg.url if srv.pg else None, **settings)
@@ -335,7 +336,7 @@ def test_scheduler_promotes_when_due(server: Server, tmp_path: Path, hf_env: Non
     r = w.call("POST", "promote")
     assert r.status_code == 409 and "not before 2099-02-14" in r.json()["error"]
 
-    clock = releases.FakeClock(dt.datetime(2099, 2, 13, 23, 59))
+    clock = FakeClock(dt.datetime(2099, 2, 13, 23, 59))
     hub = _hub_on(server, clock)
     try:
         assert releases.schedule_due(hub) == 0
@@ -357,7 +358,7 @@ def test_scheduler_on_redis(sqlite_server: Server, tmp_path: Path, hf_env: None)
     w = World(sqlite_server)
     stages = [{"name": "124M", "opens": {"files": ["small/*"]}, "auto": True}]
     assert w.call("PUT", stages=stages).status_code == 200
-    clock = releases.FakeClock(dt.datetime(2030, 1, 1))
+    clock = FakeClock(dt.datetime(2030, 1, 1))
     hub = _hub_on(sqlite_server, clock, task_queue="redis", task_queue_name=f"t{w.org}")
     try:
         assert releases.schedule_due(hub) == 1
@@ -372,7 +373,7 @@ def test_scheduler_on_redis(sqlite_server: Server, tmp_path: Path, hf_env: None)
 
 
 def test_jobs_wait_for_commit(sqlite_server: Server) -> None:
-    hub = _hub_on(sqlite_server, releases.FakeClock(dt.datetime(2020, 1, 1)))
+    hub = _hub_on(sqlite_server, FakeClock(dt.datetime(2020, 1, 1)))
     ran: list[str] = []
     try:
         with hub.db.write() as session:
