@@ -356,7 +356,16 @@ def test_scheduler_promotes_when_due(server: Server, tmp_path: Path, hf_env: Non
 def test_scheduler_on_redis(sqlite_server: Server, tmp_path: Path, hf_env: None) -> None:
     """The Redis backend: due promotions are queued in Redis and run by a worker."""
     w = World(sqlite_server)
-    stages = [{"name": "124M", "opens": {"files": ["small/*"]}, "auto": True}]
+    # Due for the fake clock only: the server's own scheduler, on the real clock,
+    # must not promote the stage before the test's worker does.
+    stages = [
+        {
+            "name": "124M",
+            "opens": {"files": ["small/*"]},
+            "auto": True,
+            "not_before": "2029-06-01T00:00:00Z",
+        }
+    ]
     assert w.call("PUT", stages=stages).status_code == 200
     clock = FakeClock(dt.datetime(2030, 1, 1))
     hub = _hub_on(sqlite_server, clock, task_queue="redis", task_queue_name=f"t{w.org}")
