@@ -6,14 +6,13 @@ one does (``RepoNotFound``), so its existence never leaks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from . import gating, releases
 from .accounts import Principal, org_roles
-from .errors import Forbidden, GatedRepo, NotFound, RepoNotFound, Unauthorized
+from .content_access import RepoContent
+from .errors import Forbidden, NotFound, RepoNotFound, Unauthorized
 from .schema import Account, Membership, Repo
 
 WRITE_ROLES = ("write", "admin")
@@ -171,61 +170,24 @@ def require_namespace_admin(session: Session, principal: Principal | None, names
         raise NotFound(f"Nothing under {namespace!r} that you may administer.")
 
 
-def require_download(
-    session: Session,
-    principal: Principal | None,
-    repo: Repo,
-    path: str | None,
-    rev: str | None = None,
-) -> bool:
-    """Downloading a file (``path``; None for "any file", e.g. LFS objects by hash).
+def content(session: Session, principal: Principal | None, repo: Repo) -> RepoContent:
+    """What the caller may see of a repository's content: the one place every route
+    that shows bytes, names, sizes, hashes or history of a path asks.
 
-    Read access first; then, on a gated repository, every file outside OPEN_FILES
-    needs an accepted request that is current (same licence text, not expired),
-    unless the caller has a role over the namespace (owners and organisation
-    members are never gated). Returns True when the caller got through only by an
-    accepted request or a released stage, which the caller audits as a gated download.
-
-    A staged release plan comes before the gate: files and revisions (``rev``, a
-    branch or tag name) that the plan controls and its current stage has not opened
-    to the caller answer ``GatedRepo`` (see :mod:`modelcommons.releases`); owners
-    (anyone with a role over the repository) always pass.
+    Read access first (a private repository the caller cannot read is
+    ``RepoNotFound``). Then ``.at(revision)`` resolves the revision once to its
+    canonical form (:func:`modelcommons.repos.canonical`) and refuses a closed one;
+    the answer says per path whether the caller may see it listed and download it.
+    See :class:`modelcommons.content_access.RepoContent` for the rules.
     """
     require_read(session, principal, repo)
-    staged = releases.check_download(
-        session,
-        principal,
-        repo,
-        path,
-        rev,
-        is_owner=repo_role(session, principal, repo) is not None,
-    )
-    if path is not None and path in OPEN_FILES:
-        return staged
-    if gating.mode_of(session, repo) == "off":
-        return staged
-    if repo_role(session, principal, repo) is not None:
-        return False
-    if principal is None:
-        raise GatedRepo(
-            f"Access to {repo.repo_id} is restricted: you must be signed in and have "
-            "an accepted access request to download its files.",
-            status=401,
-        )
-    if not gating.has_access(session, repo, principal.user_id):
-        raise GatedRepo(
-            f"Access to {repo.repo_id} is restricted and you are not in the authorized "
-            "list. Request access on its page and wait for it to be accepted.",
-            status=403,
-        )
-    return True
-
-
-def listing_filter(
-    session: Session, principal: Principal | None, repo: Repo, rev: str
-) -> Callable[[str], bool] | None:
-    """Which paths listings (tree, paths-info) show: a staged release hides what its
-    current stage has not opened to the caller. None means everything."""
-    return releases.visible_filter(
-        session, principal, repo, rev, is_owner=repo_role(session, principal, repo) is not None
+    role = repo_role(session, principal, repo)
+    return RepoContent(
+        session=session,
+        principal=principal,
+        repo=repo,
+        is_owner=role is not None,
+        gate=gating.mode_of(session, repo),
+        plan=None if role is not None else releases.openings(session, principal, repo),
+        open_files=OPEN_FILES,
     )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from .errors import BadRequest, Conflict, NotFound, Unauthorized
 from .names import check_account_name
-from .schema import Account, Membership, Token, utcnow
+from .schema import Account, Membership, Token, WebSession, utcnow
 
 TOKEN_PREFIX = "mc_"
 ORG_ROLES = ("read", "contributor", "write", "admin")
@@ -104,6 +104,9 @@ class Principal:
     is_admin: bool = False
     #: Set for fine-grained tokens: nothing outside it is reachable with this token.
     scope: TokenScope | None = None
+    #: Which credential this is ("token:ID" or "session:SHA256"), so that what was
+    #: handed out to it (signed LFS download URLs) can be checked again later.
+    credential: str | None = None
 
     def allows(self, permission: str) -> bool:
         """Whether the token carries ``permission`` (read, write or admin) at all."""
@@ -228,15 +231,57 @@ def authenticate(session: Session, token: str) -> tuple[Principal, bool]:
         raise Unauthorized(INVALID_CREDENTIALS, code="InvalidCredentials")
     tok, user = row
     stale = tok.last_used_at is None or utcnow() - tok.last_used_at > dt.timedelta(seconds=60)
-    principal = Principal(
+    return _token_principal(tok, user), stale
+
+
+def _token_principal(tok: Token, user: Account) -> Principal:
+    return Principal(
         user_id=user.id,
         name=user.name,
         token_role=tok.role,
         token_name=tok.name,
         is_admin=user.is_admin and tok.scopes is None,
         scope=TokenScope.from_json(tok.scopes) if tok.scopes else None,
+        credential=f"token:{tok.id}",
     )
-    return principal, stale
+
+
+def browser_principal(user: Account, session_hash: str) -> Principal:
+    """A signed-in browser: the user's full rights, as its pages act."""
+    return Principal(
+        user_id=user.id,
+        name=user.name,
+        token_role="write",
+        token_name="browser",
+        is_admin=user.is_admin,
+        credential=f"session:{session_hash}",
+    )
+
+
+def principal_for_credential(session: Session, credential: str, user_id: int) -> Principal | None:
+    """The principal of a credential seen earlier (``Principal.credential``), as it
+    stands now: None when the token was revoked, the browser session ended, or the
+    credential is not ``user_id``'s."""
+    kind, _, key = credential.partition(":")
+    if kind == "token" and key.isdigit():
+        row = session.execute(
+            select(Token, Account)
+            .join(Account, Account.id == Token.user_id)
+            .where(Token.id == int(key))
+        ).first()
+        if row is None or row[0].revoked_at is not None or row[1].id != user_id:
+            return None
+        return _token_principal(row[0], row[1])
+    if kind == "session":
+        user = session.execute(
+            select(Account)
+            .join(WebSession, WebSession.user_id == Account.id)
+            .where(WebSession.id_hash == key, WebSession.expires_at > utcnow())
+        ).scalar_one_or_none()
+        if user is None or user.id != user_id:
+            return None
+        return browser_principal(user, key)
+    return None
 
 
 def touch_token(session: Session, token: str) -> None:

@@ -33,7 +33,10 @@ class Hub:
         self.db = Database(settings.resolved_database_url)
         self.blobs: BlobStore = open_blob_store(settings.blob_dir)
         self.tree_cache = TreeCache()
-        self.signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds)
+        #: Signs LFS upload URLs; ``download_signer`` signs download URLs, with
+        #: another salt, so that neither kind of URL works as the other.
+        self.signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "upload")
+        self.download_signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "download")
         self.committer = Committer(self)
         self.audit = AuditLog(settings.data_dir / "audit-anchors.log")
         event.listen(self.db.sessions, "after_commit", self.audit.write_anchors)

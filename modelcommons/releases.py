@@ -14,7 +14,7 @@ A plan is a list of stages. Each stage names
 - ``auto``: whether the scheduler promotes it when every condition holds (default
   false: a release opens only when an owner says so unless the plan opts in).
 
-Enforcement (:func:`check_download`, called by ``access.require_download``): while a
+Enforcement (:func:`openings`, read by :func:`modelcommons.access.content`): while a
 plan is not ended, anything some stage opens is *controlled*. A controlled item is
 downloadable only by owners (anyone with a role over the repository) and by the
 audiences of the stages already promoted that open it. Everything else answers like
@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from . import auditlog, gating, repos
 from .accounts import Principal
-from .errors import BadRequest, Conflict, GatedRepo, NotFound
+from .errors import BadRequest, Conflict, NotFound
 from .schema import (
     Account,
     Commit,
@@ -223,133 +223,81 @@ def _in_audience(
     return row is not None
 
 
-def _opens(stage: dict[str, Any], path: str | None, rev: str | None) -> tuple[bool, bool]:
-    """(opens this path, opens this revision name)."""
-    opens = stage["opens"]
-    by_path = path is not None and any(fnmatch.fnmatchcase(path, p) for p in opens["files"])
-    by_rev = rev is not None and rev in (*opens["branches"], *opens["tags"])
-    return by_path, by_rev
+@dataclasses.dataclass(frozen=True)
+class Openings:
+    """What an unended plan controls, and what it has opened to one caller.
 
-
-def _allowed(
-    session: Session,
-    principal: Principal | None,
-    repo: Repo,
-    plan: ReleasePlan,
-    stages: list[dict[str, Any]],
-    path: str | None,
-    rev: str | None,
-) -> tuple[bool, bool, bool]:
-    """(path allowed, rev allowed, anything controlled) for a non-owner."""
-    path_controlled = rev_controlled = False
-    path_open = rev_open = False
-    upto = effective_stage(plan)
-    for i, stage in enumerate(stages):
-        p, r = _opens(stage, path, rev)
-        path_controlled |= p
-        rev_controlled |= r
-        if i <= upto and (p or r) and _in_audience(session, principal, repo, stage["audience"]):
-            path_open |= p
-            rev_open |= r
-    return (
-        path_open or not path_controlled,
-        rev_open or not rev_controlled,
-        path_controlled or rev_controlled,
-    )
-
-
-def _behind_closed_refs(
-    session: Session,
-    principal: Principal | None,
-    repo: Repo,
-    plan: ReleasePlan,
-    stages: list[dict[str, Any]],
-    rev: str | None,
-) -> bool:
-    """Whether ``rev`` is a commit id that only closed branches or tags lead to.
-
-    Clients resolve a branch once and then fetch by commit id, and every commit id
-    is public in /refs; without this, a closed branch would be one id away.
+    Computed once per request (one query for the plan, one per audience that needs
+    one) and asked per path or ref name: :mod:`modelcommons.access` makes every
+    decision from it. File globs are ``fnmatch`` patterns (``*`` crosses ``/``);
+    a ref name controls the branch or tag of that name, whichever list names it.
     """
-    if rev is None or len(rev) != 40 or any(c not in "0123456789abcdef" for c in rev):
-        return False
-    names = {n for s in stages for n in (*s["opens"]["branches"], *s["opens"]["tags"])}
-    if not names:
-        return False
-    open_heads = [
-        ref.target
-        for ref in repos.list_refs(session, repo)
-        if ref.name not in names
-        or _allowed(session, principal, repo, plan, stages, None, ref.name)[1]
-    ]
-    return rev not in repos.reachable(session, repo, open_heads)
 
+    controlled_files: tuple[str, ...]
+    open_files: tuple[str, ...]
+    controlled_refs: frozenset[str]
+    open_refs: frozenset[str]
+    #: For refusals: where the plan stands ("current stage: 124M; plan active").
+    where: str
 
-def check_download(
-    session: Session,
-    principal: Principal | None,
-    repo: Repo,
-    path: str | None,
-    rev: str | None,
-    *,
-    is_owner: bool,
-) -> bool:
-    """Refuse a file or revision the current stage has not opened to this caller.
+    def file_controlled(self, path: str) -> bool:
+        return any(fnmatch.fnmatchcase(path, g) for g in self.controlled_files)
 
-    Returns True when the plan controls what is fetched and a stage let the caller
-    through: such downloads of staged files are audited.
-    """
-    if is_owner:
-        return False
-    plan = plan_of(session, repo)
-    if plan is None or plan.status == "ended":
-        return False
-    stages = stages_of(plan)
-    if path is None and rev is None:
-        # "Any file" (LFS objects by hash, auth-check): only when nothing is closed.
-        upto = effective_stage(plan)
-        if all(
-            i <= upto and _in_audience(session, principal, repo, s["audience"])
-            for i, s in enumerate(stages)
-            if any(s["opens"].values())
-        ):
-            return False
-        raise GatedRepo(
-            f"{repo.repo_id} is in a staged release and not all of it is released to you; "
-            "download released files by path.",
-            status=401 if principal is None else 403,
+    def file_open(self, path: str) -> bool:
+        """Uncontrolled, or opened to this caller by a promoted stage."""
+        return not self.file_controlled(path) or any(
+            fnmatch.fnmatchcase(path, g) for g in self.open_files
         )
-    path_ok, rev_ok, controlled = _allowed(session, principal, repo, plan, stages, path, rev)
-    if rev_ok and _behind_closed_refs(session, principal, repo, plan, stages, rev):
-        rev_ok, controlled = False, True
-    if path_ok and rev_ok:
-        return controlled
-    what = f"revision {rev!r}" if not rev_ok else f"{path!r}"
-    upto = effective_stage(plan)
-    stage = stages[upto]["name"] if upto >= 0 else "none yet"
-    message = (
-        f"{repo.repo_id} is in a staged release: {what} is not released to you "
-        f"(current stage: {stage}; plan {plan.status})."
-    )
-    raise GatedRepo(message, status=401 if principal is None else 403)
+
+    def ref_controlled(self, name: str) -> bool:
+        return name in self.controlled_refs
+
+    def ref_closed(self, name: str) -> bool:
+        return name in self.controlled_refs and name not in self.open_refs
+
+    @property
+    def closed_refs(self) -> frozenset[str]:
+        return self.controlled_refs - self.open_refs
+
+    @property
+    def all_open(self) -> bool:
+        """Whether nothing the plan controls is closed to this caller."""
+        return not self.closed_refs and set(self.controlled_files) <= set(self.open_files)
 
 
-def visible_filter(
-    session: Session, principal: Principal | None, repo: Repo, rev: str, *, is_owner: bool
-) -> Callable[[str], bool] | None:
-    """A predicate on paths for listings (tree, paths-info), or None when all are visible."""
-    if is_owner:
-        return None
+def openings(session: Session, principal: Principal | None, repo: Repo) -> Openings | None:
+    """The plan's restrictions for a caller who is not an owner (the caller checks
+    that: owners always see everything); None when there is no unended plan."""
     plan = plan_of(session, repo)
     if plan is None or plan.status == "ended":
         return None
     stages = stages_of(plan)
-
-    def visible(path: str) -> bool:
-        path_ok, rev_ok, _ = _allowed(session, principal, repo, plan, stages, path, rev)
-        return path_ok and rev_ok
-
-    return visible
+    upto = effective_stage(plan)
+    controlled_files: list[str] = []
+    open_files: list[str] = []
+    controlled_refs: set[str] = set()
+    open_refs: set[str] = set()
+    audiences: dict[str, bool] = {}  # stages often share an audience: ask once
+    for i, stage in enumerate(stages):
+        opens = stage["opens"]
+        names = {*opens["branches"], *opens["tags"]}
+        controlled_files += opens["files"]
+        controlled_refs |= names
+        if i <= upto and (opens["files"] or names):
+            key = json.dumps(stage["audience"], sort_keys=True)
+            if key not in audiences:
+                audiences[key] = _in_audience(session, principal, repo, stage["audience"])
+            if audiences[key]:
+                open_files += opens["files"]
+                open_refs |= names
+    stage_name = stages[upto]["name"] if upto >= 0 else "none yet"
+    return Openings(
+        tuple(dict.fromkeys(controlled_files)),
+        tuple(dict.fromkeys(open_files)),
+        frozenset(controlled_refs),
+        frozenset(open_refs),
+        f"current stage: {stage_name}; plan {plan.status}",
+    )
 
 
 # ---------------------------------------------------------------- conditions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import json
 import re
@@ -81,32 +82,63 @@ def get_ref(session: Session, repo: Repo, kind: str, name: str) -> Ref | None:
     )
 
 
-def resolve(session: Session, repo: Repo, revision: str) -> str:
-    """A branch, tag or commit id (full, or a unique prefix of 7+) to a commit id."""
+@dataclasses.dataclass(frozen=True)
+class Revision:
+    """A revision as the caller named it, resolved once to what it is.
+
+    ``kind`` is "branch" or "tag" (``name`` is the ref's name, whichever way it
+    was asked: ``main``, ``refs/heads/main``) or "commit" (``name`` is the full
+    id, asked whole or as a unique prefix of 7+ hex digits). ``commit`` is
+    always the full commit id. Access decisions are made on this, never on the
+    string the caller sent, so that no other spelling of a revision gets around them.
+    """
+
+    kind: str  # "branch" | "tag" | "commit"
+    name: str
+    commit: str
+    asked: str
+
+    @property
+    def is_ref(self) -> bool:
+        return self.kind != "commit"
+
+
+def canonical(session: Session, repo: Repo, revision: str) -> Revision:
+    """A branch, tag or commit id (full, or a unique prefix of 7+), as a :class:`Revision`.
+
+    Plain names are branches first, then tags, then commit ids; ``refs/heads/X``
+    and ``refs/tags/X`` name only that kind.
+    """
     rev = revision
-    for prefix, kinds in (("refs/heads/", ("branch",)), ("refs/tags/", ("tag",))):
+    for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
         if rev.startswith(prefix):
-            ref = get_ref(session, repo, kinds[0], rev[len(prefix) :])
-            if ref is None:
-                break
-            return ref.target
-    else:
-        for kind in ("branch", "tag"):
-            ref = get_ref(session, repo, kind, rev)
+            ref = get_ref(session, repo, kind, rev[len(prefix) :])
             if ref is not None:
-                return ref.target
-        if _SHA1.match(rev):
-            if session.get(Commit, (repo.id, rev)) is not None:
-                return rev
-        elif 7 <= len(rev) < 40 and all(c in "0123456789abcdef" for c in rev):
-            found = session.scalars(
-                select(Commit.oid)
-                .where(Commit.repo_id == repo.id, Commit.oid.startswith(rev))
-                .limit(2)
-            ).all()
-            if len(found) == 1:
-                return found[0]
+                return Revision(kind, ref.name, ref.target, revision)
+            raise RevisionNotFound(f"Invalid rev id: {revision}")
+    for kind in ("branch", "tag"):
+        ref = get_ref(session, repo, kind, rev)
+        if ref is not None:
+            return Revision(kind, ref.name, ref.target, revision)
+    if _SHA1.match(rev):
+        if session.get(Commit, (repo.id, rev)) is not None:
+            return Revision("commit", rev, rev, revision)
+    elif 7 <= len(rev) < 40 and all(c in "0123456789abcdef" for c in rev):
+        found = session.scalars(
+            select(Commit.oid).where(Commit.repo_id == repo.id, Commit.oid.startswith(rev)).limit(2)
+        ).all()
+        if len(found) == 1:
+            return Revision("commit", found[0], found[0], revision)
     raise RevisionNotFound(f"Invalid rev id: {revision}")
+
+
+def resolve(session: Session, repo: Repo, revision: str) -> str:
+    """A branch, tag or commit id (full, or a unique prefix of 7+) to a commit id.
+
+    Only for writers and internal use: routes that show content use
+    :func:`modelcommons.access.content`, which also decides what the caller may see.
+    """
+    return canonical(session, repo, revision).commit
 
 
 def list_refs(session: Session, repo: Repo) -> list[Ref]:

@@ -9,6 +9,10 @@ that the operations below reach every route there is, pages included.
 The repositories are gated (manual) and carry a staged release plan, so that
 downloads, access-request decisions and release decisions are real operations
 rather than "not gated" or "no plan" answers.
+
+What content routes reveal (which files, refs and bytes, at every spelling of every
+revision) is the matrix's other half, in `tests/test_access_content.py`: there every
+content route is compared with the one access function, ``access.content``.
 """
 
 from __future__ import annotations

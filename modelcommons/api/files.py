@@ -13,7 +13,7 @@ from .. import access, auditlog, repos
 from ..errors import BadRequest, EntryNotFound
 from ..responses import BlobFileResponse, iso, json_response
 from ..routing import Ctx
-from ..schema import Commit, Repo
+from ..schema import Repo
 from ..trees import DirInfo, Entry, FileInfo, TreeReader
 from .common import flag, load_repo, next_cursor, read_body, read_json, read_page
 
@@ -38,21 +38,17 @@ def tree(ctx: Ctx) -> Response:
     offset, _ = read_page(ctx, page)
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
-        sha = repos.resolve(session, repo, ctx.params["rev"])
-        commit = session.get(Commit, (repo.id, sha))
-        assert commit is not None
+        view = access.content(session, ctx.principal, repo).at(ctx.params["rev"])
+        sha = view.sha
         reader = TreeReader(session, ctx.hub.tree_cache)
-        node = reader.find(commit.tree_oid, path)
-        if node is None or not node.is_dir:
+        node = view.folder(reader, path)
+        if node is None:
             raise EntryNotFound(
                 f"Entry not found: {path!r} is not a folder at {sha}",
                 headers={"X-Repo-Commit": sha},
             )
         prefix = f"{path}/" if path else ""
-        visible = access.listing_filter(session, ctx.principal, repo, ctx.params["rev"])
-        walked = reader.walk(node.oid, prefix, recursive=recursive)
-        if visible is not None:
-            walked = (item for item in walked if visible(item[0]))
+        walked = view.listed(reader, reader.walk(node.oid, prefix, recursive=recursive))
         items = []
         for i, item in enumerate(walked):
             if i >= offset + page + 1:
@@ -87,16 +83,14 @@ async def paths_info(ctx: Ctx) -> Response:
     def work() -> Response:
         with ctx.hub.db.read() as session:
             repo = load_repo(session, ctx)
-            sha = repos.resolve(session, repo, ctx.params["rev"])
-            commit = session.get(Commit, (repo.id, sha))
-            assert commit is not None
+            view = access.content(session, ctx.principal, repo).at(ctx.params["rev"])
             reader = TreeReader(session, ctx.hub.tree_cache)
-            visible = access.listing_filter(session, ctx.principal, repo, ctx.params["rev"])
-            found = []
+            wanted = []
             for p in dict.fromkeys(x.strip("/") for x in paths):
-                entry = reader.find(commit.tree_oid, p) if p else None
-                if entry is not None and (visible is None or visible(p)):
-                    found.append((p, entry))
+                entry = reader.find(view.commit.tree_oid, p) if p else None
+                if entry is not None:
+                    wanted.append((p, entry))
+            found = list(view.listed(reader, wanted))
             return json_response([entry_json(e) for e in reader.describe(found)])
 
     return await ctx.run(work)
@@ -118,18 +112,16 @@ async def resolve(ctx: Ctx) -> Response:
     def lookup() -> tuple[int, str, FileInfo, bool]:
         with ctx.hub.db.read() as session:
             repo = load_repo(session, ctx)
-            sha = repos.resolve(session, repo, ctx.params["rev"])
-            commit = session.get(Commit, (repo.id, sha))
-            assert commit is not None
-            info = TreeReader(session, ctx.hub.tree_cache).file(commit.tree_oid, ctx.params["path"])
+            view = access.content(session, ctx.principal, repo).at(ctx.params["rev"])
+            # Asked before the file is looked up: a refusal says nothing of whether it exists.
+            gated = view.require_download(ctx.params["path"])
+            tree = view.commit.tree_oid
+            info = TreeReader(session, ctx.hub.tree_cache).file(tree, ctx.params["path"])
             if info is None:
                 raise EntryNotFound(
-                    f"Entry not found: {ctx.params['path']}", headers={"X-Repo-Commit": sha}
+                    f"Entry not found: {ctx.params['path']}", headers={"X-Repo-Commit": view.sha}
                 )
-            gated = access.require_download(
-                session, ctx.principal, repo, info.path, ctx.params["rev"]
-            )
-            return repo.id, sha, info, gated
+            return repo.id, view.sha, info, gated
 
     repo_id, sha, info, gated = await ctx.run(lookup)
     path = ctx.hub.blobs.local_path(info.sha256)
@@ -142,7 +134,7 @@ async def resolve(ctx: Ctx) -> Response:
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cache-Control": "private, max-age=0"
-        if len(ctx.params["rev"]) != 40
+        if ctx.params["rev"] != sha
         else "private, max-age=31536000, immutable",
     }
     if info.lfs:

@@ -6,7 +6,7 @@ from itertools import islice
 
 from starlette.responses import Response
 
-from .. import repos
+from .. import access, repos
 from ..errors import BadRequest
 from ..responses import iso, json_response
 from ..routing import Ctx
@@ -16,7 +16,7 @@ from .common import load_repo, next_link, read_json
 def list_refs(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
-        refs = repos.list_refs(session, repo)
+        refs = access.content(session, ctx.principal, repo).visible_refs()
     doc: dict[str, list[dict[str, str]]] = {"branches": [], "converts": [], "tags": []}
     for ref in refs:
         kind = "branches" if ref.kind == "branch" else "tags"
@@ -82,7 +82,8 @@ def list_commits(ctx: Ctx) -> Response:
         raise BadRequest("'p' and 'limit' must be integers.") from exc
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
-        start = repos.resolve(session, repo, ctx.params["rev"])
+        # A closed revision's history is closed too, whatever name it is asked by.
+        start = access.content(session, ctx.principal, repo).at(ctx.params["rev"]).sha
         rows = list(
             islice(repos.history(session, repo, start), page * limit, (page + 1) * limit + 1)
         )

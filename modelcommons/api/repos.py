@@ -10,11 +10,12 @@ from starlette.responses import Response
 
 from .. import access, accounts, gating, lifecycle, repos
 from ..cards import parse_front_matter
+from ..content_access import RevisionContent
 from ..errors import BadRequest, Conflict, HubError, RepoNotFound, Unauthorized
 from ..names import check_repo_id, repo_type_from_body
 from ..responses import iso, json_response
 from ..routing import Ctx
-from ..schema import Commit, Repo
+from ..schema import Repo
 from ..search import SearchQuery, Viewer
 from ..trees import FileInfo, TreeReader
 from .common import flag, load_repo, next_cursor, read_json, read_page, repo_kind, repo_url
@@ -166,9 +167,10 @@ async def settings(ctx: Ctx) -> Response:
     return await ctx.run(work)
 
 
-def _siblings(reader: TreeReader, tree: str, blobs: bool) -> list[dict[str, Any]]:
+def _siblings(reader: TreeReader, view: RevisionContent, blobs: bool) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for entry in reader.describe(reader.walk(tree, "", recursive=True)):
+    walked = view.listed(reader, reader.walk(view.commit.tree_oid, "", recursive=True))
+    for entry in reader.describe(walked):
         if not isinstance(entry, FileInfo):
             continue
         item: dict[str, Any] = {"rfilename": entry.path}
@@ -190,12 +192,13 @@ def info_document(
     session: Session,
     repo: Repo,
     *,
-    sha: str | None = None,
+    view: RevisionContent | None = None,
     blobs: bool = False,
     siblings: bool = True,
     card: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON the client reads into ModelInfo / DatasetInfo."""
+    """The JSON the client reads into ModelInfo / DatasetInfo; with a revision
+    (``view``, from ``access.content``), its sha and the files the caller may see."""
     card = repos.card_of(repo) if card is None else card
     doc: dict[str, Any] = {
         "_id": str(repo.id),
@@ -216,14 +219,12 @@ def info_document(
         doc["library_name"] = card.get("library_name")
         doc["pipeline_tag"] = card.get("pipeline_tag")
         doc["modelId"] = repo.repo_id
-    if sha is not None:
-        commit = session.get(Commit, (repo.id, sha))
-        assert commit is not None
-        doc["sha"] = sha
-        doc["lastModified"] = iso(commit.created_at)
+    if view is not None:
+        doc["sha"] = view.sha
+        doc["lastModified"] = iso(view.commit.created_at)
         if siblings:
             reader = TreeReader(session, ctx.hub.tree_cache)
-            doc["siblings"] = _siblings(reader, commit.tree_oid, blobs)
+            doc["siblings"] = _siblings(reader, view, blobs)
     return doc
 
 
@@ -232,21 +233,22 @@ def info(ctx: Ctx) -> Response:
     expand = q.getlist("expand") + q.getlist("expand[]")
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
-        sha = repos.resolve(session, repo, ctx.params.get("rev", repos.DEFAULT_BRANCH))
+        view = access.content(session, ctx.principal, repo).at(
+            ctx.params.get("rev", repos.DEFAULT_BRANCH)
+        )
         card = None
         if "rev" in ctx.params and ctx.params["rev"] != repos.DEFAULT_BRANCH:
-            card = _card_at(ctx, session, sha, repo)
-        doc = info_document(ctx, session, repo, sha=sha, blobs=flag(q.get("blobs")), card=card)
+            card = _card_at(ctx, session, view)
+        doc = info_document(ctx, session, repo, view=view, blobs=flag(q.get("blobs")), card=card)
     if expand:
         doc = {k: v for k, v in doc.items() if k in expand or k in ("id", "_id")}
     return json_response(doc)
 
 
-def _card_at(ctx: Ctx, session: Session, sha: str, repo: Repo) -> dict[str, Any]:
-    commit = session.get(Commit, (repo.id, sha))
-    assert commit is not None
-    readme = TreeReader(session, ctx.hub.tree_cache).file(commit.tree_oid, "README.md")
-    if readme is None or readme.size > 1024 * 1024:
+def _card_at(ctx: Ctx, session: Session, view: RevisionContent) -> dict[str, Any]:
+    """The card's metadata at a revision, when the caller may read README.md there."""
+    readme = TreeReader(session, ctx.hub.tree_cache).file(view.commit.tree_oid, "README.md")
+    if readme is None or readme.size > 1024 * 1024 or not view.downloadable("README.md"):
         return {}
     with ctx.hub.blobs.open(readme.sha256) as f:
         try:
@@ -309,9 +311,12 @@ def list_repos(ctx: Ctx) -> Response:
             if not flag(q.get("cardData")) and not full:
                 doc.pop("cardData")
             if full:
-                head = repos.get_ref(session, repo, "branch", repos.DEFAULT_BRANCH)
-                if head is not None:
-                    doc = info_document(ctx, session, repo, sha=head.target)
+                try:
+                    view = access.content(session, ctx.principal, repo).at(repos.DEFAULT_BRANCH)
+                except HubError:
+                    view = None  # no main branch, or one closed to the caller: no files
+                if view is not None:
+                    doc = info_document(ctx, session, repo, view=view)
             docs.append(doc)
     headers = next_cursor(ctx, offset + limit) if len(rows) > limit else {}
     return json_response(docs, headers=headers)
@@ -332,7 +337,7 @@ async def validate_yaml(ctx: Ctx) -> Response:
 def auth_check(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
-        access.require_download(session, ctx.principal, repo, None)
+        access.content(session, ctx.principal, repo).require_download_all()
         can_write = access.can_write(session, ctx.principal, repo)
     return json_response({"access": "write" if can_write else "read"})
 

@@ -13,11 +13,19 @@ from typing import Any
 from sqlalchemy import select
 from starlette.responses import Response
 
-from .. import access, licence_checks, repos
+from .. import access, accounts, licence_checks, repos
 from ..blobs import StagedBlob
 from ..commit_payload import Line, parse_lines
 from ..commits import AddFile, CommitRequest, DeleteFile, DeleteFolder, Operation, StoredContent
-from ..errors import BadRequest, HubError, NotFound, PayloadTooLarge, XetNotSupported
+from ..errors import (
+    BadRequest,
+    Forbidden,
+    HubError,
+    NotFound,
+    PayloadTooLarge,
+    RepoNotFound,
+    XetNotSupported,
+)
 from ..gitobjects import blob_hasher
 from ..names import URL_PREFIX, check_path
 from ..responses import BlobFileResponse, json_response
@@ -232,7 +240,9 @@ async def lfs_batch(ctx: Ctx) -> Response:
         with ctx.hub.db.read() as session:
             repo = load_repo(session, ctx, mode="write" if operation == "upload" else "read")
             if operation == "download":
-                access.require_download(session, ctx.principal, repo, None)
+                # Objects are asked by hash, not by path: only a caller who may
+                # download every file at every revision gets them this way.
+                access.content(session, ctx.principal, repo).require_download_all()
             oids = [str(o.get("oid", "")) for o in objects if isinstance(o, dict)]
             present = dict(
                 session.execute(
@@ -257,13 +267,7 @@ async def lfs_batch(ctx: Ctx) -> Response:
                 }
             elif operation == "download":
                 if oid in present:
-                    item["actions"] = {
-                        "download": {
-                            "href": ctx.url(
-                                f"/lfs/objects/{ctx.hub.signer.sign({'r': repo_pk, 'o': oid})}"
-                            )
-                        }
-                    }
+                    item["actions"] = {"download": {"href": _download_href(ctx, repo_pk, oid)}}
                 else:
                     item["error"] = {"code": 404, "message": "Object does not exist"}
             elif oid in present and present[oid] == size:
@@ -285,15 +289,28 @@ async def lfs_batch(ctx: Ctx) -> Response:
     return await ctx.run(work)
 
 
+def _caller(ctx: Ctx) -> dict[str, Any]:
+    """The claims that bind a signed URL to its caller: user and credential."""
+    p = ctx.principal
+    return {"u": p.user_id if p else None, "k": p.credential if p else None}
+
+
+def _download_href(ctx: Ctx, repo_pk: int, oid: str) -> str:
+    token = ctx.hub.download_signer.sign({"r": repo_pk, "o": oid, **_caller(ctx)})
+    return ctx.url(f"/lfs/objects/{token}")
+
+
 def _upload_actions(ctx: Ctx, repo_pk: int, oid: str, size: int, base: str) -> dict[str, Any]:
     chunk = ctx.hub.settings.multipart_chunk_bytes
     verify = {"href": f"{base}/objects/verify"}
     if size <= chunk:
-        token = ctx.hub.signer.sign({"r": repo_pk, "o": oid, "s": size})
+        token = ctx.hub.signer.sign({"r": repo_pk, "o": oid, "s": size, **_caller(ctx)})
         return {"upload": {"href": ctx.url(f"/lfs/upload/{token}")}, "verify": verify}
     nonce = secrets.token_hex(8)
     parts = math.ceil(size / chunk)
-    token = ctx.hub.signer.sign({"r": repo_pk, "o": oid, "s": size, "c": chunk, "n": nonce})
+    token = ctx.hub.signer.sign(
+        {"r": repo_pk, "o": oid, "s": size, "c": chunk, "n": nonce, **_caller(ctx)}
+    )
     header: dict[str, str] = {"chunk_size": str(chunk)}
     for i in range(1, parts + 1):
         header[str(i)] = ctx.url(f"/lfs/part/{token}/{i}")
@@ -414,11 +431,45 @@ async def lfs_verify(ctx: Ctx) -> Response:
 
 
 def lfs_download(ctx: Ctx) -> Response:
-    """Download action of the LFS batch API (for git-lfs clients)."""
-    claims = ctx.hub.signer.verify(ctx.params["token"])
-    path = ctx.hub.blobs.local_path(claims["o"])
+    """Download action of the LFS batch API (for git-lfs clients).
+
+    The URL is signed for downloads only and names the repository, the object and
+    the caller. It is checked again now: the repository must still exist and hold
+    the object, and the caller, with the same credential, must still be allowed to
+    download everything in it (as the batch API required). Any refusal about the
+    object or the repository reads the same, so a URL never tells whether an
+    object exists anywhere else.
+    """
+    claims = ctx.hub.download_signer.verify(ctx.params["token"])
+    missing = NotFound("Object not found.")
+    with ctx.hub.db.read() as session:
+        repo = session.get(Repo, claims.get("r"))
+        if repo is None:
+            raise missing
+        principal = None
+        if claims.get("u") is not None:
+            principal = accounts.principal_for_credential(
+                session, str(claims.get("k") or ""), int(claims["u"])
+            )
+            if principal is None:
+                raise Forbidden(
+                    "The credential this download URL was issued to is no longer valid; "
+                    "ask the LFS batch API again."
+                )
+        try:
+            access.content(session, principal, repo).require_download_all()
+        except RepoNotFound as exc:
+            raise missing from exc
+        held = session.scalar(
+            select(RepoLfsObject.oid).where(
+                RepoLfsObject.repo_id == repo.id, RepoLfsObject.oid == str(claims.get("o"))
+            )
+        )
+    if held is None:
+        raise missing
+    path = ctx.hub.blobs.local_path(held)
     if path is None or not path.exists():
-        raise NotFound("Object not found.")
+        raise missing
     return BlobFileResponse(
         path,
         media_type="application/octet-stream",

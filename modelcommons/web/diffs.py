@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections.abc import Callable
 
 from ..blobs import BlobStore
 from ..gitobjects import EMPTY_TREE_ID, TreeEntry
@@ -70,19 +71,34 @@ def _text(blobs: BlobStore, info: FileInfo | None) -> list[str] | None:
 
 
 def describe(
-    reader: TreeReader, blobs: BlobStore, old_tree: str | None, new_tree: str
+    reader: TreeReader,
+    blobs: BlobStore,
+    old_tree: str | None,
+    new_tree: str,
+    *,
+    listed: Callable[[str], bool],
+    readable: Callable[[str], bool],
 ) -> list[Change]:
+    """The changes between two trees, as a caller sees them: paths that ``listed``
+    refuses are left out, and the contents of those ``readable`` refuses are never read.
+    The route gets both from ``access.content``."""
     changes: list[Change] = []
     for path, a, b in changed_paths(reader, old_tree, new_tree):
+        if not listed(path):
+            continue
         status = "added" if a is None else "deleted" if b is None else "modified"
         old = reader.describe([(path, a)])[0] if a else None
         new = reader.describe([(path, b)])[0] if b else None
         assert old is None or isinstance(old, FileInfo)
         assert new is None or isinstance(new, FileInfo)
         change = Change(path, status)
+        sizes = " → ".join(str(x.size) + " bytes" for x in (old, new) if x is not None)
+        if not readable(path):
+            change.note = f"Contents not shown: you may not download this file ({sizes})."
+            changes.append(change)
+            continue
         before, after = _text(blobs, old), _text(blobs, new)
         if before is None or after is None:
-            sizes = " → ".join(str(x.size) + " bytes" for x in (old, new) if x is not None)
             change.note = f"Binary or large file ({sizes}); no text diff."
         else:
             for line in list(difflib.unified_diff(before, after, lineterm="", n=3))[2:]:

@@ -8,14 +8,14 @@ import hashlib
 from sqlalchemy import delete, func, select, update
 from starlette.responses import Response
 
-from .. import access, accounts, auditlog, gating, lifecycle, releases, repos
+from .. import access, accounts, auditlog, gating, lifecycle, releases
 from ..api.common import load_repo
 from ..commits import AddFile, CommitRequest, StoredContent
 from ..errors import HubError
 from ..gitobjects import object_id
 from ..names import check_path
 from ..routing import Ctx
-from ..schema import Commit, GatingSetting, Like, Repo
+from ..schema import GatingSetting, Like, Repo
 from ..trees import TreeReader
 from .forms import field, read_form, require_user
 from .repo_pages import _common
@@ -85,7 +85,7 @@ def upload_page(ctx: Ctx) -> Response:
     require_user(ctx)
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx, mode="write")
-        repos.resolve(session, repo, ctx.params["rev"])
+        access.content(session, ctx.principal, repo).at(ctx.params["rev"])
         return render(
             ctx, "repo/upload.html", **_common(session, ctx, repo, "upload", ctx.params["rev"])
         )
@@ -94,10 +94,10 @@ def upload_page(ctx: Ctx) -> Response:
 def _read_text(ctx: Ctx, repo: Repo, rev: str, path: str) -> tuple[str, str]:
     """(content, head commit) of a text file, or "" for a new file."""
     with ctx.hub.db.read() as session:
-        sha = repos.resolve(session, repo, rev)
-        commit = session.get(Commit, (repo.id, sha))
-        assert commit is not None
-        info = TreeReader(session, ctx.hub.tree_cache).file(commit.tree_oid, path)
+        view = access.content(session, ctx.principal, repo).at(rev)
+        view.require_download(path)
+        sha = view.sha
+        info = TreeReader(session, ctx.hub.tree_cache).file(view.commit.tree_oid, path)
     if info is None:
         return "", sha
     if info.lfs or info.size > 1024 * 1024:

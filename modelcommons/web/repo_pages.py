@@ -11,7 +11,8 @@ from starlette.responses import Response
 
 from .. import access, auditlog, gating, lineage, releases, repos
 from ..api.common import load_repo
-from ..errors import EntryNotFound
+from ..content_access import RepoContent, RevisionContent
+from ..errors import EntryNotFound, GatedRepo
 from ..routing import Ctx
 from ..schema import Commit, Like, Repo
 from ..trees import DirInfo, FileInfo, TreeReader
@@ -25,13 +26,25 @@ HISTORY_PAGE = 50
 LAST_COMMIT_WALK = 300
 
 
-def _common(session: Session, ctx: Ctx, repo: Repo, tab: str, rev: str) -> dict[str, Any]:
+def _common(
+    session: Session,
+    ctx: Ctx,
+    repo: Repo,
+    tab: str,
+    rev: str,
+    *,
+    content: RepoContent | None = None,
+) -> dict[str, Any]:
+    """What every repository page shows: the header, tabs and the revision picker
+    (the refs the caller may see, from ``access.content``)."""
+    if content is None:
+        content = access.content(session, ctx.principal, repo)
     role = access.repo_role(session, ctx.principal, repo)
     liked = (
         ctx.principal is not None
         and session.get(Like, (ctx.principal.user_id, repo.id)) is not None
     )
-    refs = repos.list_refs(session, repo)
+    refs = content.visible_refs()
     return {
         "repo": RepoCard.of(repo),
         "tab": tab,
@@ -96,14 +109,18 @@ def _snippets(ctx: Ctx, repo: Repo) -> list[tuple[str, str]]:
 def card_page(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
-        sha = repos.resolve(session, repo, repos.DEFAULT_BRANCH)
-        commit = session.get(Commit, (repo.id, sha))
-        assert commit is not None
-        readme = TreeReader(session, ctx.hub.tree_cache).file(commit.tree_oid, "README.md")
+        content = access.content(session, ctx.principal, repo)
+        try:
+            view: RevisionContent | None = content.at(repos.DEFAULT_BRANCH)
+        except GatedRepo:
+            view = None  # main itself is not released to this caller: no card
         card_html = ""
-        if readme is not None and not readme.lfs:
-            with ctx.hub.blobs.open(readme.sha256) as f:
-                card_html = render_card(f.read(1024 * 1024).decode("utf-8", "replace"))
+        if view is not None and view.downloadable("README.md"):
+            tree = view.commit.tree_oid
+            readme = TreeReader(session, ctx.hub.tree_cache).file(tree, "README.md")
+            if readme is not None and not readme.lfs:
+                with ctx.hub.blobs.open(readme.sha256) as f:
+                    card_html = render_card(f.read(1024 * 1024).decode("utf-8", "replace"))
         card = repos.card_of(repo)
         state = "none"
         if ctx.principal is not None:
@@ -113,14 +130,14 @@ def card_page(ctx: Ctx) -> Response:
         return render(
             ctx,
             "repo/card.html",
-            **_common(session, ctx, repo, "card", "main"),
+            **_common(session, ctx, repo, "card", "main", content=content),
             access_state=state,
             release=release,
             card_html=card_html,
             facts=_facts(repos.card_of(repo)),
             snippets=_snippets(ctx, repo),
-            sha=sha,
-            updated=commit.created_at,
+            sha=view.sha if view else None,
+            updated=view.commit.created_at if view else None,
             lineage=lineage.view(session, ctx.principal, repo),
         )
 
@@ -143,29 +160,26 @@ def tree_page(ctx: Ctx) -> Response:
         offset = 0
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
-        sha = repos.resolve(session, repo, rev)
-        commit = session.get(Commit, (repo.id, sha))
-        assert commit is not None
+        content = access.content(session, ctx.principal, repo)
+        view = content.at(rev)
         reader = TreeReader(session, ctx.hub.tree_cache)
-        node = reader.find(commit.tree_oid, path)
-        if node is None or not node.is_dir:
+        node = view.folder(reader, path)
+        if node is None:
             raise EntryNotFound(f"No folder {path!r} at {rev}.")
         base = repo_path(repo)
         prefix = f"{path}/" if path else ""
-        items = list(
-            islice(reader.walk(node.oid, prefix, recursive=False), offset, offset + TREE_PAGE + 1)
-        )
+        walked = view.listed(reader, reader.walk(node.oid, prefix, recursive=False))
+        items = list(islice(walked, offset, offset + TREE_PAGE + 1))
         entries = reader.describe(items[:TREE_PAGE])
-        last = repos.last_changes(
-            session, reader, repo, sha, {e.path: e.oid for e in entries}, limit=LAST_COMMIT_WALK
-        )
+        changed = {e.path: e.oid for e in entries}
+        last = repos.last_changes(session, reader, repo, view.sha, changed, limit=LAST_COMMIT_WALK)
         rows = []
         for e in entries:
-            view = "tree" if isinstance(e, DirInfo) else "blob"
+            kind = "tree" if isinstance(e, DirInfo) else "blob"
             rows.append(
                 Row(
                     name=e.path.rsplit("/", 1)[-1],
-                    url=f"{base}/{view}/{rev_segment(rev)}/{path_segment(e.path)}",
+                    url=f"{base}/{kind}/{rev_segment(rev)}/{path_segment(e.path)}",
                     is_dir=isinstance(e, DirInfo),
                     size=e.size if isinstance(e, FileInfo) else 0,
                     lfs=isinstance(e, FileInfo) and e.lfs,
@@ -176,7 +190,7 @@ def tree_page(ctx: Ctx) -> Response:
         return render(
             ctx,
             "repo/tree.html",
-            **_common(session, ctx, repo, "files", rev),
+            **_common(session, ctx, repo, "files", rev, content=content),
             entries=rows,
             crumbs=crumbs(base, rev, path),
             next_url=next_url,
@@ -189,14 +203,13 @@ def blob_page(ctx: Ctx) -> Response:
     rev, path = ctx.params["rev"], ctx.params["path"]
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
-        sha = repos.resolve(session, repo, rev)
-        commit = session.get(Commit, (repo.id, sha))
-        assert commit is not None
-        info = TreeReader(session, ctx.hub.tree_cache).file(commit.tree_oid, path)
+        content = access.content(session, ctx.principal, repo)
+        view = content.at(rev)
+        # Asked before the file is looked up: a refusal says nothing of whether it exists.
+        audited = view.require_download(path)
+        info = TreeReader(session, ctx.hub.tree_cache).file(view.commit.tree_oid, path)
         if info is None:
             raise EntryNotFound(f"No file {path!r} at {rev}.")
-        if access.require_download(session, ctx.principal, repo, info.path, rev):
-            _audit_preview(ctx, repo.id, sha, info.path)
         table = None
         highlighted = None
         no_preview = "No preview for this file."
@@ -208,13 +221,15 @@ def blob_page(ctx: Ctx) -> Response:
                     highlighted = previews.text_preview(path, f.read())
                 else:
                     no_preview = "This file is too large to preview; download it instead."
+        if audited and (table is not None or highlighted is not None):
+            _audit_preview(ctx, repo.id, view.sha, info.path)
         base = repo_path(repo)
         directory = path.rsplit("/", 1)[0] if "/" in path else ""
         resolve = f"{base}/resolve/{rev_segment(rev)}/{path_segment(path)}"
         return render(
             ctx,
             "repo/blob.html",
-            **_common(session, ctx, repo, "files", rev),
+            **_common(session, ctx, repo, "files", rev, content=content),
             file=info,
             name=path.rsplit("/", 1)[-1],
             crumbs=crumbs(base, rev, directory),
@@ -229,7 +244,8 @@ def blob_page(ctx: Ctx) -> Response:
 
 
 def _audit_preview(ctx: Ctx, repo_pk: int, sha: str, path: str) -> None:
-    """A gated file shown in the page is a gated download too."""
+    """A gated or staged file's contents shown in the page are a gated download too;
+    a page that shows none of its contents (no preview) is not."""
     with ctx.hub.db.write() as session:
         repo = session.get(Repo, repo_pk)
         assert repo is not None
@@ -245,10 +261,12 @@ def commits_page(ctx: Ctx) -> Response:
         page = 0
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
-        sha = repos.resolve(session, repo, rev)
+        content = access.content(session, ctx.principal, repo)
+        # A closed revision's history is closed too, whatever name it is asked by.
+        view = content.at(rev)
         rows = list(
             islice(
-                repos.history(session, repo, sha),
+                repos.history(session, repo, view.sha),
                 page * HISTORY_PAGE,
                 (page + 1) * HISTORY_PAGE + 1,
             )
@@ -256,7 +274,7 @@ def commits_page(ctx: Ctx) -> Response:
         return render(
             ctx,
             "repo/commits.html",
-            **_common(session, ctx, repo, "history", rev),
+            **_common(session, ctx, repo, "history", rev, content=content),
             commits=rows[:HISTORY_PAGE],
             page=page,
             has_more=len(rows) > HISTORY_PAGE,
@@ -266,22 +284,29 @@ def commits_page(ctx: Ctx) -> Response:
 
 
 def commit_page(ctx: Ctx) -> Response:
+    """One commit and its diff: only the paths the caller may see listed, and the
+    contents of only those it may download."""
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
-        sha = repos.resolve(session, repo, ctx.params["rev"])
-        commit = session.get(Commit, (repo.id, sha))
-        assert commit is not None
+        content = access.content(session, ctx.principal, repo)
+        view = content.at(ctx.params["rev"])
+        commit = view.commit
         parent_oid = commit.parents.split()[0] if commit.parents else None
         parent = session.get(Commit, (repo.id, parent_oid)) if parent_oid else None
         reader = TreeReader(session, ctx.hub.tree_cache)
         changes = diffs.describe(
-            reader, ctx.hub.blobs, parent.tree_oid if parent else None, commit.tree_oid
+            reader,
+            ctx.hub.blobs,
+            parent.tree_oid if parent else None,
+            commit.tree_oid,
+            listed=view.listable,
+            readable=view.downloadable,
         )
         body = commit.message[len(commit.title) :].strip()
         return render(
             ctx,
             "repo/commit.html",
-            **_common(session, ctx, repo, "history", sha),
+            **_common(session, ctx, repo, "history", view.sha, content=content),
             commit=commit,
             body=body,
             parent=parent_oid,
@@ -296,7 +321,7 @@ def switch(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
         rev = q.get("rev") or repos.DEFAULT_BRANCH
-        repos.resolve(session, repo, rev)
+        access.content(session, ctx.principal, repo).at(rev)
         url = f"{repo_path(repo)}/{view}/{rev_segment(rev)}"
     path = (q.get("path") or "").strip("/")
     if path and view != "commits":

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..accounts import Principal
+from ..accounts import Principal, browser_principal
 from ..errors import Forbidden
 from ..schema import Account, WebSession, utcnow
 
@@ -59,13 +59,7 @@ def principal_for(session: Session, value: str) -> Principal | None:
     ).scalar_one_or_none()
     if row is None:
         return None
-    return Principal(
-        user_id=row.id,
-        name=row.name,
-        token_role="write",
-        token_name="browser",
-        is_admin=row.is_admin,
-    )
+    return browser_principal(row, _hash(value))
 
 
 def csrf_token(request: Request) -> str:
