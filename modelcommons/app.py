@@ -6,6 +6,7 @@ import base64
 import binascii
 import logging
 import re
+from urllib.parse import unquote
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -17,7 +18,7 @@ from .api import access_requests, audit, files, lineage, refs, releases, repos, 
 from .errors import HubError, NotFound, Unauthorized
 from .hub import Hub
 from .responses import error_response, json_response
-from .routing import PREFIX, REPO, REV, Ctx, Route, Router, T
+from .routing import PREFIX, REPO, REV, Ctx, Route, Router, T, normalize_path
 from .web import (
     account_pages,
     gating_pages,
@@ -170,10 +171,9 @@ class HubApp:
             return
         if scope["type"] != "http":
             return
+        full_path = self._normalize(scope)
         request = Request(scope, receive)
         head = request.method == "HEAD"
-        raw = scope.get("raw_path") or scope["path"].encode()
-        full_path = raw.decode("latin-1").split("?", 1)[0]
         raw_path = self._within_prefix(full_path)
         if raw_path is not None and self.prefix:
             scope["root_path"] = self.prefix  # ASGI: where this app is mounted
@@ -192,6 +192,18 @@ class HubApp:
             error = HubError("Internal server error", status=500, code="InternalError")
             response = self._error(ctx, error, route, head=head)
         await response(scope, receive, send)
+
+    @staticmethod
+    def _normalize(scope: Scope) -> str:
+        """The request's raw path, normalised once for everything after: routing, the
+        handlers (``request.url``) and the request log (see :func:`normalize_path`)."""
+        raw = scope.get("raw_path") or scope["path"].encode()
+        received = raw.decode("latin-1").split("?", 1)[0]
+        path = normalize_path(received)
+        if path != received:
+            scope["raw_path"] = path.encode("latin-1")
+            scope["path"] = unquote(path)
+        return path
 
     def _route(self, ctx: Ctx) -> Route:
         found = self.router.match(ctx.request.method, ctx.raw_path)
