@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from . import accounts
+from . import accounts, logs
 from .api import access_requests, audit, files, lineage, refs, releases, repos, uploads
 from .errors import HubError, NotFound, Unauthorized
 from .hub import Hub
@@ -248,6 +248,8 @@ class HubApp:
             ctx.principal = await self._session_principal(ctx.request)
         else:
             ctx.principal = await self._authenticate(ctx.request)
+        if ctx.principal is not None:
+            logs.note_principal(ctx.request.scope, ctx.principal.name)
         if route.is_async:
             return await route.handler(ctx)  # type: ignore[no-any-return, misc]
         return await anyio.to_thread.run_sync(route.handler, ctx)  # type: ignore[arg-type]

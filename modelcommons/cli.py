@@ -7,14 +7,18 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from . import accounts, auditlog, login_throttle
+from . import accounts, auditlog, login_throttle, logs
 from .errors import BadRequest, HubError
 from .hub import Hub
 from .settings import Settings
 from .sizes import human_size
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 
 def _hub(data_dir: str | None, database_url: str | None) -> Hub:
@@ -58,7 +62,6 @@ def serve(
 
     from .app import HubApp
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         settings = Settings.from_env(
             host=host,
@@ -69,22 +72,31 @@ def serve(
         )
         proxies = settings.trusted_proxy_list
         prefix = settings.url_prefix
+        logs.configure(settings.log_format)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     hub = Hub(settings)
     hub.startup()
     hub.jobs.start()
-    click.echo(
-        f"Model Commons on http://{settings.host}:{settings.port}"
-        f"{'' if settings.proxy_strips_prefix else prefix} "
-        f"(data in {Path(settings.data_dir).resolve()})",
-        err=True,
+    logging.getLogger("modelcommons").info(
+        "Model Commons on http://%s:%s%s (data in %s)",
+        settings.host,
+        settings.port,
+        "" if settings.proxy_strips_prefix else prefix,
+        Path(settings.data_dir).resolve(),
     )
+    app: ASGIApp = HubApp(hub)
+    if settings.log_requests:
+        app = logs.RequestLog(app, prefix=prefix)
     uvicorn.run(
-        HubApp(hub),
+        app,
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        # Our log lines, in our format (logs.configure); uvicorn's access log is off
+        # because the request log says more (principal, bytes, duration, redaction).
+        log_config=None,
+        access_log=False,
         loop="uvloop",
         http="httptools",
         lifespan="on",

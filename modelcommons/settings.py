@@ -79,6 +79,11 @@ class Settings:
     task_queue_name: str = "commons"
     #: How often the scheduler looks for due release promotions.
     release_tick_seconds: int = 30
+    #: Log lines (the request log, warnings, errors) as ``text`` or ``json`` (one
+    #: object per line).
+    log_format: str = "text"
+    #: Whether ``commons serve`` logs one line per request.
+    log_requests: bool = True
     #: Tests only: a file holding seconds to add to the hub's clock, read on every
     #: reading of the clock, so a test can move time for a server in another process.
     test_clock_file: str | None = None
