@@ -89,10 +89,15 @@ class Settings:
     test_clock_file: str | None = None
 
     @property
+    def sqlite_path(self) -> Path:
+        """Where the embedded SQLite database lives when ``database_url`` is unset."""
+        return self.data_dir / "commons.db"
+
+    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'commons.db').resolve()}"
+        return f"sqlite:///{self.sqlite_path.resolve()}"
 
     @property
     def blob_dir(self) -> Path:
