@@ -6,7 +6,7 @@ import base64
 import binascii
 import logging
 import re
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from . import accounts, logs
 from .api import access_requests, audit, files, lineage, refs, releases, repos, uploads
-from .errors import HubError, NotFound, Unauthorized
+from .errors import GatedRepo, HubError, NotFound, NotReleased, Unauthorized
 from .hub import Hub
 from .responses import error_response, json_response
 from .routing import PREFIX, REPO, REV, Ctx, Route, Router, T, normalize_path
@@ -239,9 +239,21 @@ class HubApp:
             code=status,
             heading=headings.get(status, "Error"),
             message=exc.message,
+            gate=self._gate_help(ctx, exc),
         )
         response.headers.update(exc.response_headers())
         return response
+
+    @staticmethod
+    def _gate_help(ctx: Ctx, exc: HubError) -> dict[str, str | None] | None:
+        """For a gated file's page: where its repository is, and where to ask for
+        access (None when a staged release, not the gate, holds the file back)."""
+        ns, name = ctx.params.get("ns"), ctx.params.get("name")
+        if not isinstance(exc, GatedRepo) or not ns or not name:
+            return None
+        repo = f"/{ctx.params.get('p') or ''}{quote(ns)}/{quote(name)}"
+        access = None if isinstance(exc, NotReleased) else f"{repo}/access"
+        return {"repo": repo, "access": access, "next": quote(ctx.raw_path, safe="/")}
 
     async def _handle(self, ctx: Ctx, route: Route) -> Response:
         if route.web:

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from . import auditlog, gating, repos
 from .accounts import Principal
-from .errors import BadRequest, Conflict, GatedRepo, NotFound
+from .errors import BadRequest, Conflict, NotFound, NotReleased
 from .schema import (
     Account,
     Commit,
@@ -314,7 +314,7 @@ def check_download(
             if any(s["opens"].values())
         ):
             return False
-        raise GatedRepo(
+        raise NotReleased(
             f"{repo.repo_id} is in a staged release and not all of it is released to you; "
             "download released files by path.",
             status=401 if principal is None else 403,
@@ -331,7 +331,7 @@ def check_download(
         f"{repo.repo_id} is in a staged release: {what} is not released to you "
         f"(current stage: {stage}; plan {plan.status})."
     )
-    raise GatedRepo(message, status=401 if principal is None else 403)
+    raise NotReleased(message, status=401 if principal is None else 403)
 
 
 def visible_filter(
