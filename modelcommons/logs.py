@@ -18,12 +18,14 @@ not.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -121,21 +123,26 @@ def note_principal(scope: Scope, name: str) -> None:
     scope[_PRINCIPAL] = name
 
 
-def _secret_key(key: str) -> bool:
-    words = _WORDS.split(_CAMEL.sub(r"\1 \2", key).lower())
+@functools.lru_cache(maxsize=512)
+def _secret_key(raw_key: str) -> bool:
+    """Whether a query key (as sent, still encoded) names a secret. Cached: clients
+    use a handful of keys over and over."""
+    words = _WORDS.split(_CAMEL.sub(r"\1 \2", unquote_plus(raw_key)).lower())
     return any(word in SECRET_WORDS for word in words)
+
+
+def _token_like(raw: str) -> bool:
+    return "_" in raw and _TOKEN_VALUE.match(unquote_plus(raw)) is not None
 
 
 def redact_query(query: str) -> str:
     """The query string with secret values replaced (keys and order kept)."""
-    from urllib.parse import unquote_plus
-
     out = []
     for item in query.split("&"):
         key, sep, value = item.partition("=")
-        if sep and (_secret_key(unquote_plus(key)) or _TOKEN_VALUE.match(unquote_plus(value))):
+        if sep and (_secret_key(key) or _token_like(value)):
             item = f"{key}={REDACTED}"
-        elif not sep and _TOKEN_VALUE.match(unquote_plus(key)):
+        elif not sep and _token_like(key):
             item = REDACTED
         out.append(item)
     return "&".join(out)
@@ -154,6 +161,9 @@ def redact_path(path: str, prefix: str = "") -> str:
 
 
 def _safe(text: str) -> str:
+    """``text`` fit for one log line: controls, spaces, quotes and non-ASCII escaped."""
+    if text.isascii() and text.isprintable() and " " not in text and '"' not in text:
+        return text  # the usual case, checked without a regular expression
     return _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), text)
 
 
@@ -226,14 +236,16 @@ class RequestLog:
             "principal": principal,
             "client": address,
         }
-        self.logger.info(
+        # makeRecord and handle, as Logger.info does, less its walk up the stack for
+        # the caller's file and line, which would always be these.
+        record = self.logger.makeRecord(
+            self.logger.name,
+            logging.INFO,
+            __file__,
+            0,
             '%s %s "%s %s" %d %d %.1fms',
-            address,
-            principal,
-            method,
-            path,
-            status,
-            sent,
-            ms,
+            (address, principal, method, path, status, sent, ms),
+            None,
             extra={"fields": fields, "event": "request"},
         )
+        self.logger.handle(record)
