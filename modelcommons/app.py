@@ -98,7 +98,8 @@ def add_pages(r: Router) -> None:
     """The web UI. Pages come after the API so that API paths always win."""
     page = f"/{PREFIX}{REPO}"
     r.add("GET", "/", home.home, web=True)
-    r.add("GET", "/static/(?P<file>[A-Za-z0-9_.-]+)", static.serve, web=True)
+    asset = r"(?P<file>(?:[a-z-]+/)?[A-Za-z0-9_-][A-Za-z0-9_.-]*)"  # static.VENDORED folders
+    r.add("GET", f"/static/{asset}", static.serve, web=True)
     r.add("GET", "/login", account_pages.login_form, web=True)
     r.add("POST", "/login", account_pages.login, web=True)
     r.add("GET", "/join", account_pages.join_form, web=True)
