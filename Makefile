@@ -1,14 +1,29 @@
 # The two commands a newcomer needs: `make serve` and `make test`.
+#
+# One virtual environment, filled in two steps with a stamp file each:
+#   install-server  the server alone (`pip install -e .`): all that `make serve` needs;
+#   install-test    everything the tests add (torch, transformers, datasets,
+#                   playwright, mypy, ruff... about 2 GB), on top of the server.
+# So `make serve` on a fresh machine installs only the server, `make test` after it
+# adds the rest, and `make serve` after `make test` installs nothing. Editable
+# installs, so that a `git pull` is served without reinstalling.
 PYTHON ?= python3
-VENV := .venv
-LEGACY := .venv-legacy
+VENV ?= .venv
+LEGACY ?= .venv-legacy
+PIP = $(VENV)/bin/pip
 
-.PHONY: serve test lint install browser
+.PHONY: serve test lint install install-server install-test browser
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.server-installed: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.server-installed
+	$(PIP) install --quiet -e '.[test]'
 	touch $@
 
 $(LEGACY)/.installed:
@@ -16,7 +31,9 @@ $(LEGACY)/.installed:
 	$(LEGACY)/bin/pip install --quiet 'huggingface_hub[hf_xet]==0.36.*'
 	touch $@
 
-install: $(VENV)/.installed
+install-server: $(VENV)/.server-installed
+install-test: $(VENV)/.test-installed
+install: install-test
 
 ## The browser tests drive Debian's Chromium (a Playwright browser download is not used).
 browser:
@@ -26,14 +43,14 @@ browser:
 	  || { echo "Could not install chromium: run 'apt-get install chromium' as root"; exit 1; }; }
 
 ## Start the hub on its embedded default (SQLite and ./commons-data), port 8000.
-serve: $(VENV)/.installed
+serve: install-server
 	$(VENV)/bin/commons serve
 
-lint: $(VENV)/.installed
+lint: install-test
 	$(VENV)/bin/ruff check modelcommons tests benchmarks
 	$(VENV)/bin/ruff format --check modelcommons tests
 	$(VENV)/bin/mypy
 
 ## Lint, type-check and run the whole suite (SQLite and PostgreSQL at 127.0.0.1:5432).
-test: $(VENV)/.installed $(LEGACY)/.installed browser lint
+test: install-test $(LEGACY)/.installed browser lint
 	$(VENV)/bin/pytest

@@ -6,18 +6,19 @@ import base64
 import binascii
 import logging
 import re
+from urllib.parse import quote, unquote
 
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from . import accounts
+from . import accounts, logs
 from .api import access_requests, audit, files, lineage, refs, releases, repos, uploads
-from .errors import HubError, NotFound, Unauthorized
+from .errors import GatedRepo, HubError, NotFound, NotReleased, Unauthorized
 from .hub import Hub
 from .responses import error_response, json_response
-from .routing import PREFIX, REPO, REV, Ctx, Route, Router, T
+from .routing import PREFIX, REPO, REV, Ctx, Route, Router, T, normalize_path
 from .web import (
     account_pages,
     gating_pages,
@@ -97,7 +98,8 @@ def add_pages(r: Router) -> None:
     """The web UI. Pages come after the API so that API paths always win."""
     page = f"/{PREFIX}{REPO}"
     r.add("GET", "/", home.home, web=True)
-    r.add("GET", "/static/(?P<file>[A-Za-z0-9_.-]+)", static.serve, web=True)
+    asset = r"(?P<file>(?:[a-z-]+/)?[A-Za-z0-9_-][A-Za-z0-9_.-]*)"  # static.VENDORED folders
+    r.add("GET", f"/static/{asset}", static.serve, web=True)
     r.add("GET", "/login", account_pages.login_form, web=True)
     r.add("POST", "/login", account_pages.login, web=True)
     r.add("GET", "/join", account_pages.join_form, web=True)
@@ -170,10 +172,9 @@ class HubApp:
             return
         if scope["type"] != "http":
             return
+        full_path = self._normalize(scope)
         request = Request(scope, receive)
         head = request.method == "HEAD"
-        raw = scope.get("raw_path") or scope["path"].encode()
-        full_path = raw.decode("latin-1").split("?", 1)[0]
         raw_path = self._within_prefix(full_path)
         if raw_path is not None and self.prefix:
             scope["root_path"] = self.prefix  # ASGI: where this app is mounted
@@ -192,6 +193,18 @@ class HubApp:
             error = HubError("Internal server error", status=500, code="InternalError")
             response = self._error(ctx, error, route, head=head)
         await response(scope, receive, send)
+
+    @staticmethod
+    def _normalize(scope: Scope) -> str:
+        """The request's raw path, normalised once for everything after: routing, the
+        handlers (``request.url``) and the request log (see :func:`normalize_path`)."""
+        raw = scope.get("raw_path") or scope["path"].encode()
+        received = raw.decode("latin-1").split("?", 1)[0]
+        path = normalize_path(received)
+        if path != received:
+            scope["raw_path"] = path.encode("latin-1")
+            scope["path"] = unquote(path)
+        return path
 
     def _route(self, ctx: Ctx) -> Route:
         found = self.router.match(ctx.request.method, ctx.raw_path)
@@ -227,15 +240,29 @@ class HubApp:
             code=status,
             heading=headings.get(status, "Error"),
             message=exc.message,
+            gate=self._gate_help(ctx, exc),
         )
         response.headers.update(exc.response_headers())
         return response
+
+    @staticmethod
+    def _gate_help(ctx: Ctx, exc: HubError) -> dict[str, str | None] | None:
+        """For a gated file's page: where its repository is, and where to ask for
+        access (None when a staged release, not the gate, holds the file back)."""
+        ns, name = ctx.params.get("ns"), ctx.params.get("name")
+        if not isinstance(exc, GatedRepo) or not ns or not name:
+            return None
+        repo = f"/{ctx.params.get('p') or ''}{quote(ns)}/{quote(name)}"
+        access = None if isinstance(exc, NotReleased) else f"{repo}/access"
+        return {"repo": repo, "access": access, "next": quote(ctx.raw_path, safe="/")}
 
     async def _handle(self, ctx: Ctx, route: Route) -> Response:
         if route.web:
             ctx.principal = await self._session_principal(ctx.request)
         else:
             ctx.principal = await self._authenticate(ctx.request)
+        if ctx.principal is not None:
+            logs.note_principal(ctx.request.scope, ctx.principal.name)
         if route.is_async:
             return await route.handler(ctx)  # type: ignore[no-any-return, misc]
         return await anyio.to_thread.run_sync(route.handler, ctx)  # type: ignore[arg-type]

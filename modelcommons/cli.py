@@ -4,21 +4,44 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from . import accounts, auditlog, login_throttle
+from . import accounts, auditlog, login_throttle, logs
 from .errors import BadRequest, HubError
 from .hub import Hub
 from .settings import Settings
 from .sizes import human_size
 
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
 
 def _hub(data_dir: str | None, database_url: str | None) -> Hub:
+    """The hub a management command works on, migrated.
+
+    Where the hub is must be known: a data dir or database given by flag or
+    ``COMMONS_*`` setting is used (created and migrated if new), but the default,
+    ``./commons-data`` of the current folder, only if a hub is already there. Run
+    from another folder, a command would otherwise make an empty hub there and
+    report success on it, while the served hub never sees the change.
+    """
     settings = Settings.from_env(None, data_dir=data_dir, database_url=database_url)
+    given = data_dir is not None or database_url is not None
+    given = given or any(f"COMMONS_{n}" in os.environ for n in ("DATA_DIR", "DATABASE_URL"))
+    database = settings.sqlite_path
+    if not given and not database.exists():
+        raise click.ClickException(
+            f"No hub at {settings.data_dir.resolve()} (no {database.name} there). Unless "
+            "told, commands look for the hub in ./commons-data of the current folder: run "
+            "this where `commons serve` runs, or pass --data-dir DIR or --database-url URL "
+            "(or set COMMONS_DATA_DIR or COMMONS_DATABASE_URL)."
+        )
     hub = Hub(settings)
     hub.migrate()
     return hub
@@ -28,7 +51,8 @@ data_dir_option = click.option(
     "--data-dir",
     default=None,
     type=click.Path(file_okay=False),
-    help="Folder for the SQLite database and blobs [default: ./commons-data].",
+    help="Folder for the SQLite database and blobs [default: ./commons-data; commands "
+    "other than serve need a hub already there].",
 )
 database_option = click.option(
     "--database-url", default=None, help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db."
@@ -58,7 +82,6 @@ def serve(
 
     from .app import HubApp
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         settings = Settings.from_env(
             host=host,
@@ -69,22 +92,31 @@ def serve(
         )
         proxies = settings.trusted_proxy_list
         prefix = settings.url_prefix
+        logs.configure(settings.log_format)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     hub = Hub(settings)
     hub.startup()
     hub.jobs.start()
-    click.echo(
-        f"Model Commons on http://{settings.host}:{settings.port}"
-        f"{'' if settings.proxy_strips_prefix else prefix} "
-        f"(data in {Path(settings.data_dir).resolve()})",
-        err=True,
+    logging.getLogger("modelcommons").info(
+        "Model Commons on http://%s:%s%s (data in %s)",
+        settings.host,
+        settings.port,
+        "" if settings.proxy_strips_prefix else prefix,
+        Path(settings.data_dir).resolve(),
     )
+    app: ASGIApp = HubApp(hub)
+    if settings.log_requests:
+        app = logs.RequestLog(app, prefix=prefix)
     uvicorn.run(
-        HubApp(hub),
+        app,
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        # Our log lines, in our format (logs.configure); uvicorn's access log is off
+        # because the request log says more (principal, bytes, duration, redaction).
+        log_config=None,
+        access_log=False,
         loop="uvloop",
         http="httptools",
         lifespan="on",
@@ -127,13 +159,13 @@ def user_create(
     database_url: str | None,
 ) -> None:
     """Create a user. A password is read from stdin (first line) or prompted for."""
+    hub = _hub(data_dir, database_url)  # first: no password prompt for a missing hub
     if sys.stdin is None or sys.stdin.closed:
         password = ""
     elif sys.stdin.isatty():
         password = getpass.getpass("Password (empty for token-only access): ")
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    hub = _hub(data_dir, database_url)
     with _errors(), hub.db.write() as session:
         accounts.create_user(session, name, email=email, password=password or None, admin=admin)
         if token_role is not None:

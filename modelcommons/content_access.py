@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from . import gating, repos
 from .accounts import Principal
-from .errors import GatedRepo
+from .errors import GatedRepo, NotReleased
 from .gitobjects import TreeEntry
 from .releases import Openings
 from .schema import Commit, Ref, Repo
@@ -76,9 +76,9 @@ class RepoContent:
     def _status(self) -> int:
         return 401 if self.principal is None else 403
 
-    def _staged(self, what: str) -> GatedRepo:
+    def _staged(self, what: str) -> NotReleased:
         assert self.plan is not None
-        return GatedRepo(
+        return NotReleased(
             f"{self.repo.repo_id} is in a staged release: {what} is not released to you "
             f"({self.plan.where}).",
             status=self._status(),

@@ -120,3 +120,8 @@ class GatedRepo(HubError):
 
     status = 403
     code = "GatedRepo"
+
+
+class NotReleased(GatedRepo):
+    """What a staged release plan has not opened to the caller yet. The same answer
+    as a gated file for the clients; pages say to wait for the plan, not to ask."""

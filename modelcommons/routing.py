@@ -28,6 +28,23 @@ if TYPE_CHECKING:
 
 R = TypeVar("R")
 
+_SLASHES = re.compile(r"/{2,}")
+
+
+def normalize_path(raw_path: str) -> str:
+    """The raw (still percent-encoded) request path as the hub routes it.
+
+    Each run of ``/`` becomes one and a trailing ``/`` goes (the root stays ``/``), as
+    on the Hugging Face Hub: an ``HF_ENDPOINT`` ending in ``/`` makes clients request
+    ``//api/...`` and ``//datasets/...``, and ``tree/main/dir/`` means ``tree/main/dir``.
+    Only literal slashes are touched: a ``%2F`` inside a segment (a quoted revision
+    such as ``refs%2Fpr%2F1``) is data, not a separator, and stays as it is.
+    """
+    path = _SLASHES.sub("/", raw_path)
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    return path if path.startswith("/") else "/" + path
+
 
 @dataclasses.dataclass
 class Ctx:

@@ -79,15 +79,25 @@ class Settings:
     task_queue_name: str = "commons"
     #: How often the scheduler looks for due release promotions.
     release_tick_seconds: int = 30
+    #: Log lines (the request log, warnings, errors) as ``text`` or ``json`` (one
+    #: object per line).
+    log_format: str = "text"
+    #: Whether ``commons serve`` logs one line per request.
+    log_requests: bool = True
     #: Tests only: a file holding seconds to add to the hub's clock, read on every
     #: reading of the clock, so a test can move time for a server in another process.
     test_clock_file: str | None = None
 
     @property
+    def sqlite_path(self) -> Path:
+        """Where the embedded SQLite database lives when ``database_url`` is unset."""
+        return self.data_dir / "commons.db"
+
+    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'commons.db').resolve()}"
+        return f"sqlite:///{self.sqlite_path.resolve()}"
 
     @property
     def blob_dir(self) -> Path:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import time
+from pathlib import Path
 
 import httpx
+import pytest
 from huggingface_hub import HfApi
 
-from .conftest import Server
+from .conftest import COMMONS, ROOT, Server, free_port
 
 
 def test_token_lifecycle_while_server_runs(server: Server) -> None:
@@ -137,3 +142,87 @@ def test_gc_dry_run_changes_nothing(server: Server) -> None:
     assert sorted(p for p in objects.rglob("*") if p.is_file()) == before
     bad = server.cli("gc", "--grace-hours", "-1", check=False)
     assert bad.returncode == 2 and "--grace-hours" in bad.stderr
+
+
+def _commons_in(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`commons ARGS` run from ``folder`` with no COMMONS_ settings but ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("COMMONS_")}
+    return subprocess.run(
+        [*COMMONS, *args],
+        input="",
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("user", "create", "x"),
+        ("token", "list", "x"),
+        ("org", "create", "acme"),
+        ("gc", "--dry-run"),
+        ("audit-log", "verify"),
+        ("release", "tick"),
+        ("search", "reindex"),
+    ],
+)
+def test_commands_refuse_a_missing_default_hub(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """Run from another folder without settings, a command says where it looked and
+    what to do, and makes nothing there."""
+    result = _commons_in(tmp_path, *args)
+    assert result.returncode == 1, result.stderr
+    assert str(tmp_path / "commons-data") in result.stderr
+    assert "--data-dir" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_given_data_dir_or_database_is_honoured(tmp_path: Path) -> None:
+    """Flags and COMMONS_ settings name a hub, created and migrated if new, as before."""
+    made = _commons_in(tmp_path, "user", "create", "ada", "--data-dir", str(tmp_path / "new"))
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "new" / "commons.db").exists()
+    env_dir = tmp_path / "from-env"
+    by_env = _commons_in(tmp_path, "user", "create", "bea", COMMONS_DATA_DIR=str(env_dir))
+    assert by_env.returncode == 0 and (env_dir / "commons.db").exists()
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    (tmp_path / "other").mkdir()
+    by_url = _commons_in(tmp_path / "other", "user", "create", "cy", "--database-url", url)
+    assert by_url.returncode == 0 and (tmp_path / "elsewhere.db").exists()
+    # Relative --data-dir, from the folder it is relative to.
+    relative = _commons_in(tmp_path, "token", "list", "ada", "--data-dir", "new")
+    assert relative.returncode == 0, relative.stderr
+    # Once the default holds a hub, commands use it without flags.
+    (tmp_path / "commons-data").symlink_to(tmp_path / "new")
+    token = _commons_in(tmp_path, "token", "create", "ada")
+    assert token.returncode == 0, token.stderr
+
+
+def test_serve_still_creates_the_default(tmp_path: Path) -> None:
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("COMMONS_")}
+    proc = subprocess.Popen(
+        [*COMMONS, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env={**clean, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, "the server exited"
+            time.sleep(0.1)
+        assert (tmp_path / "commons-data" / "commons.db").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    # And now commands run from that folder find it.
+    assert _commons_in(tmp_path, "user", "create", "dee").returncode == 0

@@ -173,6 +173,16 @@ def test_outside_the_prefix_is_not_found(hub: Server) -> None:
         assert home.status_code == 200 and f"<code>{hub.endpoint}</code>" in home.text
 
 
+def test_repeated_slashes_under_the_prefix(hub: Server) -> None:
+    """Slashes are collapsed before the prefix is looked for: an HF_ENDPOINT of
+    ``https://example.org/hub/`` works; a path outside the prefix stays outside."""
+    for path in (f"{PREFIX}//api//health", f"/{PREFIX}/api/health/", f"{PREFIX}/api/health//"):
+        r = httpx.get(f"{hub.url}{path}")
+        assert r.status_code == 200 and r.json() == {"status": "ok"}, path
+    assert httpx.get(f"{hub.url}//api//health").status_code == 404
+    assert httpx.get(f"{hub.url}{PREFIX}x//api/health").status_code == 404
+
+
 def test_pages_in_a_browser_stay_under_the_prefix(browser, hub: Server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     base = hub.endpoint
     context = browser.new_context()
@@ -209,10 +219,14 @@ def test_pages_in_a_browser_stay_under_the_prefix(browser, hub: Server, tmp_path
     page.get_by_role("link", name="Upload").click()
     (tmp_path / "README.md").write_text("# Prefixed card\n\nIt lives under a path.\n")
     (tmp_path / "notes.txt").write_text("first line\nsecond line\n")
-    page.set_input_files("#file-input", [str(tmp_path / "README.md"), str(tmp_path / "notes.txt")])
+    (tmp_path / "weights.bin").write_bytes(os.urandom(1_500_000))  # through LFS
+    names = ("README.md", "notes.txt", "weights.bin")
+    page.set_input_files("#file-input", [str(tmp_path / n) for n in names])
     page.get_by_label("Commit message").fill("Add notes")
     page.get_by_role("button", name="Commit changes").click()
+    page.get_by_role("link", name="View the files").click()
     page.wait_for_url(f"{base}/pia/prefixed-model/tree/main")
+    assert "weights.bin" in page.locator("table.files").inner_text()
 
     # The repository page, its files tab, a file, its raw bytes, history, a like.
     page.get_by_role("link", name="prefixed-model").first.click()
@@ -243,6 +257,8 @@ def test_pages_in_a_browser_stay_under_the_prefix(browser, hub: Server, tmp_path
     kinds = {(method, kind) for method, kind, _ in requests}
     assert {("GET", "stylesheet"), ("GET", "script"), ("POST", "document")} <= kinds
     assert ("POST", "xhr") in kinds  # the upload script's commit
+    assert ("PUT", "xhr") in kinds  # and its LFS upload
+    assert any(url.startswith(f"{base}/lfs/upload/") for _, _, url in requests)
     assert failures == []
 
 

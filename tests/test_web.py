@@ -89,6 +89,7 @@ def test_a_researchers_day(browser, web: Server, tmp_path: Path) -> None:  # typ
     )
     page.get_by_label("Commit message").fill("Add the classifier")
     page.get_by_role("button", name="Commit changes").click()
+    page.get_by_role("link", name="View the files").click()
     page.wait_for_url(f"{web.url}/rita/web-model/tree/main")
     listing = page.locator("table.files").inner_text()
     for name in ("README.md", "config.json", "notes.txt", ".gitattributes"):

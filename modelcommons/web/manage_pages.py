@@ -86,8 +86,13 @@ def upload_page(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx, mode="write")
         access.content(session, ctx.principal, repo).at(ctx.params["rev"])
+        settings = ctx.hub.settings
         return render(
-            ctx, "repo/upload.html", **_common(session, ctx, repo, "upload", ctx.params["rev"])
+            ctx,
+            "repo/upload.html",
+            **_common(session, ctx, repo, "upload", ctx.params["rev"]),
+            max_file_bytes=settings.max_file_bytes,
+            lfs_threshold_bytes=settings.lfs_threshold_bytes,
         )
 
 

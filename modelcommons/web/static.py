@@ -12,6 +12,8 @@ from ..routing import Ctx
 from .markdown import pygments_css
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+#: Folders under ``static/`` that hold vendored libraries, served as they are.
+VENDORED = frozenset({"noble-hashes"})
 TYPES = {
     ".css": "text/css",
     ".js": "text/javascript",
@@ -33,6 +35,12 @@ def serve(ctx: Ctx) -> Response:
         return Response(_pygments(), media_type="text/css", headers=headers)
     path = STATIC / name
     suffix = path.suffix
-    if suffix not in TYPES or not path.is_file() or path.parent != STATIC:
+    folder = path.parent.relative_to(STATIC) if path.parent.is_relative_to(STATIC) else None
+    if (
+        suffix not in TYPES
+        or not path.is_file()
+        or folder is None
+        or (folder != Path(".") and str(folder) not in VENDORED)
+    ):
         raise NotFound(f"No static file {name!r}.")
     return FileResponse(path, media_type=TYPES[suffix], headers=headers)
