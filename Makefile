@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 LEGACY := .venv-legacy
 
-.PHONY: serve test lint install browser
+.PHONY: serve test lint install browser peer
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,9 @@ lint: $(VENV)/.installed
 ## Lint, type-check and run the whole suite (SQLite and PostgreSQL at 127.0.0.1:5432).
 test: $(VENV)/.installed $(LEGACY)/.installed browser lint
 	$(VENV)/bin/pytest
+
+## huggingface_hub's own test suite against a fresh hub (not part of `make test`: it needs
+## a checkout of the client's repository). Writes benchmarks/CLIENT_SUITE.md.
+peer: $(VENV)/.installed
+	@test -n "$(HFH_SRC)" || { echo "usage: make peer HFH_SRC=/path/to/huggingface_hub checkout"; exit 2; }
+	$(VENV)/bin/python benchmarks/peer/run.py --hfh-src "$(HFH_SRC)"
