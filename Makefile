@@ -38,8 +38,10 @@ lint: $(VENV)/.installed
 test: $(VENV)/.installed $(LEGACY)/.installed browser lint
 	$(VENV)/bin/pytest
 
-## huggingface_hub's own test suite against a fresh hub (not part of `make test`: it needs
-## a checkout of the client's repository). Writes benchmarks/CLIENT_SUITE.md.
+## huggingface_hub's own test suite against a fresh hub, with and without hf_xet (not part
+## of `make test`: it needs a checkout of the client's repository).
+## Writes benchmarks/CLIENT_SUITE.md and benchmarks/CLIENT_SUITE_NO_XET.md.
 peer: $(VENV)/.installed
 	@test -n "$(HFH_SRC)" || { echo "usage: make peer HFH_SRC=/path/to/huggingface_hub checkout"; exit 2; }
 	$(VENV)/bin/python benchmarks/peer/run.py --hfh-src "$(HFH_SRC)"
+	$(VENV)/bin/python benchmarks/peer/run.py --hfh-src "$(HFH_SRC)" --without-xet

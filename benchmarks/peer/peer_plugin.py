@@ -37,6 +37,7 @@ _RESULTS = Path(_CONFIG["results"])
 MARKER_REASONS = {
     "production": "marked `production`: reads huggingface.co's own production repositories",
     "inference": "marked `inference`: calls hosted inference providers",
+    "xet": "marked `xet`: needs `hf_xet`, which this pass runs without (see the pass with it)",
 }
 
 

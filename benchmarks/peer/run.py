@@ -24,9 +24,12 @@ project and no test code is changed. The runner
    skipped / left out (with reasons), and every failure under its cause
    (``causes.py``).
 
-The client runs as its default install has it, with ``hf_xet`` (the suite's "with
-hf_xet" CI job): tests marked ``xet`` run, no test here is marked ``no_xet``.
-Logs (the hub's and each module's pytest output) go to ``benchmarks/.work/peer/``.
+The suite's CI runs it twice, and so can this runner: by default with ``hf_xet``
+installed, as a stock install of the client has it (the "with hf_xet" job: tests marked
+``xet`` run, those marked ``no_xet`` skip), and with ``--without-xet`` after uninstalling
+it from ``.venv-peer`` (the "no hf_xet" job: ``-m "not xet ..."``), writing
+``benchmarks/CLIENT_SUITE_NO_XET.md``. Unmarked tests must pass in both. Logs (the hub's
+and each module's pytest output) go to ``benchmarks/.work/peer[-no-xet]/``.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ MODULES = [
     "test_upload_pipeline",
 ]
 MARKERS = "not production and not inference"
+MARKERS_WITHOUT_XET = "not xet and " + MARKERS
 TORCH_PIN = "torch==2.13.0"  # the project's pin; never an unpinned torch
 
 #: Organisations the suite expects besides those in testing_constants.py:
@@ -93,14 +97,26 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=120, help="per-test timeout, seconds")
     parser.add_argument("--module-timeout", type=int, default=3600, help="seconds per module")
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv-peer")
-    parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / ".work" / "peer")
-    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "CLIENT_SUITE.md")
+    parser.add_argument(
+        "--without-xet",
+        action="store_true",
+        help="uninstall hf_xet from the venv and leave out tests marked xet (the suite's"
+        " 'no hf_xet' CI job)",
+    )
+    parser.add_argument("--work", type=Path, help="logs and results [benchmarks/.work/peer]")
+    parser.add_argument("--results", type=Path, help="report [benchmarks/CLIENT_SUITE.md]")
     parser.add_argument(
         "--report-only",
         action="store_true",
         help="rebuild the report from the last run's results in --work (after editing causes.py)",
     )
     args = parser.parse_args()
+    suffix = "-no-xet" if args.without_xet else ""
+    args.work = args.work or ROOT / "benchmarks" / ".work" / f"peer{suffix}"
+    args.results = args.results or ROOT / "benchmarks" / (
+        "CLIENT_SUITE_NO_XET.md" if args.without_xet else "CLIENT_SUITE.md"
+    )
+    args.markers = MARKERS_WITHOUT_XET if args.without_xet else MARKERS
     work: Path = args.work
     if args.report_only:
         record = json.loads((work / "run.json").read_text())
@@ -145,6 +161,7 @@ def run_suite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict
     client = client_info(src)
     print(f"huggingface_hub {client.version} at {client.commit} from {src}", flush=True)
     install_notes = ensure_venv(args.venv, src, client)
+    set_xet(args.venv, src, installed=not args.without_xet)
     suite = suite_constants(src)
     started = time.monotonic()
     modules: list[dict[str, Any]] = []
@@ -170,7 +187,8 @@ def run_suite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict
         "modules": modules,
         "notes": [*install_notes, *hub.notes, *account_notes(suite, constants)],
         "settings": {
-            "markers": MARKERS,
+            "markers": args.markers,
+            "hf_xet": not args.without_xet,
             "timeout": args.timeout,
             "keyword": args.keyword,
             "python": platform.python_version(),
@@ -244,6 +262,18 @@ def ensure_venv(venv: Path, src: Path, client: ClientInfo) -> list[str]:
     pip(venv, "--no-deps", "--force-reinstall", str(src))
     stamp.write_text("\n".join([want, *notes]) + "\n")
     return notes
+
+
+def set_xet(venv: Path, src: Path, *, installed: bool) -> None:
+    """Install or uninstall ``hf_xet`` (the client's own ``hf_xet`` extra) in the venv."""
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('hf_xet') is None)"
+    present = subprocess.run([str(venv / "bin" / "python"), "-c", probe]).returncode == 0
+    if installed and not present:
+        pip(venv, f"{src}[hf_xet]")
+    elif present and not installed:
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "uninstall", "--quiet", "--yes", "hf-xet"], check=True
+        )
 
 
 def suite_constants(src: Path) -> dict[str, str]:
@@ -441,7 +471,7 @@ def run_module(
         "-o",
         "addopts=-Werror::FutureWarning --strict-markers",
         "-m",
-        MARKERS,
+        args.markers,
         f"--timeout={args.timeout}",
         "-q",
         "-rN",
