@@ -135,7 +135,11 @@ CAUSES: list[Cause] = [
         "(3) preupload answers `regular` for files matching the LFS patterns",
         INCOMPATIBLE,
         "The Hub answers `lfs` for paths that `.gitattributes` (the default one included)"
-        " sends to LFS, whatever their size; the tests expect `lfs.bin`, `*.bin` to go by LFS.",
+        " sends to LFS, whatever their size; the tests expect `lfs.bin`, `*.bin` to go by LFS."
+        " Mind the other pass: with `hf_xet` installed the client sends every `lfs`-mode"
+        " file (but a file object) straight to Xet, with no LFS batch call, so answering"
+        " `lfs` fixes these tests without `hf_xet` and breaks uploads with it until the hub"
+        " speaks Xet (`upload_large_folder` then re-queues the failed uploads for ever).",
         tests=(
             _COMMIT + "test_commit_preflight_on_lots_of_lfs_files",
             _COMMIT + "test_create_commit_mutates_operations",

@@ -161,7 +161,7 @@ def run_suite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict
     client = client_info(src)
     print(f"huggingface_hub {client.version} at {client.commit} from {src}", flush=True)
     install_notes = ensure_venv(args.venv, src, client)
-    set_xet(args.venv, src, installed=not args.without_xet)
+    set_xet(args.venv, installed=not args.without_xet)
     suite = suite_constants(src)
     started = time.monotonic()
     modules: list[dict[str, Any]] = []
@@ -183,7 +183,7 @@ def run_suite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict
             modules.append(run_module(args, src, work, hub, constants, module))
     record = {
         "client": client.__dict__,
-        "hub_commit": git_commit(ROOT),
+        "hub_commit": git_commit(ROOT, "modelcommons"),
         "modules": modules,
         "notes": [*install_notes, *hub.notes, *account_notes(suite, constants)],
         "settings": {
@@ -219,11 +219,12 @@ def _git(path: Path, *args: str) -> str:
     return out.stdout.strip()
 
 
-def git_commit(path: Path) -> str:
-    """``SHA DATE`` of the checkout's HEAD, noting uncommitted changes to tracked files."""
+def git_commit(path: Path, *paths: str) -> str:
+    """``SHA DATE`` of the checkout's HEAD, noting uncommitted changes to tracked files
+    (under ``paths`` only, if given)."""
     try:
         head = _git(path, "log", "-1", "--format=%H %cs")
-        dirty = _git(path, "status", "--porcelain", "--untracked-files=no")
+        dirty = _git(path, "status", "--porcelain", "--untracked-files=no", "--", *paths)
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return head + (" with uncommitted changes" if dirty else "")
@@ -264,12 +265,26 @@ def ensure_venv(venv: Path, src: Path, client: ClientInfo) -> list[str]:
     return notes
 
 
-def set_xet(venv: Path, src: Path, *, installed: bool) -> None:
-    """Install or uninstall ``hf_xet`` (the client's own ``hf_xet`` extra) in the venv."""
+#: The client's own requirement on hf-xet (its metadata, e.g. ``hf-xet<2,>=1.5.2``).
+_XET_REQUIREMENT = """
+import importlib.metadata as m, re
+for r in m.requires("huggingface_hub") or []:
+    if re.match(r"hf[-_]xet\\b", r):
+        print(r.split(";")[0].strip())
+        break
+"""
+
+
+def set_xet(venv: Path, *, installed: bool) -> None:
+    """Install (as the client requires it) or uninstall ``hf_xet`` in the venv."""
+    python = str(venv / "bin" / "python")
     probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('hf_xet') is None)"
-    present = subprocess.run([str(venv / "bin" / "python"), "-c", probe]).returncode == 0
+    present = subprocess.run([python, "-c", probe]).returncode == 0
     if installed and not present:
-        pip(venv, f"{src}[hf_xet]")
+        out = subprocess.run(
+            [python, "-c", _XET_REQUIREMENT], capture_output=True, text=True, check=True
+        )
+        pip(venv, out.stdout.strip() or "hf-xet")
     elif present and not installed:
         subprocess.run(
             [str(venv / "bin" / "pip"), "uninstall", "--quiet", "--yes", "hf-xet"], check=True
