@@ -12,7 +12,7 @@ VENV ?= .venv
 LEGACY ?= .venv-legacy
 PIP = $(VENV)/bin/pip
 
-.PHONY: serve test lint install install-server install-test browser
+.PHONY: serve test lint install install-server install-test browser peer
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,11 @@ lint: install-test
 ## Lint, type-check and run the whole suite (SQLite and PostgreSQL at 127.0.0.1:5432).
 test: install-test $(LEGACY)/.installed browser lint
 	$(VENV)/bin/pytest
+
+## huggingface_hub's own test suite against a fresh hub, with and without hf_xet (not part
+## of `make test`: it needs a checkout of the client's repository).
+## Writes benchmarks/CLIENT_SUITE.md and benchmarks/CLIENT_SUITE_NO_XET.md.
+peer: install-test
+	@test -n "$(HFH_SRC)" || { echo "usage: make peer HFH_SRC=/path/to/huggingface_hub checkout"; exit 2; }
+	$(VENV)/bin/python benchmarks/peer/run.py --hfh-src "$(HFH_SRC)"
+	$(VENV)/bin/python benchmarks/peer/run.py --hfh-src "$(HFH_SRC)" --without-xet
