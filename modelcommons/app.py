@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from . import accounts
 from .api import access_requests, audit, files, lineage, refs, releases, repos, uploads
-from .errors import HubError, NotFound, Unauthorized
+from .errors import BadRequest, HubError, NotFound, Unauthorized
 from .hub import Hub
 from .responses import error_response, json_response
 from .routing import PREFIX, REPO, REV, Ctx, Route, Router, T
@@ -183,6 +183,8 @@ class HubApp:
         try:
             if raw_path is None:
                 raise NotFound(f"Not found: {request.method} {request.url.path}")
+            if b"%00" in raw or b"%00" in scope.get("query_string", b""):
+                raise BadRequest("The URL may not contain a NUL character (%00).")
             route = self._route(ctx)
             response = await self._handle(ctx, route)
         except HubError as exc:

@@ -57,6 +57,7 @@ def serve(
     import uvicorn
 
     from .app import HubApp
+    from .http_limits import protocol_for
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
@@ -86,7 +87,8 @@ def serve(
         port=settings.port,
         log_level="warning",
         loop="uvloop",
-        http="httptools",
+        # uvicorn's httptools protocol, with caps on request heads (http_limits.py).
+        http=protocol_for(settings),
         lifespan="on",
         timeout_keep_alive=30,
         # Forwarding headers only from the proxies the settings name: uvicorn on its own

@@ -64,6 +64,10 @@ class Settings:
     multipart_chunk_bytes: int = 64 * MiB
     #: Bytes per read when serving files (Starlette's 64 KiB default is 3-4x slower).
     download_chunk_bytes: int = 4 * MiB
+    #: Caps on one request's head: bytes of the request line and headers, and header
+    #: fields. Past either, ``commons serve`` answers 431 and closes the connection.
+    max_header_bytes: int = 64 * 1024
+    max_headers: int = 100
     #: Secret for signed URLs; generated and stored in the data dir when unset.
     secret_key: str | None = None
     page_size: int = 1000

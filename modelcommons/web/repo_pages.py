@@ -12,6 +12,7 @@ from starlette.responses import Response
 from .. import access, auditlog, gating, lineage, releases, repos
 from ..api.common import load_repo
 from ..errors import EntryNotFound
+from ..inputs import query_int
 from ..routing import Ctx
 from ..schema import Commit, Like, Repo
 from ..trees import DirInfo, FileInfo, TreeReader
@@ -137,10 +138,7 @@ class Row:
 
 def tree_page(ctx: Ctx) -> Response:
     rev, path = ctx.params["rev"], ctx.params.get("path", "").strip("/")
-    try:
-        offset = max(int(ctx.request.query_params.get("offset", "0")), 0)
-    except ValueError:
-        offset = 0
+    offset = query_int(ctx.request.query_params, "offset", 0)
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
         sha = repos.resolve(session, repo, rev)
@@ -239,10 +237,7 @@ def _audit_preview(ctx: Ctx, repo_pk: int, sha: str, path: str) -> None:
 
 def commits_page(ctx: Ctx) -> Response:
     rev = ctx.params["rev"]
-    try:
-        page = max(int(ctx.request.query_params.get("p", "0")), 0)
-    except ValueError:
-        page = 0
+    page = query_int(ctx.request.query_params, "p", 0)
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
         sha = repos.resolve(session, repo, rev)

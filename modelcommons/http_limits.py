@@ -1,0 +1,115 @@
+"""Caps on a request's head (request line and headers), enforced as it arrives.
+
+uvicorn's httptools protocol, which ``commons serve`` runs for its speed, puts no
+limit on headers: it buffers whatever arrives until the blank line, so a client
+could make the server hold a 32 MiB header (or a million small ones) per
+connection. This subclass counts the bytes of each request's head before handing
+them to the parser, and the headers as they are parsed, and answers ``431
+Request Header Fields Too Large`` in the hub's error shape, then closes the
+connection, as soon as either limit is passed. It changes nothing else: bodies
+and responses take uvicorn's path untouched (the per-chunk cost is a comparison).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .errors import HubError
+from .settings import Settings
+
+CODE = "RequestHeaderFieldsTooLarge"
+
+
+class _TooManyHeaders(Exception):
+    pass
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    #: Bytes of the request line and headers of one request.
+    max_head_bytes: ClassVar[int] = 64 * 1024
+    #: Header fields of one request.
+    max_headers: ClassVar[int] = 100
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Bytes received of the current request's head; None while in its body.
+        self._head_bytes: int | None = 0
+        self._header_count = 0
+        self._completed = 0  # requests whose whole message has arrived
+        self._refusal: str | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._head_bytes is None:
+            super().data_received(data)
+            return
+        room = self.max_head_bytes - self._head_bytes
+        if len(data) <= room:
+            self._head_bytes += len(data)
+            super().data_received(data)
+            return
+        # Parse only what fits: if that does not finish the head, refuse.
+        completed = self._completed
+        super().data_received(data[:room])
+        if self.transport.is_closing():
+            return
+        if self._head_bytes is not None and self._completed == completed:
+            self._refuse(f"The request line and headers exceed {self.max_head_bytes} bytes.")
+            return
+        self.data_received(data[room:])
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_count = 0
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_count += 1
+        if self._header_count > self.max_headers:
+            self._refusal = f"The request has more than {self.max_headers} header fields."
+            raise _TooManyHeaders  # httptools stops parsing; uvicorn calls send_400_response
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._head_bytes = None
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._completed += 1
+        self._head_bytes = 0
+
+    def send_400_response(self, msg: str) -> None:
+        if self._refusal is not None:
+            self._refuse(self._refusal)
+        else:
+            super().send_400_response(msg)
+
+    def _refuse(self, message: str) -> None:
+        """431 in the one error shape, then close: the rest of the head is never read."""
+        self._refusal = message
+        error = HubError(message, status=431, code=CODE)
+        body = json.dumps(error.body()).encode()
+        lines = [b"HTTP/1.1 431 Request Header Fields Too Large\r\n"]
+        for name, value in self.server_state.default_headers:
+            lines += [name, b": ", value, b"\r\n"]
+        for key, text in error.response_headers().items():
+            lines += [key.encode("latin-1"), b": ", text.encode("latin-1"), b"\r\n"]
+        lines += [
+            b"content-type: application/json\r\n",
+            b"content-length: " + str(len(body)).encode() + b"\r\n",
+            b"connection: close\r\n\r\n",
+            body,
+        ]
+        self.transport.write(b"".join(lines))
+        self.transport.close()
+
+
+def protocol_for(settings: Settings) -> type[BoundedHttpToolsProtocol]:
+    """The protocol class ``commons serve`` hands uvicorn, with the settings' caps."""
+    return type(
+        "HubHttpToolsProtocol",
+        (BoundedHttpToolsProtocol,),
+        {"max_head_bytes": settings.max_header_bytes, "max_headers": settings.max_headers},
+    )
