@@ -199,12 +199,15 @@ def blob_page(ctx: Ctx) -> Response:
         highlighted = None
         no_preview = "No preview for this file."
         with ctx.hub.blobs.open(info.sha256) as f:
-            table = previews.table_for(path, f)
-            if table is None:
-                if info.size <= previews.MAX_TEXT_BYTES:
+            try:
+                table = previews.table_for(path, f)
+            except previews.NoPreview as refused:
+                no_preview = str(refused)
+            else:
+                if table is None and info.size <= previews.MAX_TEXT_BYTES:
                     f.seek(0)
                     highlighted = previews.text_preview(path, f.read())
-                else:
+                elif table is None:
                     no_preview = "This file is too large to preview; download it instead."
         base = repo_path(repo)
         directory = path.rsplit("/", 1)[0] if "/" in path else ""
