@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 import re
 
@@ -12,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from . import accounts
+from . import accounts, openapi
 from .api import access_requests, audit, files, lineage, refs, releases, repos, uploads
 from .errors import BadRequest, HubError, NotFound, Unauthorized
 from .hub import Hub
@@ -81,7 +82,8 @@ def build_router() -> Router:
     r.add("GET", "/lfs/objects/(?P<token>[^/]+)", uploads.lfs_download)
     r.add("GET", f"/{PREFIX}{REPO}/resolve/{REV}/(?P<path>.+)", files.resolve)
     r.add("GET", f"/{PREFIX}{REPO}/raw/{REV}/(?P<path>.+)", files.resolve)
-    r.add("GET", "/api/health", lambda ctx: json_response({"status": "ok"}))
+    r.add("GET", "/api/health", health)
+    r.add("GET", r"/api/openapi\.json", openapi_description)
     r.add("POST", f"{api}/like", likes_api.like)
     r.add("DELETE", f"{api}/like", likes_api.unlike)
     r.add("GET", f"{api}/likers", likes_api.likers)
@@ -91,6 +93,21 @@ def build_router() -> Router:
     r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
     add_pages(r)
     return r
+
+
+def health(ctx: Ctx) -> Response:
+    """Whether the hub answers."""
+    return json_response({"status": "ok"})
+
+
+@functools.cache
+def _description() -> dict[str, object]:
+    return openapi.describe(build_router())
+
+
+def openapi_description(ctx: Ctx) -> Response:
+    """This API as OpenAPI 3.1, written from the routes themselves."""
+    return json_response({**_description(), "servers": [{"url": ctx.base_url}]})
 
 
 def add_pages(r: Router) -> None:

@@ -6,12 +6,15 @@ could make the server hold a 32 MiB header (or a million small ones) per
 connection. This subclass counts the bytes of each request's head before handing
 them to the parser, and the headers as they are parsed, and answers ``431
 Request Header Fields Too Large`` in the hub's error shape, then closes the
-connection, as soon as either limit is passed. It changes nothing else: bodies
-and responses take uvicorn's path untouched (the per-chunk cost is a comparison).
+connection, as soon as either limit is passed. Requests the parser refuses (a
+control character in a header, say) get their 400 in the same shape. It changes
+nothing else: bodies and responses take uvicorn's path untouched (the per-chunk
+cost is a comparison).
 """
 
 from __future__ import annotations
 
+import http
 import json
 from typing import Any, ClassVar
 
@@ -81,17 +84,22 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
 
     def send_400_response(self, msg: str) -> None:
+        """What uvicorn sends when the parser refuses a request (a control character in
+        a header, a malformed request line): in the one error shape, like the rest."""
         if self._refusal is not None:
             self._refuse(self._refusal)
         else:
-            super().send_400_response(msg)
+            self._send_error(HubError(msg, code="BadRequest"))
 
     def _refuse(self, message: str) -> None:
         """431 in the one error shape, then close: the rest of the head is never read."""
         self._refusal = message
-        error = HubError(message, status=431, code=CODE)
+        self._send_error(HubError(message, status=431, code=CODE))
+
+    def _send_error(self, error: HubError) -> None:
         body = json.dumps(error.body()).encode()
-        lines = [b"HTTP/1.1 431 Request Header Fields Too Large\r\n"]
+        reason = http.HTTPStatus(error.status).phrase.encode()
+        lines = [b"HTTP/1.1 %d %s\r\n" % (error.status, reason)]
         for name, value in self.server_state.default_headers:
             lines += [name, b": ", value, b"\r\n"]
         for key, text in error.response_headers().items():

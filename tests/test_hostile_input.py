@@ -200,3 +200,28 @@ def test_requests_within_the_caps_are_served(server: Server, target: str) -> Non
         headers={"Content-Type": "application/json"},
     )
     assert r.status_code == 200 and [e["path"] for e in r.json()] == ["a.txt"]
+
+
+def test_non_ascii_csrf_tokens_are_refused(server: Server, target: str) -> None:
+    """hmac.compare_digest raises on non-ASCII text: a 500 before (found by test_fuzz)."""
+    cookies = {"commons_csrf": "abc"}
+    r = httpx.post(
+        server.url + "/login",
+        content=b"csrf_token=%C2%80&username=a&password=b",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        cookies=cookies,
+    )
+    assert_refused(server, r, 403)
+    r = httpx.post(
+        f"{server.url}/api/models/{target}/like",
+        headers={"X-CSRF-Token": b"\xe9t\xe9", "Cookie": "commons_session=x; commons_csrf=abc"},
+    )
+    assert_refused(server, r, 403)
+
+
+def test_parser_refusals_are_in_the_error_shape(server: Server) -> None:
+    status, headers, body = _parse(
+        _raw_request(server, b"GET /api/health HTTP/1.1\r\nX-Bad: a\x7fb\r\n\r\n")
+    )
+    assert status == 400 and headers["x-error-code"] == "BadRequest"
+    assert json.loads(body)["code"] == "BadRequest"
