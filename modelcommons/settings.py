@@ -83,6 +83,14 @@ class Settings:
     task_queue_name: str = "commons"
     #: How often the scheduler looks for due release promotions.
     release_tick_seconds: int = 30
+    #: The Ed25519 key that signs audit checkpoints; default ``audit-signing.key`` in
+    #: the data dir (made, 0600, on first use). Keep it away from the database's disk
+    #: so that whoever can rewrite the log cannot sign the rewrite.
+    audit_key_file: str | None = None
+    #: A signed checkpoint is made at least every this many audit entries...
+    audit_checkpoint_entries: int = 32
+    #: ...and, when entries are appended, at least this often.
+    audit_checkpoint_seconds: int = 600
     #: Tests only: a file holding seconds to add to the hub's clock, read on every
     #: reading of the clock, so a test can move time for a server in another process.
     test_clock_file: str | None = None
@@ -92,6 +100,14 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'commons.db').resolve()}"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return (
+            Path(self.audit_key_file)
+            if self.audit_key_file
+            else self.data_dir / "audit-signing.key"
+        )
 
     @property
     def blob_dir(self) -> Path:
