@@ -4,7 +4,7 @@ uvicorn's httptools protocol, which ``commons serve`` runs for its speed, puts n
 limit on headers: it buffers whatever arrives until the blank line, so a client
 could make the server hold a 32 MiB header (or a million small ones) per
 connection. This subclass counts the bytes of each request's head before handing
-them to the parser, and the headers as they are parsed, and answers ``431
+them to the parser, and its header fields once parsed, and answers ``431
 Request Header Fields Too Large`` in the hub's error shape, then closes the
 connection, as soon as either limit is passed. Requests the parser refuses (a
 control character in a header, say) get their 400 in the same shape. It changes
@@ -40,7 +40,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         #: Bytes received of the current request's head; None while in its body.
         self._head_bytes: int | None = 0
-        self._header_count = 0
         self._completed = 0  # requests whose whole message has arrived
         self._refusal: str | None = None
 
@@ -63,18 +62,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         self.data_received(data[room:])
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._header_count = 0
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        if self._header_count > self.max_headers:
-            self._refusal = f"The request has more than {self.max_headers} header fields."
-            raise _TooManyHeaders  # httptools stops parsing; uvicorn calls send_400_response
-        super().on_header(name, value)
-
     def on_headers_complete(self) -> None:
+        # Counted once the head is in (the byte cap already bounds how many fit),
+        # rather than in on_header, which runs for every header of every request.
+        if len(self.headers) > self.max_headers:
+            self._refusal = f"The request has more than {self.max_headers} header fields."
+            raise _TooManyHeaders  # httptools stops; uvicorn calls send_400_response
         self._head_bytes = None
         super().on_headers_complete()
 
