@@ -39,27 +39,28 @@ def loads_json(raw: bytes | str, what: str = "The request body") -> Any:
     except RecursionError:
         raise BadRequest(f"{what} is nested too deeply.") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, the constants
-        raise BadRequest(f"{what} is not valid JSON: {exc}.") from exc
+        raise BadRequest(f"{what} is not JSON: {exc}.") from exc
     _check_tree(data, what)
     return data
 
 
 def _check_tree(value: Any, what: str) -> None:
     """Walk ``value`` without recursion: refuse nesting past :data:`MAX_JSON_DEPTH`
-    and strings holding NUL (which PostgreSQL text cannot store)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    and strings holding NUL (which PostgreSQL text cannot store), saying where."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
     while stack:
-        item, depth = stack.pop()
+        item, depth, where = stack.pop()
         if isinstance(item, str):
-            check_text(item, f"A string in {what.lower()}")
+            check_text(item, f"{what} (at {where.lstrip('.') or 'the top'})")
         elif isinstance(item, dict | list):
             if depth > MAX_JSON_DEPTH:
                 raise BadRequest(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep.")
             if isinstance(item, dict):
-                stack.extend((key, depth) for key in item)
-                stack.extend((child, depth + 1) for child in item.values())
+                for key, child in item.items():
+                    stack.append((key, depth, f"{where}.{key!r}"[:200]))
+                    stack.append((child, depth + 1, f"{where}.{key}"[:200]))
             else:
-                stack.extend((child, depth + 1) for child in item)
+                stack.extend((child, depth + 1, f"{where}[{i}]") for i, child in enumerate(item))
 
 
 def check_text(value: str, what: str) -> str:
