@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from .. import access, repos
 from ..errors import BadRequest, PayloadTooLarge, RepoNotFound
-from ..inputs import MAX_OFFSET, loads_json, parse_int, query_int
+from ..inputs import loads_json, parse_int, query_int
 from ..names import URL_PREFIX, repo_type_from_plural
 from ..routing import Ctx
 from ..schema import Repo
@@ -77,7 +77,7 @@ async def read_json(ctx: Ctx, limit: int = 16 * 1024 * 1024) -> dict[str, Any]:
 def read_page(ctx: Ctx, default_limit: int) -> tuple[int, int]:
     """(offset, limit) from ``?cursor=`` (one this hub returned) and ``?limit=``."""
     q = ctx.request.query_params
-    limit = min(query_int(q, "limit", default_limit, minimum=1, maximum=MAX_OFFSET), 1000)
+    limit = min(max(query_int(q, "limit", default_limit), 1), 1000)
     if "cursor" not in q:
         return 0, limit
     try:

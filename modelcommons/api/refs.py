@@ -77,7 +77,7 @@ def delete_tag(ctx: Ctx) -> Response:
 def list_commits(ctx: Ctx) -> Response:
     q = ctx.request.query_params
     page = query_int(q, "p", 0)
-    limit = min(query_int(q, "limit", 100, minimum=1), 1000)
+    limit = min(max(query_int(q, "limit", 100), 1), 1000)
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
         start = repos.resolve(session, repo, ctx.params["rev"])
