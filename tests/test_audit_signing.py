@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from .conftest import COMMONS, ROOT, Server
 
@@ -32,7 +32,7 @@ def signed(request: pytest.FixtureRequest) -> Iterator[Server]:
     srv.close()
 
 
-def _engine(srv: Server):  # type: ignore[no-untyped-def]
+def _engine(srv: Server) -> Engine:
     url = srv.pg.url if srv.pg else f"sqlite:///{srv.data_dir / 'commons.db'}"
     return create_engine(url)
 

@@ -28,7 +28,7 @@ LIMIT_KB = 150 * 1024
 
 def _parquet(table: pa.Table, **options: object) -> bytes:
     buffer = io.BytesIO()
-    pq.write_table(table, buffer, store_schema=False, **options)  # type: ignore[arg-type]
+    pq.write_table(table, buffer, store_schema=False, **options)
     return buffer.getvalue()
 
 
