@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 import re
 from urllib.parse import quote, unquote
@@ -13,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from . import accounts, logs
+from . import accounts, logs, openapi
 from .api import access_requests, audit, files, lineage, refs, releases, repos, uploads
-from .errors import GatedRepo, HubError, NotFound, NotReleased, Unauthorized
+from .errors import BadRequest, GatedRepo, HubError, NotFound, NotReleased, Unauthorized
 from .hub import Hub
 from .responses import error_response, json_response
 from .routing import PREFIX, REPO, REV, Ctx, Route, Router, T, normalize_path
@@ -82,7 +83,8 @@ def build_router() -> Router:
     r.add("GET", "/lfs/objects/(?P<token>[^/]+)", uploads.lfs_download)
     r.add("GET", f"/{PREFIX}{REPO}/resolve/{REV}/(?P<path>.+)", files.resolve)
     r.add("GET", f"/{PREFIX}{REPO}/raw/{REV}/(?P<path>.+)", files.resolve)
-    r.add("GET", "/api/health", lambda ctx: json_response({"status": "ok"}))
+    r.add("GET", "/api/health", health)
+    r.add("GET", r"/api/openapi\.json", openapi_description)
     r.add("POST", f"{api}/like", likes_api.like)
     r.add("DELETE", f"{api}/like", likes_api.unlike)
     r.add("GET", f"{api}/likers", likes_api.likers)
@@ -92,6 +94,21 @@ def build_router() -> Router:
     r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
     add_pages(r)
     return r
+
+
+def health(ctx: Ctx) -> Response:
+    """Whether the hub answers."""
+    return json_response({"status": "ok"})
+
+
+@functools.cache
+def _description() -> dict[str, object]:
+    return openapi.describe(build_router())
+
+
+def openapi_description(ctx: Ctx) -> Response:
+    """This API as OpenAPI 3.1, written from the routes themselves."""
+    return json_response({**_description(), "servers": [{"url": ctx.base_url}]})
 
 
 def add_pages(r: Router) -> None:
@@ -184,6 +201,8 @@ class HubApp:
         try:
             if raw_path is None:
                 raise NotFound(f"Not found: {request.method} {request.url.path}")
+            if "%00" in full_path or b"%00" in scope.get("query_string", b""):
+                raise BadRequest("The URL may not contain a NUL character (%00).")
             route = self._route(ctx)
             response = await self._handle(ctx, route)
         except HubError as exc:

@@ -7,24 +7,37 @@ number. Editing, inserting or deleting any entry breaks the chain or the
 numbering, which :func:`verify` reports. Deleting entries at the tail leaves
 a valid shorter chain, so each append also records ``(seq, hash)`` in an
 anchors file outside the database; :func:`verify` checks the chain against it.
+
+Whoever can write both the database and the anchors file could still rewrite
+all of it consistently, so appends also make signed checkpoints (see
+:mod:`.audit_signing`): the first entry, then at least every ``every`` entries
+and every ``seconds``, and at every export, are signed with a key kept outside
+the database, which such a rewrite cannot reproduce.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from .schema import AuditEvent, utcnow
+from . import audit_signing
+from .audit_signing import GENESIS, Checkpoint
+from .schema import AuditCheckpoint, AuditEvent, utcnow
 
-GENESIS = "0" * 64
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
+_AT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,10 +222,6 @@ def gated_download(
     return GatedDownload.of(repo, principal_name, path=path, revision=revision)
 
 
-def _canonical(entry: dict[str, Any]) -> bytes:
-    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def _body(
     seq: int,
     created: dt.datetime,
@@ -225,7 +234,7 @@ def _body(
 ) -> dict[str, Any]:
     return {
         "seq": seq,
-        "at": created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "at": created.strftime(_AT),
         "kind": kind,
         "actor": actor,
         "repo": repo,
@@ -246,19 +255,38 @@ def entry_hash(row: AuditEvent) -> str:
         json.loads(row.data),
         row.prev_hash,
     )
-    return hashlib.sha256(_canonical(body)).hexdigest()
+    return audit_signing.canonical_hash(body)
 
 
 class AuditLog:
-    def __init__(self, anchors: Path) -> None:
+    def __init__(
+        self, anchors: Path, key_file: Path, *, every: int = 32, seconds: int = 600
+    ) -> None:
         self.anchors = anchors
+        #: The Ed25519 signing key for checkpoints (made on first use).
+        self.key_file = key_file
+        #: A checkpoint is made at least every ``every`` entries and ``seconds``.
+        self.every = every
+        self.seconds = seconds
+        self._key: Ed25519PrivateKey | None = None
 
-    def record(self, session: Session, event: Event) -> AuditEvent:
-        """Append ``event`` in the caller's transaction."""
+    def signing_key(self) -> Ed25519PrivateKey:
+        if self._key is None:
+            self._key = audit_signing.load_or_create_key(self.key_file)
+        return self._key
+
+    def public_key(self) -> Ed25519PublicKey:
+        return self.signing_key().public_key()
+
+    def _lock(self, session: Session) -> None:
         if session.get_bind().dialect.name == "postgresql":
             # One appender at a time, so sequence numbers stay contiguous.
             session.execute(text("SELECT pg_advisory_xact_lock(7411)"))
-        last = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).first()
+
+    def record(self, session: Session, event: Event) -> AuditEvent:
+        """Append ``event`` in the caller's transaction (with a checkpoint when due)."""
+        self._lock(session)
+        last = self._newest(session)
         row = AuditEvent(
             seq=(last.seq + 1) if last else 1,
             created_at=utcnow(),
@@ -274,7 +302,45 @@ class AuditLog:
         session.add(row)
         session.flush()
         session.info.setdefault("audit_anchors", []).append((row.seq, row.hash))
+        signed = self._newest_checkpoint(session)
+        now = utcnow()
+        if (
+            signed is None
+            or row.seq - signed.seq >= self.every
+            or now - dt.datetime.strptime(signed.signed_at, _AT)
+            >= dt.timedelta(seconds=self.seconds)
+        ):
+            self._sign(session, row.seq, row.hash, now)
         return row
+
+    def checkpoint(self, session: Session) -> Checkpoint | None:
+        """Sign the newest entry now, unless the newest checkpoint already names it
+        (None when the log is empty). Exports call it, so they end signed."""
+        self._lock(session)
+        head = self._newest(session)
+        if head is None:
+            return None
+        signed = self._newest_checkpoint(session)
+        if signed is not None and signed.seq == head.seq:
+            return _checkpoint(signed)
+        return self._sign(session, head.seq, head.hash, utcnow())
+
+    def _sign(self, session: Session, seq: int, digest: str, now: dt.datetime) -> Checkpoint:
+        cp = audit_signing.sign(self.signing_key(), seq, digest, now.strftime(_AT))
+        session.add(AuditCheckpoint(seq=seq, hash=digest, signed_at=cp.at, signature=cp.signature))
+        session.flush()
+        return cp
+
+    def _newest(self, session: Session) -> AuditEvent | None:
+        return session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).first()
+
+    def _newest_checkpoint(self, session: Session) -> AuditCheckpoint | None:
+        stmt = select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)
+        return session.scalars(stmt).first()
+
+    def checkpoints(self, session: Session) -> list[Checkpoint]:
+        stmt = select(AuditCheckpoint).order_by(AuditCheckpoint.seq)
+        return [_checkpoint(row) for row in session.scalars(stmt)]
 
     def write_anchors(self, session: Session) -> None:
         """After commit: remember the newest (seq, hash) outside the database."""
@@ -294,8 +360,11 @@ class AuditLog:
             stmt = stmt.where(AuditEvent.namespace == namespace)
         yield from session.scalars(stmt.execution_options(yield_per=1000))
 
-    def verify(self, session: Session) -> list[str]:
-        """Every problem found, in order; an empty list means the log is intact."""
+    def verify(self, session: Session, public_key: Ed25519PublicKey | None = None) -> list[str]:
+        """Every problem found, in order; an empty list means the log is intact.
+
+        Checkpoints are checked with ``public_key`` (one noted down earlier, so that
+        a replaced key file shows), or else with the key file's."""
         problems: list[str] = []
         prev, expected = GENESIS, 1
         hashes: dict[int, str] = {}
@@ -322,6 +391,16 @@ class AuditLog:
                 )
             elif hashes[seq] != digest:
                 problems.append(f"entry {seq}: differs from the anchored hash")
+        if public_key is None and self.key_file.exists():
+            public_key = self.public_key()
+        if public_key is None:
+            if hashes:
+                problems.append(f"no signing key at {self.key_file}: pass the public key")
+            return problems
+        last_seq = max(hashes, default=0)
+        problems += audit_signing.check_checkpoints(
+            public_key, self.checkpoints(session), hashes, last_seq=last_seq, every=self.every
+        )
         return problems
 
     def _anchors(self) -> list[tuple[int, str]]:
@@ -333,6 +412,10 @@ class AuditLog:
             if seq.isdigit() and len(digest) == 64:
                 out.append((int(seq), digest))
         return out[-1000:]
+
+
+def _checkpoint(row: AuditCheckpoint) -> Checkpoint:
+    return Checkpoint(row.seq, row.hash, row.signed_at, row.signature)
 
 
 def as_json(row: AuditEvent) -> dict[str, Any]:

@@ -2,32 +2,47 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
-import yaml
-
 from .errors import BadRequest
+from .untrusted_yaml import load_yaml
 
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*$", re.S | re.M)
 MAX_CARD_BYTES = 1024 * 1024
+#: Bounds on a card's metadata (the YAML block of README.md), checked in
+#: :func:`parse_front_matter`, so every reader of cards (commits, validate-yaml,
+#: info at a revision, lineage, search) holds the same rule: nesting depth, and
+#: the size of the metadata as JSON (what ``model_info`` returns as ``cardData``).
+MAX_CARD_DEPTH = 32
+MAX_CARD_JSON_BYTES = 256 * 1024
+_WHAT = "Invalid metadata in README.md"
 
 
 def parse_front_matter(text: str) -> dict[str, Any]:
-    """The YAML metadata block of a card, or ``{}``. Invalid YAML is a BadRequest."""
+    """The YAML metadata block of a card, or ``{}``.
+
+    Invalid YAML, YAML anchors or aliases, nesting deeper than
+    :data:`MAX_CARD_DEPTH` and metadata larger than :data:`MAX_CARD_JSON_BYTES`
+    as JSON are each a BadRequest that says which."""
     match = _FRONT.match(text)
     if match is None:
         return {}
-    try:
-        data = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as exc:
-        raise BadRequest(
-            f"Invalid metadata in README.md: the YAML does not parse ({exc})."
-        ) from exc
+    data = load_yaml(match.group(1), what=_WHAT, max_depth=MAX_CARD_DEPTH)
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise BadRequest("Invalid metadata in README.md: the YAML block must be a mapping.")
+        raise BadRequest(f"{_WHAT}: the YAML block must be a mapping.")
+    try:
+        size = len(json.dumps(data, default=str).encode())
+    except TypeError as exc:  # a key JSON cannot hold, such as a date
+        raise BadRequest(f"{_WHAT}: every key must be text or a number ({exc}).") from exc
+    if size > MAX_CARD_JSON_BYTES:
+        raise BadRequest(
+            f"{_WHAT}: the metadata is {size} bytes as JSON; the limit is "
+            f"{MAX_CARD_JSON_BYTES}. Move long text into the body of the card."
+        )
     return data
 
 

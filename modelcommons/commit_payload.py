@@ -10,13 +10,13 @@ small JSON around the content) is buffered and parsed.
 from __future__ import annotations
 
 import binascii
-import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 from .blobs import BlobStore, StagedBlob
 from .errors import BadRequest, PayloadTooLarge
+from .inputs import loads_json
 from .transfer import StagedWriter
 
 MAX_LINE_BYTES = 1024 * 1024  # JSON around the content
@@ -83,12 +83,7 @@ async def parse_lines(
         head.clear()
         scan_from = 0
         if text:
-            try:
-                data = json.loads(text)
-            except ValueError as exc:
-                raise BadRequest(
-                    f"Line {len(lines) + 1} of the commit is not JSON: {exc}."
-                ) from exc
+            data = loads_json(text, f"Line {len(lines) + 1} of the commit")
             if not isinstance(data, dict):
                 raise BadRequest(f"Line {len(lines) + 1} of the commit is not a JSON object.")
             lines.append(Line(data, staged))

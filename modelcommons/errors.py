@@ -9,6 +9,7 @@ exceptions (``RepositoryNotFoundError``, ``RevisionNotFoundError``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 
@@ -38,10 +39,20 @@ class HubError(Exception):
         return {"error": self.message, "code": self.code, **self.extra}
 
     def response_headers(self) -> dict[str, str]:
-        # Header values must be latin-1 and single-line.
-        safe = self.message.replace("\r", " ").replace("\n", " ")
-        safe = safe.encode("latin-1", "replace").decode("latin-1")[:1000]
-        return {"X-Error-Code": self.code, "X-Error-Message": safe, **self.headers}
+        headers = {"X-Error-Code": self.code, **self.headers}
+        safe = {name: header_value(value, limit=None) for name, value in headers.items()}
+        return {**safe, "X-Error-Message": header_value(self.message)}
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def header_value(text: str, limit: int | None = 1000) -> str:
+    """``text`` made fit for an HTTP header value: latin-1, one line, no control
+    characters (a NUL or CR/LF from a user's path or revision, echoed in a message,
+    would otherwise break or split the response), at most ``limit`` characters."""
+    safe = _CONTROL.sub(" ", text).encode("latin-1", "replace").decode("latin-1")
+    return safe if limit is None else safe[:limit]
 
 
 class BadRequest(HubError):

@@ -38,7 +38,12 @@ class Hub:
         self.signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "upload")
         self.download_signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "download")
         self.committer = Committer(self)
-        self.audit = AuditLog(settings.data_dir / "audit-anchors.log")
+        self.audit = AuditLog(
+            settings.data_dir / "audit-anchors.log",
+            settings.audit_key_path,
+            every=settings.audit_checkpoint_entries,
+            seconds=settings.audit_checkpoint_seconds,
+        )
         event.listen(self.db.sessions, "after_commit", self.audit.write_anchors)
         event.listen(
             self.db.sessions,

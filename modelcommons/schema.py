@@ -222,6 +222,18 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditCheckpoint(Base):
+    """A signature over one audit entry's sequence number and hash (audit_signing.py)."""
+
+    __tablename__ = "audit_checkpoints"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    #: When it was signed, exactly as signed: ``2026-01-31T12:00:00.000000Z``.
+    signed_at: Mapped[str] = mapped_column(String(32))
+    #: Base64 of the Ed25519 signature.
+    signature: Mapped[str] = mapped_column(String(128))
+
+
 class LineageEdge(Base):
     """A parent named by a card (``base_model`` or ``datasets``), pinned when committed.
 

@@ -64,6 +64,10 @@ class Settings:
     multipart_chunk_bytes: int = 64 * MiB
     #: Bytes per read when serving files (Starlette's 64 KiB default is 3-4x slower).
     download_chunk_bytes: int = 4 * MiB
+    #: Caps on one request's head: bytes of the request line and headers, and header
+    #: fields. Past either, ``commons serve`` answers 431 and closes the connection.
+    max_header_bytes: int = 64 * 1024
+    max_headers: int = 100
     #: Secret for signed URLs; generated and stored in the data dir when unset.
     secret_key: str | None = None
     page_size: int = 1000
@@ -84,6 +88,14 @@ class Settings:
     log_format: str = "text"
     #: Whether ``commons serve`` logs one line per request.
     log_requests: bool = True
+    #: The Ed25519 key that signs audit checkpoints; default ``audit-signing.key`` in
+    #: the data dir (made, 0600, on first use). Keep it away from the database's disk
+    #: so that whoever can rewrite the log cannot sign the rewrite.
+    audit_key_file: str | None = None
+    #: A signed checkpoint is made at least every this many audit entries...
+    audit_checkpoint_entries: int = 32
+    #: ...and, when entries are appended, at least this often.
+    audit_checkpoint_seconds: int = 600
     #: Tests only: a file holding seconds to add to the hub's clock, read on every
     #: reading of the clock, so a test can move time for a server in another process.
     test_clock_file: str | None = None
@@ -98,6 +110,14 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.sqlite_path.resolve()}"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return (
+            Path(self.audit_key_file)
+            if self.audit_key_file
+            else self.data_dir / "audit-signing.key"
+        )
 
     @property
     def blob_dir(self) -> Path:

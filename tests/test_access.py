@@ -444,6 +444,7 @@ def revoke_spare(c: Call) -> int:
 #: they come last.
 GLOBAL_OPS: dict[str, Op] = {
     "health": Op("public", "GET", req("GET", "/api/health")),
+    "openapi": Op("public", "GET", req("GET", "/api/openapi.json")),
     "validate-yaml": Op("public", "POST", req("POST", "/api/validate-yaml", json={"content": ""})),
     "xet-read-token": Op(
         "public",

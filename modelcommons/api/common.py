@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from .. import access, repos
 from ..errors import BadRequest, PayloadTooLarge, RepoNotFound
+from ..inputs import loads_json, parse_int, query_int
 from ..names import URL_PREFIX, repo_type_from_plural
 from ..routing import Ctx
 from ..schema import Repo
@@ -68,10 +68,7 @@ async def read_json(ctx: Ctx, limit: int = 16 * 1024 * 1024) -> dict[str, Any]:
     raw = await read_body(ctx, limit)
     if not raw.strip():
         return {}
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc}.") from exc
+    data = loads_json(raw)
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
     return data
@@ -80,12 +77,14 @@ async def read_json(ctx: Ctx, limit: int = 16 * 1024 * 1024) -> dict[str, Any]:
 def read_page(ctx: Ctx, default_limit: int) -> tuple[int, int]:
     """(offset, limit) from ``?cursor=`` (one this hub returned) and ``?limit=``."""
     q = ctx.request.query_params
+    limit = min(max(query_int(q, "limit", default_limit), 1), 1000)
+    if "cursor" not in q:
+        return 0, limit
     try:
-        limit = min(max(int(q.get("limit") or default_limit), 1), 1000)
-        offset = int(base64.urlsafe_b64decode(q["cursor"]).decode()) if "cursor" in q else 0
-    except ValueError as exc:
-        raise BadRequest("'limit' must be an integer and 'cursor' one this hub returned.") from exc
-    return max(offset, 0), limit
+        text = base64.urlsafe_b64decode(q["cursor"]).decode()
+    except ValueError:  # binascii.Error, UnicodeDecodeError
+        text = ""
+    return parse_int(text, "'cursor' (one this hub returned)"), limit
 
 
 def next_link(ctx: Ctx, **changes: str) -> dict[str, str]:

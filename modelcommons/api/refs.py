@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from .. import access, repos
 from ..errors import BadRequest
+from ..inputs import query_int
 from ..responses import iso, json_response
 from ..routing import Ctx
 from .common import load_repo, next_link, read_json
@@ -75,11 +76,8 @@ def delete_tag(ctx: Ctx) -> Response:
 
 def list_commits(ctx: Ctx) -> Response:
     q = ctx.request.query_params
-    try:
-        page = int(q.get("p") or 0)
-        limit = min(int(q.get("limit") or 100), 1000)
-    except ValueError as exc:
-        raise BadRequest("'p' and 'limit' must be integers.") from exc
+    page = query_int(q, "p", 0)
+    limit = min(max(query_int(q, "limit", 100), 1), 1000)
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
         # A closed revision's history is closed too, whatever name it is asked by.

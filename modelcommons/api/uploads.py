@@ -27,6 +27,7 @@ from ..errors import (
     XetNotSupported,
 )
 from ..gitobjects import blob_hasher
+from ..inputs import json_int
 from ..names import URL_PREFIX, check_path
 from ..responses import BlobFileResponse, json_response
 from ..routing import Ctx
@@ -80,7 +81,7 @@ async def preupload(ctx: Ctx) -> Response:
                 if not isinstance(f, dict) or not isinstance(f.get("path"), str):
                     raise BadRequest("Each file needs a 'path'.")
                 path = check_path(f["path"], ctx.hub.settings.max_path_length)
-                size = int(f.get("size") or 0)
+                size = json_int(f.get("size", 0), f"The 'size' of {path!r}")
                 if size > ctx.hub.settings.max_file_bytes:
                     raise PayloadTooLarge(
                         f"{path!r} is {size} bytes; the limit is {ctx.hub.settings.max_file_bytes}."

@@ -1,9 +1,18 @@
-"""What a commit changed: tree comparison and text diffs."""
+"""What a commit changed: tree comparison and text diffs.
+
+A commit page costs the server a bounded amount whatever the commit holds:
+at most :data:`MAX_FILES` files are compared, text diffs are made only of files
+up to :data:`MAX_DIFF_BYTES` and :data:`MAX_FILE_LINES` lines (difflib's work
+grows with the product of the two sides' lines), at most
+:data:`MAX_PAGE_BYTES` and :data:`MAX_PAGE_LINES` of text are compared per page,
+and each shown line is cut to :data:`MAX_LINE_CHARS` characters.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
 from collections.abc import Callable
 
 from ..blobs import BlobStore
@@ -13,6 +22,10 @@ from ..trees import FileInfo, TreeReader
 MAX_DIFF_BYTES = 256 * 1024
 MAX_DIFF_LINES = 2000
 MAX_FILES = 300
+MAX_FILE_LINES = 5000
+MAX_PAGE_BYTES = 2 * 1024 * 1024
+MAX_PAGE_LINES = 20_000
+MAX_LINE_CHARS = 1000
 
 
 @dataclasses.dataclass
@@ -70,6 +83,21 @@ def _text(blobs: BlobStore, info: FileInfo | None) -> list[str] | None:
         return None
 
 
+@dataclasses.dataclass
+class _Budget:
+    """What is left of a page's text comparison."""
+
+    bytes: int = MAX_PAGE_BYTES
+    lines: int = MAX_PAGE_LINES
+
+    def take(self, *files: FileInfo | None) -> bool:
+        size = sum(f.size for f in files if f is not None and not f.lfs)
+        if size > self.bytes:
+            return False
+        self.bytes -= size
+        return True
+
+
 def describe(
     reader: TreeReader,
     blobs: BlobStore,
@@ -83,6 +111,7 @@ def describe(
     refuses are left out, and the contents of those ``readable`` refuses are never read.
     The route gets both from ``access.content``."""
     changes: list[Change] = []
+    budget = _Budget()
     for path, a, b in changed_paths(reader, old_tree, new_tree):
         if not listed(path):
             continue
@@ -92,20 +121,32 @@ def describe(
         assert old is None or isinstance(old, FileInfo)
         assert new is None or isinstance(new, FileInfo)
         change = Change(path, status)
+        changes.append(change)
         sizes = " → ".join(str(x.size) + " bytes" for x in (old, new) if x is not None)
         if not readable(path):
             change.note = f"Contents not shown: you may not download this file ({sizes})."
-            changes.append(change)
+            continue
+        if not budget.take(old, new):
+            change.note = f"Not compared: this commit's diff is too large to show ({sizes})."
             continue
         before, after = _text(blobs, old), _text(blobs, new)
         if before is None or after is None:
             change.note = f"Binary or large file ({sizes}); no text diff."
-        else:
-            for line in list(difflib.unified_diff(before, after, lineterm="", n=3))[2:]:
-                kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "ctx")
-                change.lines.append((kind, line))
-                if len(change.lines) >= MAX_DIFF_LINES:
-                    change.lines.append(("hunk", "… diff truncated"))
-                    break
-        changes.append(change)
+            continue
+        if max(len(before), len(after)) > MAX_FILE_LINES:
+            change.note = f"Not compared: more than {MAX_FILE_LINES} lines ({sizes})."
+            continue
+        if len(before) + len(after) > budget.lines:
+            change.note = f"Not compared: this commit's diff is too large to show ({sizes})."
+            continue
+        budget.lines -= len(before) + len(after)
+        diff = difflib.unified_diff(before, after, lineterm="", n=3)
+        for line in itertools.islice(diff, 2, None):  # past the ---/+++ lines
+            kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "ctx")
+            if len(line) > MAX_LINE_CHARS:
+                line = line[:MAX_LINE_CHARS] + " … (line cut)"
+            change.lines.append((kind, line))
+            if len(change.lines) >= MAX_DIFF_LINES:
+                change.lines.append(("hunk", "… diff truncated"))
+                break
     return changes

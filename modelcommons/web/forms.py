@@ -8,6 +8,7 @@ from starlette.datastructures import FormData
 
 from ..accounts import Principal
 from ..errors import HubError
+from ..inputs import check_text
 from ..routing import Ctx
 from .sessions import check_csrf
 
@@ -26,6 +27,10 @@ async def read_form(ctx: Ctx) -> FormData:
     if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
         raise HubError("This form is too large.", status=413, code="PayloadTooLarge")
     form = await ctx.request.form(max_files=0, max_fields=200, max_part_size=MAX_FORM_BYTES)
+    for name, value in form.multi_items():
+        check_text(name, "A form field's name")
+        if isinstance(value, str):
+            check_text(value, f"The form field {name!r}")
     token = form.get("csrf_token")
     check_csrf(ctx.request, token if isinstance(token, str) else None)
     return form

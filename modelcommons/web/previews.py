@@ -1,19 +1,36 @@
-"""Previews of file contents: highlighted text, and first rows of data files."""
+"""Previews of file contents: highlighted text, and first rows of data files.
+
+Every preview costs the server a bounded amount whatever the file holds (anyone
+may open a public file's page): text and CSV/JSON Lines previews read at most
+:data:`MAX_TEXT_BYTES` from the start of the file and at most :data:`MAX_ROWS`
+rows, skipping JSON lines over :data:`MAX_LINE_BYTES`; Parquet previews decide
+from the file's metadata and page headers what they can afford
+(:mod:`.parquet_preview`).
+"""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
 import io
+import itertools
 import json
 from typing import IO, Any
 
+from ..errors import HubError
+from ..inputs import loads_json
 from .markdown import highlight_file
 
 MAX_TEXT_BYTES = 512 * 1024
 MAX_ROWS = 50
 MAX_COLUMNS = 40
 MAX_CELL = 200
+#: JSON lines longer than this are left out of a preview.
+MAX_LINE_BYTES = 64 * 1024
+
+
+class NoPreview(Exception):
+    """A data file too costly to preview; the message says why, for the page."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,9 +44,12 @@ class Table:
     columns: list[Column]
     rows: list[list[str]]
     total: int | None
+    #: What the preview leaves out, if anything ("3 more columns not shown").
+    note: str = ""
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A value as the text of a table cell, cut to :data:`MAX_CELL` characters."""
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
@@ -62,7 +82,7 @@ def csv_table(head: bytes) -> Table | None:
     text = head.decode("utf-8", "replace")
     if len(head) >= MAX_TEXT_BYTES:  # drop a partial last line
         text = text.rsplit("\n", 1)[0]
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = list(itertools.islice(csv.reader(io.StringIO(text)), MAX_ROWS + 1))
     if not rows:
         return None
     header, body = rows[0][:MAX_COLUMNS], rows[1 : MAX_ROWS + 1]
@@ -70,17 +90,19 @@ def csv_table(head: bytes) -> Table | None:
     columns = [
         Column(name, _infer([r[i] for r in typed if i < len(r)])) for i, name in enumerate(header)
     ]
-    return Table(columns, [[_cell(c) for c in row] for row in typed], None)
+    return Table(columns, [[cell(c) for c in row] for row in typed], None)
 
 
 def jsonl_table(head: bytes) -> Table | None:
     records: list[dict[str, Any]] = []
-    for line in head.decode("utf-8", "replace").splitlines():
+    for line in head.splitlines():
         if len(records) >= MAX_ROWS:
             break
+        if len(line) > MAX_LINE_BYTES:
+            continue
         try:
-            value = json.loads(line)
-        except ValueError:
+            value = loads_json(line.decode("utf-8", "replace"), "A line")
+        except HubError:
             continue
         if isinstance(value, dict):
             records.append(value)
@@ -92,24 +114,12 @@ def jsonl_table(head: bytes) -> Table | None:
             names.setdefault(key, None)
     cols = list(names)[:MAX_COLUMNS]
     columns = [Column(c, _infer([r.get(c) for r in records])) for c in cols]
-    return Table(columns, [[_cell(r.get(c, "")) for c in cols] for r in records], None)
-
-
-def parquet_table(f: IO[bytes]) -> Table | None:
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(f)
-    names = pf.schema_arrow.names[:MAX_COLUMNS]
-    columns = [Column(n, str(pf.schema_arrow.field(n).type)) for n in names]
-    rows: list[list[str]] = []
-    for batch in pf.iter_batches(batch_size=MAX_ROWS, columns=names):
-        data = batch.to_pylist()
-        rows = [[_cell(rec.get(n)) for n in names] for rec in data[:MAX_ROWS]]
-        break
-    return Table(columns, rows, pf.metadata.num_rows)
+    return Table(columns, [[cell(r.get(c, "")) for c in cols] for r in records], None)
 
 
 def table_for(path: str, f: IO[bytes]) -> Table | None:
+    """The first rows of a data file, or None (not a data file, or a broken one).
+    Raises :class:`NoPreview` when the file is readable but too costly to preview."""
     lower = path.lower()
     try:
         if lower.endswith((".csv", ".tsv")):
@@ -117,7 +127,14 @@ def table_for(path: str, f: IO[bytes]) -> Table | None:
         if lower.endswith((".jsonl", ".ndjson")):
             return jsonl_table(f.read(MAX_TEXT_BYTES))
         if lower.endswith(".parquet"):
-            return parquet_table(f)
+            from .parquet_preview import Refused, parquet_table  # pyarrow: only when asked
+
+            try:
+                return parquet_table(f)
+            except Refused as exc:
+                raise NoPreview(str(exc)) from None
+    except NoPreview:
+        raise
     except Exception:  # a broken data file gets no preview, not an error page
         return None
     return None

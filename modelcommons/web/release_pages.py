@@ -14,6 +14,7 @@ from .. import releases
 from ..api.common import load_repo
 from ..errors import BadRequest, HubError
 from ..routing import Ctx
+from ..untrusted_yaml import load_yaml
 from .forms import field, read_form, require_user
 from .repo_pages import _common
 from .templating import redirect, render
@@ -129,24 +130,11 @@ def plan_yaml(stages: list[dict[str, Any]]) -> str:
 
 def parse_plan(text: str) -> object:
     """The stages written in ``text`` (``stages: [...]``), for releases.set_plan to
-    validate. Refuses oversized or deeply nested text and YAML aliases, which could
-    make a short text expand into a huge plan."""
+    validate. Refuses oversized or deeply nested text and YAML anchors and aliases,
+    which could make a short text expand into a huge plan."""
     if len(text) > MAX_PLAN_CHARS:
         raise BadRequest(f"The plan is longer than {MAX_PLAN_CHARS} characters.")
-    try:
-        depth = 0
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent):
-                raise BadRequest("YAML aliases (*name) are not allowed in a release plan.")
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_PLAN_DEPTH:
-                    raise BadRequest("The plan is nested too deeply.")
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise BadRequest(f"The plan is not valid YAML: {exc}") from exc
+    data = load_yaml(text, what="The plan", max_depth=MAX_PLAN_DEPTH)
     if isinstance(data, dict):
         unknown = sorted(str(k) for k in data if k != "stages")
         if unknown:

@@ -13,6 +13,7 @@ from .. import access, auditlog, gating, lineage, releases, repos
 from ..api.common import load_repo
 from ..content_access import RepoContent, RevisionContent
 from ..errors import EntryNotFound, GatedRepo
+from ..inputs import query_int
 from ..routing import Ctx
 from ..schema import Commit, Like, Repo
 from ..trees import DirInfo, FileInfo, TreeReader
@@ -154,10 +155,7 @@ class Row:
 
 def tree_page(ctx: Ctx) -> Response:
     rev, path = ctx.params["rev"], ctx.params.get("path", "").strip("/")
-    try:
-        offset = max(int(ctx.request.query_params.get("offset", "0")), 0)
-    except ValueError:
-        offset = 0
+    offset = query_int(ctx.request.query_params, "offset", 0)
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
         content = access.content(session, ctx.principal, repo)
@@ -214,12 +212,15 @@ def blob_page(ctx: Ctx) -> Response:
         highlighted = None
         no_preview = "No preview for this file."
         with ctx.hub.blobs.open(info.sha256) as f:
-            table = previews.table_for(path, f)
-            if table is None:
-                if info.size <= previews.MAX_TEXT_BYTES:
+            try:
+                table = previews.table_for(path, f)
+            except previews.NoPreview as refused:
+                no_preview = str(refused)
+            else:
+                if table is None and info.size <= previews.MAX_TEXT_BYTES:
                     f.seek(0)
                     highlighted = previews.text_preview(path, f.read())
-                else:
+                elif table is None:
                     no_preview = "This file is too large to preview; download it instead."
         if audited and (table is not None or highlighted is not None):
             _audit_preview(ctx, repo.id, view.sha, info.path)
@@ -255,10 +256,7 @@ def _audit_preview(ctx: Ctx, repo_pk: int, sha: str, path: str) -> None:
 
 def commits_page(ctx: Ctx) -> Response:
     rev = ctx.params["rev"]
-    try:
-        page = max(int(ctx.request.query_params.get("p", "0")), 0)
-    except ValueError:
-        page = 0
+    page = query_int(ctx.request.query_params, "p", 0)
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
         content = access.content(session, ctx.principal, repo)

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 from starlette.responses import Response
 
+from ..inputs import query_int
 from ..routing import Ctx
 from ..schema import Repo
 from ..search import SearchQuery, Viewer
@@ -50,10 +51,7 @@ def search(ctx: Ctx) -> Response:
     sort = q.get("sort") or ("relevance" if text else "downloads")
     if sort not in dict(SORTS):
         sort = "downloads"
-    try:
-        page = max(int(q.get("p") or 0), 0)
-    except ValueError:
-        page = 0
+    page = query_int(q, "p", 0)
     filters = {key: q[key] for key, _ in FACETS if q.get(key) and key != "type"}
     base_params = {k: v for k, v in q.items() if k not in ("p",)}
     if kind:

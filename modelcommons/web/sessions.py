@@ -81,7 +81,8 @@ def check_csrf(request: Request, submitted: str | None) -> None:
         if origin != expected:
             raise Forbidden("Cross-site request refused.", code="CsrfFailed")
     cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not cookie or not submitted or not hmac.compare_digest(cookie, submitted):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
+    if not cookie or not submitted or not hmac.compare_digest(cookie.encode(), submitted.encode()):
         raise Forbidden(
             "This form has expired or did not come from this site; reload the page and try again.",
             code="CsrfFailed",

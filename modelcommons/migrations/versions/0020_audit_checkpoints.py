@@ -1,0 +1,28 @@
+"""Signed checkpoints of the audit chain
+
+Revision ID: 0020
+Revises: 0010
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0020"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "audit_checkpoints",
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column("signed_at", sa.String(length=32), nullable=False),
+        sa.Column("signature", sa.String(length=128), nullable=False),
+        sa.PrimaryKeyConstraint("seq"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("audit_checkpoints")
