@@ -13,7 +13,8 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .errors import BadRequest, Conflict, NotFound, Unauthorized
@@ -112,6 +113,36 @@ class Principal:
         return permission == "read" or self.token_role == "write"
 
 
+def find_account(session: Session, name: str) -> Account | None:
+    """The account a typed name means, whatever its letter case.
+
+    Account names are unique case-insensitively (a unique index on ``lower(name)``,
+    migration 0011), so ``ALICE`` and ``alice`` are one account, spelled as it was
+    created. Names are ASCII, where SQL's ``lower`` and Python's agree.
+    """
+    return session.scalar(select(Account).where(func.lower(Account.name) == name.lower()))
+
+
+def _claim_name(session: Session, name: str, what: str) -> None:
+    """Refuse a new account whose name is taken in any letter case."""
+    check_account_name(name, what)
+    existing = find_account(session, name)
+    if existing is not None:
+        same = "" if existing.name == name else f" (by {existing.name!r}: names ignore case)"
+        raise Conflict(f"The name {name!r} is already taken{same}.")
+
+
+def _insert_account(session: Session, account: Account) -> Account:
+    """Add a new account; the index on lower(name) settles a race with a
+    concurrent sign-up of the same name as a Conflict, not an error."""
+    session.add(account)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"The name {account.name!r} is already taken.") from exc
+    return account
+
+
 def create_user(
     session: Session,
     name: str,
@@ -121,9 +152,7 @@ def create_user(
     admin: bool = False,
     fullname: str = "",
 ) -> Account:
-    check_account_name(name, "user name")
-    if session.scalar(select(Account).where(Account.name == name)) is not None:
-        raise Conflict(f"The name {name!r} is already taken.")
+    _claim_name(session, name, "user name")
     account = Account(
         name=name,
         kind="user",
@@ -132,25 +161,20 @@ def create_user(
         password_hash=hash_password(password) if password else None,
         is_admin=admin,
     )
-    session.add(account)
-    session.flush()
-    return account
+    return _insert_account(session, account)
 
 
 def create_org(session: Session, name: str, *, members: dict[str, str]) -> Account:
-    check_account_name(name, "organisation name")
-    if session.scalar(select(Account).where(Account.name == name)) is not None:
-        raise Conflict(f"The name {name!r} is already taken.")
-    org = Account(name=name, kind="org", fullname=name)
-    session.add(org)
-    session.flush()
+    _claim_name(session, name, "organisation name")
+    org = _insert_account(session, Account(name=name, kind="org", fullname=name))
     for user, role in members.items():
         add_member(session, name, user, role)
     return org
 
 
 def get_account(session: Session, name: str) -> Account:
-    account = session.scalar(select(Account).where(Account.name == name))
+    """The account named ``name`` (in any letter case), or NotFound."""
+    account = find_account(session, name)
     if account is None:
         raise NotFound(f"No user or organisation named {name!r}.")
     return account

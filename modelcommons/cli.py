@@ -6,11 +6,13 @@ import getpass
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from . import accounts, auditlog, login_throttle
+from .database import MigrationRefused
 from .errors import BadRequest, HubError
 from .hub import Hub
 from .settings import Settings
@@ -20,8 +22,17 @@ from .sizes import human_size
 def _hub(data_dir: str | None, database_url: str | None) -> Hub:
     settings = Settings.from_env(None, data_dir=data_dir, database_url=database_url)
     hub = Hub(settings)
-    hub.migrate()
+    _migrate(hub.migrate)
     return hub
+
+
+def _migrate(run: Callable[[], None]) -> None:
+    """Upgrade the database, or say why a migration refused (nothing was changed)."""
+    try:
+        run()
+    except MigrationRefused as exc:
+        click.echo(f"Error: the database was not upgraded.\n{exc}", err=True)
+        sys.exit(1)
 
 
 data_dir_option = click.option(
@@ -72,7 +83,7 @@ def serve(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     hub = Hub(settings)
-    hub.startup()
+    _migrate(hub.startup)
     hub.jobs.start()
     click.echo(
         f"Model Commons on http://{settings.host}:{settings.port}"
@@ -470,7 +481,7 @@ def policy_set(namespace: str, value: str, data_dir: str | None, database_url: s
 
     hub = _hub(data_dir, database_url)
     with _errors(), hub.db.write() as session:
-        accounts.get_account(session, namespace)
+        namespace = accounts.get_account(session, namespace).name  # as typed, any case
         licence_checks.set_policy(session, namespace, value)
         hub.audit.record(
             session, auditlog.LicencePolicySet(None, namespace=namespace, policy=value)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -44,6 +45,11 @@ class Account(Base):
     password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+#: Names are unique whatever their letter case (migration 0011): ``ALICE`` cannot sign
+#: up beside ``alice``. Names are ASCII, where SQL's lower() agrees on every backend.
+Index("uq_accounts_name_lower", func.lower(Account.name), unique=True)
 
 
 class Membership(Base):

@@ -154,6 +154,22 @@ def test_a_success_clears_the_account_count(hub: Throttled, browser: Browser) ->
     assert browser.sign_in(ada, PASSWORD).status_code == 303
 
 
+def test_a_name_in_any_letter_case_is_one_account_and_one_count(
+    hub: Throttled, browser: Browser
+) -> None:
+    """Names are one account whatever their case, so a guesser cannot get
+    PER_ACCOUNT tries for each spelling of it."""
+    ada = hub.user("ada")
+    for spelling in (ada.upper(), ada.capitalize(), ada)[:PER_ACCOUNT]:
+        browser.fail(spelling, 1)
+    assert_throttled(browser.sign_in(ada.upper(), PASSWORD), "for this account")
+    assert_throttled(browser.sign_in(ada, PASSWORD), "for this account")
+    assert "Cleared" in hub.server.cli("user", "unlock", ada.upper()).stdout
+    signed_in = browser.sign_in(ada.upper(), PASSWORD)  # and signs in as ada
+    assert signed_in.status_code == 303
+    assert browser.client.get("/api/whoami-v2").json()["name"] == ada
+
+
 def test_names_nobody_has_lock_alike(hub: Throttled, browser: Browser) -> None:
     """A lock says nothing about whether the account exists."""
     browser.fail("nobody-here", PER_ACCOUNT)

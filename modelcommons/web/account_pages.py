@@ -77,9 +77,10 @@ async def login(ctx: Ctx) -> Response:
         keys = throttle.keys(username, address)
         with hub.db.read() as session:
             throttle.check(session, now, keys)
-            user = session.scalar(
-                select(Account).where(Account.name == username, Account.kind == "user")
-            )
+            # Names are one account whatever their case: "ALICE" signs in as "alice".
+            user = accounts.find_account(session, username)
+            if user is not None and user.kind != "user":
+                user = None
         # The attempt counts as a failure before the password is checked (see
         # login_throttle), and the slow hash runs outside any write transaction.
         with hub.db.write() as session:
