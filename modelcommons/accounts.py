@@ -25,6 +25,11 @@ TOKEN_PREFIX = "mc_"
 ORG_ROLES = ("read", "contributor", "write", "admin")
 PERMISSIONS = ("read", "write", "admin")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+MIN_PASSWORD = 8
+#: scrypt hashes whatever it is given; a cap keeps a huge "password" from costing much.
+MAX_PASSWORD = 1024
+#: The longest lifetime a token may be given (about ten years).
+MAX_TOKEN_DAYS = 3650
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
 
 
@@ -203,12 +208,89 @@ def org_roles(session: Session, user_id: int) -> dict[str, str]:
     return {name: role for name, role in rows}
 
 
+def check_password(password: str) -> str:
+    """The one rule for passwords people choose (sign-up, the account page, the CLI)."""
+    if len(password) < MIN_PASSWORD:
+        raise BadRequest(f"Choose a password of at least {MIN_PASSWORD} characters.")
+    if len(password) > MAX_PASSWORD:
+        raise BadRequest(f"A password may be at most {MAX_PASSWORD} characters long.")
+    return password
+
+
+def check_email(value: str) -> str | None:
+    """An email address as typed (None when empty): one '@' between two non-empty
+    parts, no spaces or control characters. Nothing is sent to it."""
+    email = value.strip()
+    if not email:
+        return None
+    local, at, domain = email.rpartition("@")
+    if (
+        len(email) > 320
+        or not at
+        or not local
+        or not domain
+        or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in email)
+    ):
+        raise BadRequest(f"{email[:80]!r} is not an email address.")
+    return email
+
+
+def set_password(session: Session, user: Account, password: str) -> None:
+    """Give a user a (new) password. The caller decides which sessions end."""
+    if user.kind != "user":
+        raise BadRequest("Only users have passwords.")
+    user.password_hash = hash_password(check_password(password))
+
+
+def token_expiry(
+    now: dt.datetime, *, days: float | None = None, until: str | None = None
+) -> dt.datetime | None:
+    """When a new token stops working: ``days`` from ``now``, or ``until`` (an ISO
+    date, meaning the end of that day in UTC, or a date and time); None for never."""
+    if days is not None and until is not None:
+        raise BadRequest("Give the expiry as a number of days or as a date, not both.")
+    if days is not None:
+        if not 0 < days <= MAX_TOKEN_DAYS:
+            raise BadRequest(
+                f"A token's lifetime is more than 0 and at most {MAX_TOKEN_DAYS} days."
+            )
+        return now + dt.timedelta(days=days)
+    if until is None or not until.strip():
+        return None
+    text = until.strip()
+    try:
+        if len(text) == 10:  # a date: the token works through that day (UTC)
+            expires = dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+            expires += dt.timedelta(days=1)
+        else:
+            expires = dt.datetime.fromisoformat(text)
+            if expires.tzinfo is not None:
+                expires = expires.astimezone(dt.UTC).replace(tzinfo=None)
+    except ValueError as exc:
+        raise BadRequest(
+            f"Invalid expiry {text!r}: use a date (YYYY-MM-DD) or a date and time."
+        ) from exc
+    if expires <= now:
+        raise BadRequest(f"The expiry {text} has already passed.")
+    if expires > now + dt.timedelta(days=MAX_TOKEN_DAYS + 1):
+        raise BadRequest(f"A token's lifetime is at most {MAX_TOKEN_DAYS} days.")
+    return expires
+
+
 def create_token(
-    session: Session, user_name: str, *, write: bool, name: str, scope: TokenScope | None = None
+    session: Session,
+    user_name: str,
+    *,
+    write: bool,
+    name: str,
+    scope: TokenScope | None = None,
+    expires_at: dt.datetime | None = None,
 ) -> str:
     user = get_account(session, user_name)
     if user.kind != "user":
         raise BadRequest("Tokens belong to users, not organisations.")
+    if not name.strip():
+        raise BadRequest("Give the token a name.")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(
         Token(
@@ -217,9 +299,19 @@ def create_token(
             token_hash=hash_token(token),
             role="fineGrained" if scope else "write" if write else "read",
             scopes=scope.to_json() if scope else None,
+            expires_at=expires_at,
         )
     )
     return token
+
+
+def token_state(token: Token, now: dt.datetime) -> str:
+    """Whether the token is "active", "expired" or "revoked"."""
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= now:
+        return "expired"
+    return "active"
 
 
 def revoke_token(session: Session, user_name: str, token_name: str) -> int:
@@ -241,14 +333,17 @@ def list_tokens(session: Session, user_name: str) -> list[Token]:
     return list(session.scalars(select(Token).where(Token.user_id == user.id).order_by(Token.id)))
 
 
-def authenticate(session: Session, token: str) -> tuple[Principal, bool]:
-    """The principal for a token, and whether its last-used time is stale."""
+def authenticate(session: Session, token: str, now: dt.datetime) -> tuple[Principal, bool]:
+    """The principal for a token, and whether its last-used time is stale.
+
+    Unknown, revoked and expired tokens get the same answer (``now`` is the hub's
+    clock), so a caller cannot tell them apart."""
     row = session.execute(
         select(Token, Account)
         .join(Account, Account.id == Token.user_id)
         .where(Token.token_hash == hash_token(token))
     ).first()
-    if row is None or row[0].revoked_at is not None:
+    if row is None or token_state(row[0], now) != "active":
         raise Unauthorized(INVALID_CREDENTIALS, code="InvalidCredentials")
     tok, user = row
     stale = tok.last_used_at is None or utcnow() - tok.last_used_at > dt.timedelta(seconds=60)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import logging
 import sys
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import accounts, auditlog, login_throttle
+from . import accounts, auditlog, credentials, login_throttle
 from .database import MigrationRefused
 from .errors import BadRequest, HubError
 from .hub import Hub
@@ -137,20 +136,24 @@ def user_create(
     data_dir: str | None,
     database_url: str | None,
 ) -> None:
-    """Create a user. A password is read from stdin (first line) or prompted for."""
-    if sys.stdin is None or sys.stdin.closed:
-        password = ""
-    elif sys.stdin.isatty():
-        password = getpass.getpass("Password (empty for token-only access): ")
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
+    """Create a user. A password is read from stdin (first line) or prompted for;
+    without one the user has tokens only, until `commons user set-password`."""
+    password = cli_credentials.read_password("Password (empty for token-only access): ")
     hub = _hub(data_dir, database_url)
     with _errors(), hub.db.write() as session:
-        accounts.create_user(session, name, email=email, password=password or None, admin=admin)
+        made = accounts.create_user(
+            session, name, email=email, password=password or None, admin=admin
+        )
         if token_role is not None:
-            value = accounts.create_token(session, name, write=token_role == "write", name="cli")
-            hub.audit.record(
-                session, auditlog.TokenCreated(None, namespace=name, name="cli", role=token_role)
+            value = credentials.issue_token(
+                hub,
+                session,
+                made,
+                name="cli",
+                write=token_role == "write",
+                scope=None,
+                expires_at=None,
+                actor=None,
             )
     click.echo(f"Created user {name}{' (admin)' if admin else ''}.", err=token_role is not None)
     if token_role is not None:
@@ -243,6 +246,18 @@ def token() -> None:
     type=click.Choice(accounts.PERMISSIONS),
     help="Fine-grained: what the token may do there (repeatable; default read).",
 )
+@click.option(
+    "--expires-in-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="The token stops working this many days from now.",
+)
+@click.option(
+    "--expires",
+    default=None,
+    metavar="DATE",
+    help="The token works through this day, UTC (YYYY-MM-DD), or until a date and time.",
+)
 @data_dir_option
 @database_option
 def token_create(
@@ -251,6 +266,8 @@ def token_create(
     name: str,
     scopes: tuple[str, ...],
     permissions: tuple[str, ...],
+    expires_in_days: float | None,
+    expires: str | None,
     data_dir: str | None,
     database_url: str | None,
 ) -> None:
@@ -263,13 +280,23 @@ def token_create(
             else None
         )
         role = "fineGrained" if scope else "write" if write else "read"
+        until = accounts.token_expiry(hub.clock.now(), days=expires_in_days, until=expires)
         with hub.db.write() as session:
-            value = accounts.create_token(session, user_name, write=write, name=name, scope=scope)
-            hub.audit.record(
-                session, auditlog.TokenCreated(None, namespace=user_name, name=name, role=role)
+            owner = accounts.get_account(session, user_name)
+            value = credentials.issue_token(
+                hub,
+                session,
+                owner,
+                name=name,
+                write=write,
+                scope=scope,
+                expires_at=until,
+                actor=None,
             )
     detail = f"{role}: {', '.join(sorted(scope.entities))}" if scope else role
-    click.echo(f"Token {name!r} for {user_name} ({detail}); it is shown only once:", err=True)
+    if until is not None:
+        detail += f", expires {until.isoformat(timespec='seconds')}Z"
+    click.echo(f"Token {name!r} for {owner.name} ({detail}); it is shown only once:", err=True)
     click.echo(value)
 
 
@@ -294,11 +321,15 @@ def token_revoke(user_name: str, name: str, data_dir: str | None, database_url: 
 def token_list(user_name: str, data_dir: str | None, database_url: str | None) -> None:
     """List a user's tokens (never their values)."""
     hub = _hub(data_dir, database_url)
+    now = hub.clock.now()
     with _errors(), hub.db.read() as session:
         for t in accounts.list_tokens(session, user_name):
-            state = "revoked" if t.revoked_at else "active"
+            state = accounts.token_state(t, now)
             used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
-            click.echo(f"{t.name}\t{t.role}\t{state}\tlast used {used}")
+            line = f"{t.name}\t{t.role}\t{state}\tlast used {used}"
+            if t.expires_at:
+                line += f"\texpires {t.expires_at.isoformat(timespec='seconds')}Z"
+            click.echo(line)
 
 
 class _errors:
@@ -565,3 +596,7 @@ def release_tick(data_dir: str | None, database_url: str | None) -> None:
     for repo_pk, stage in pairs:
         due += releases.run_promotion(hub, repo_pk, stage)
     click.echo(f"{due} promotion(s) done.")
+
+
+# `commons user set-password` lives in its own module, registered on the group above.
+from . import cli_credentials  # noqa: E402

@@ -76,6 +76,8 @@ class Token(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: After this time (the hub's clock) the token is refused like a revoked one.
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Repo(Base):
