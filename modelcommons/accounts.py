@@ -13,7 +13,8 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .errors import BadRequest, Conflict, NotFound, Unauthorized
@@ -24,6 +25,11 @@ TOKEN_PREFIX = "mc_"
 ORG_ROLES = ("read", "contributor", "write", "admin")
 PERMISSIONS = ("read", "write", "admin")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+MIN_PASSWORD = 8
+#: scrypt hashes whatever it is given; a cap keeps a huge "password" from costing much.
+MAX_PASSWORD = 1024
+#: The longest lifetime a token may be given (about ten years).
+MAX_TOKEN_DAYS = 3650
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
 
 
@@ -115,6 +121,36 @@ class Principal:
         return permission == "read" or self.token_role == "write"
 
 
+def find_account(session: Session, name: str) -> Account | None:
+    """The account a typed name means, whatever its letter case.
+
+    Account names are unique case-insensitively (a unique index on ``lower(name)``,
+    migration 0011), so ``ALICE`` and ``alice`` are one account, spelled as it was
+    created. Names are ASCII, where SQL's ``lower`` and Python's agree.
+    """
+    return session.scalar(select(Account).where(func.lower(Account.name) == name.lower()))
+
+
+def _claim_name(session: Session, name: str, what: str) -> None:
+    """Refuse a new account whose name is taken in any letter case."""
+    check_account_name(name, what)
+    existing = find_account(session, name)
+    if existing is not None:
+        same = "" if existing.name == name else f" (by {existing.name!r}: names ignore case)"
+        raise Conflict(f"The name {name!r} is already taken{same}.")
+
+
+def _insert_account(session: Session, account: Account) -> Account:
+    """Add a new account; the index on lower(name) settles a race with a
+    concurrent sign-up of the same name as a Conflict, not an error."""
+    session.add(account)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"The name {account.name!r} is already taken.") from exc
+    return account
+
+
 def create_user(
     session: Session,
     name: str,
@@ -124,9 +160,7 @@ def create_user(
     admin: bool = False,
     fullname: str = "",
 ) -> Account:
-    check_account_name(name, "user name")
-    if session.scalar(select(Account).where(Account.name == name)) is not None:
-        raise Conflict(f"The name {name!r} is already taken.")
+    _claim_name(session, name, "user name")
     account = Account(
         name=name,
         kind="user",
@@ -135,25 +169,20 @@ def create_user(
         password_hash=hash_password(password) if password else None,
         is_admin=admin,
     )
-    session.add(account)
-    session.flush()
-    return account
+    return _insert_account(session, account)
 
 
 def create_org(session: Session, name: str, *, members: dict[str, str]) -> Account:
-    check_account_name(name, "organisation name")
-    if session.scalar(select(Account).where(Account.name == name)) is not None:
-        raise Conflict(f"The name {name!r} is already taken.")
-    org = Account(name=name, kind="org", fullname=name)
-    session.add(org)
-    session.flush()
+    _claim_name(session, name, "organisation name")
+    org = _insert_account(session, Account(name=name, kind="org", fullname=name))
     for user, role in members.items():
         add_member(session, name, user, role)
     return org
 
 
 def get_account(session: Session, name: str) -> Account:
-    account = session.scalar(select(Account).where(Account.name == name))
+    """The account named ``name`` (in any letter case), or NotFound."""
+    account = find_account(session, name)
     if account is None:
         raise NotFound(f"No user or organisation named {name!r}.")
     return account
@@ -182,12 +211,89 @@ def org_roles(session: Session, user_id: int) -> dict[str, str]:
     return {name: role for name, role in rows}
 
 
+def check_password(password: str) -> str:
+    """The one rule for passwords people choose (sign-up, the account page, the CLI)."""
+    if len(password) < MIN_PASSWORD:
+        raise BadRequest(f"Choose a password of at least {MIN_PASSWORD} characters.")
+    if len(password) > MAX_PASSWORD:
+        raise BadRequest(f"A password may be at most {MAX_PASSWORD} characters long.")
+    return password
+
+
+def check_email(value: str) -> str | None:
+    """An email address as typed (None when empty): one '@' between two non-empty
+    parts, no spaces or control characters. Nothing is sent to it."""
+    email = value.strip()
+    if not email:
+        return None
+    local, at, domain = email.rpartition("@")
+    if (
+        len(email) > 320
+        or not at
+        or not local
+        or not domain
+        or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in email)
+    ):
+        raise BadRequest(f"{email[:80]!r} is not an email address.")
+    return email
+
+
+def set_password(session: Session, user: Account, password: str) -> None:
+    """Give a user a (new) password. The caller decides which sessions end."""
+    if user.kind != "user":
+        raise BadRequest("Only users have passwords.")
+    user.password_hash = hash_password(check_password(password))
+
+
+def token_expiry(
+    now: dt.datetime, *, days: float | None = None, until: str | None = None
+) -> dt.datetime | None:
+    """When a new token stops working: ``days`` from ``now``, or ``until`` (an ISO
+    date, meaning the end of that day in UTC, or a date and time); None for never."""
+    if days is not None and until is not None:
+        raise BadRequest("Give the expiry as a number of days or as a date, not both.")
+    if days is not None:
+        if not 0 < days <= MAX_TOKEN_DAYS:
+            raise BadRequest(
+                f"A token's lifetime is more than 0 and at most {MAX_TOKEN_DAYS} days."
+            )
+        return now + dt.timedelta(days=days)
+    if until is None or not until.strip():
+        return None
+    text = until.strip()
+    try:
+        if len(text) == 10:  # a date: the token works through that day (UTC)
+            expires = dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+            expires += dt.timedelta(days=1)
+        else:
+            expires = dt.datetime.fromisoformat(text)
+            if expires.tzinfo is not None:
+                expires = expires.astimezone(dt.UTC).replace(tzinfo=None)
+    except ValueError as exc:
+        raise BadRequest(
+            f"Invalid expiry {text!r}: use a date (YYYY-MM-DD) or a date and time."
+        ) from exc
+    if expires <= now:
+        raise BadRequest(f"The expiry {text} has already passed.")
+    if expires > now + dt.timedelta(days=MAX_TOKEN_DAYS + 1):
+        raise BadRequest(f"A token's lifetime is at most {MAX_TOKEN_DAYS} days.")
+    return expires
+
+
 def create_token(
-    session: Session, user_name: str, *, write: bool, name: str, scope: TokenScope | None = None
+    session: Session,
+    user_name: str,
+    *,
+    write: bool,
+    name: str,
+    scope: TokenScope | None = None,
+    expires_at: dt.datetime | None = None,
 ) -> str:
     user = get_account(session, user_name)
     if user.kind != "user":
         raise BadRequest("Tokens belong to users, not organisations.")
+    if not name.strip():
+        raise BadRequest("Give the token a name.")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(
         Token(
@@ -196,9 +302,19 @@ def create_token(
             token_hash=hash_token(token),
             role="fineGrained" if scope else "write" if write else "read",
             scopes=scope.to_json() if scope else None,
+            expires_at=expires_at,
         )
     )
     return token
+
+
+def token_state(token: Token, now: dt.datetime) -> str:
+    """Whether the token is "active", "expired" or "revoked"."""
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= now:
+        return "expired"
+    return "active"
 
 
 def revoke_token(session: Session, user_name: str, token_name: str) -> int:
@@ -220,14 +336,17 @@ def list_tokens(session: Session, user_name: str) -> list[Token]:
     return list(session.scalars(select(Token).where(Token.user_id == user.id).order_by(Token.id)))
 
 
-def authenticate(session: Session, token: str) -> tuple[Principal, bool]:
-    """The principal for a token, and whether its last-used time is stale."""
+def authenticate(session: Session, token: str, now: dt.datetime) -> tuple[Principal, bool]:
+    """The principal for a token, and whether its last-used time is stale.
+
+    Unknown, revoked and expired tokens get the same answer (``now`` is the hub's
+    clock), so a caller cannot tell them apart."""
     row = session.execute(
         select(Token, Account)
         .join(Account, Account.id == Token.user_id)
         .where(Token.token_hash == hash_token(token))
     ).first()
-    if row is None or row[0].revoked_at is not None:
+    if row is None or token_state(row[0], now) != "active":
         raise Unauthorized(INVALID_CREDENTIALS, code="InvalidCredentials")
     tok, user = row
     stale = tok.last_used_at is None or utcnow() - tok.last_used_at > dt.timedelta(seconds=60)

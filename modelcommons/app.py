@@ -22,6 +22,7 @@ from .responses import error_response, json_response
 from .routing import PREFIX, REPO, REV, Ctx, Route, Router, T, normalize_path
 from .web import (
     account_pages,
+    account_settings,
     gating_pages,
     home,
     likes_api,
@@ -32,6 +33,7 @@ from .web import (
     sessions,
     static,
     templating,
+    token_pages,
 )
 from .web.forms import LoginRequired
 
@@ -122,9 +124,12 @@ def add_pages(r: Router) -> None:
     r.add("GET", "/join", account_pages.join_form, web=True)
     r.add("POST", "/join", account_pages.join, web=True)
     r.add("POST", "/logout", account_pages.logout, web=True)
-    r.add("GET", "/settings/tokens", account_pages.tokens, web=True)
-    r.add("POST", "/settings/tokens", account_pages.create_token, web=True)
-    r.add("POST", "/settings/tokens/revoke", account_pages.revoke_token, web=True)
+    r.add("GET", "/settings/account", account_settings.account_page, web=True)
+    r.add("POST", "/settings/account/email", account_settings.change_email, web=True)
+    r.add("POST", "/settings/account/password", account_settings.change_password, web=True)
+    r.add("GET", "/settings/tokens", token_pages.tokens, web=True)
+    r.add("POST", "/settings/tokens", token_pages.create_token, web=True)
+    r.add("POST", "/settings/tokens/revoke", token_pages.revoke_token, web=True)
     r.add("GET", "/search", search_page.search, web=True)
     r.add("GET", "/models", search_page.models, web=True)
     r.add("GET", "/datasets", search_page.datasets, web=True)
@@ -329,7 +334,7 @@ class HubApp:
 
         def work() -> accounts.Principal:
             with self.hub.db.read() as session:
-                principal, stale = accounts.authenticate(session, token)
+                principal, stale = accounts.authenticate(session, token, self.hub.clock.now())
             if stale:
                 with self.hub.db.write() as session:
                     accounts.touch_token(session, token)

@@ -104,6 +104,14 @@ class TokenCreated(Event):
     namespace: str = ""  # the token's owner
     name: str = ""
     role: str = ""
+    #: Fine-grained tokens: what they reach and may do there.
+    scopes: tuple[str, ...] = ()
+    permissions: tuple[str, ...] = ()
+    expires: str | None = None  # ISO 8601 UTC, or None for never
+
+    def data(self) -> dict[str, Any]:
+        # Left out when unset, so a plain token's entry reads as it always has.
+        return {k: v for k, v in super().data().items() if v not in ((), [], None)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -444,3 +452,26 @@ class ReleaseDecided(RepoEvent):
     stage: int = -1
     stage_name: str = ""
     rationale: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class PasswordSet(Event):
+    """A user's password was set or changed: by the user on the account page
+    (``actor`` the user) or with ``commons user set-password`` (``actor`` None).
+    ``sessions_ended``: the browser sessions signed out by it."""
+
+    kind: ClassVar[str] = "auth.password_set"
+    namespace: str = ""  # the user
+    method: str = ""  # "account page" | "cli"
+    first: bool = False  # the account had no password before
+    sessions_ended: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class EmailChanged(Event):
+    """A user changed their email address on the account page (the address itself
+    is not logged: the log outlives it)."""
+
+    kind: ClassVar[str] = "account.email_changed"
+    namespace: str = ""
+    cleared: bool = False

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from . import accounts, auditlog, login_throttle, logs
+from . import accounts, auditlog, credentials, login_throttle, logs
+from .database import MigrationRefused
 from .errors import BadRequest, HubError
 from .hub import Hub
 from .settings import Settings
@@ -43,8 +44,17 @@ def _hub(data_dir: str | None, database_url: str | None) -> Hub:
             "(or set COMMONS_DATA_DIR or COMMONS_DATABASE_URL)."
         )
     hub = Hub(settings)
-    hub.migrate()
+    _migrate(hub.migrate)
     return hub
+
+
+def _migrate(run: Callable[[], None]) -> None:
+    """Upgrade the database, or say why a migration refused (nothing was changed)."""
+    try:
+        run()
+    except MigrationRefused as exc:
+        click.echo(f"Error: the database was not upgraded.\n{exc}", err=True)
+        sys.exit(1)
 
 
 data_dir_option = click.option(
@@ -97,7 +107,7 @@ def serve(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     hub = Hub(settings)
-    hub.startup()
+    _migrate(hub.startup)
     hub.jobs.start()
     logging.getLogger("modelcommons").info(
         "Model Commons on http://%s:%s%s (data in %s)",
@@ -160,20 +170,24 @@ def user_create(
     data_dir: str | None,
     database_url: str | None,
 ) -> None:
-    """Create a user. A password is read from stdin (first line) or prompted for."""
+    """Create a user. A password is read from stdin (first line) or prompted for;
+    without one the user has tokens only, until `commons user set-password`."""
     hub = _hub(data_dir, database_url)  # first: no password prompt for a missing hub
-    if sys.stdin is None or sys.stdin.closed:
-        password = ""
-    elif sys.stdin.isatty():
-        password = getpass.getpass("Password (empty for token-only access): ")
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
+    password = cli_credentials.read_password("Password (empty for token-only access): ")
     with _errors(), hub.db.write() as session:
-        accounts.create_user(session, name, email=email, password=password or None, admin=admin)
+        made = accounts.create_user(
+            session, name, email=email, password=password or None, admin=admin
+        )
         if token_role is not None:
-            value = accounts.create_token(session, name, write=token_role == "write", name="cli")
-            hub.audit.record(
-                session, auditlog.TokenCreated(None, namespace=name, name="cli", role=token_role)
+            value = credentials.issue_token(
+                hub,
+                session,
+                made,
+                name="cli",
+                write=token_role == "write",
+                scope=None,
+                expires_at=None,
+                actor=None,
             )
     click.echo(f"Created user {name}{' (admin)' if admin else ''}.", err=token_role is not None)
     if token_role is not None:
@@ -266,6 +280,18 @@ def token() -> None:
     type=click.Choice(accounts.PERMISSIONS),
     help="Fine-grained: what the token may do there (repeatable; default read).",
 )
+@click.option(
+    "--expires-in-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="The token stops working this many days from now.",
+)
+@click.option(
+    "--expires",
+    default=None,
+    metavar="DATE",
+    help="The token works through this day, UTC (YYYY-MM-DD), or until a date and time.",
+)
 @data_dir_option
 @database_option
 def token_create(
@@ -274,6 +300,8 @@ def token_create(
     name: str,
     scopes: tuple[str, ...],
     permissions: tuple[str, ...],
+    expires_in_days: float | None,
+    expires: str | None,
     data_dir: str | None,
     database_url: str | None,
 ) -> None:
@@ -286,13 +314,23 @@ def token_create(
             else None
         )
         role = "fineGrained" if scope else "write" if write else "read"
+        until = accounts.token_expiry(hub.clock.now(), days=expires_in_days, until=expires)
         with hub.db.write() as session:
-            value = accounts.create_token(session, user_name, write=write, name=name, scope=scope)
-            hub.audit.record(
-                session, auditlog.TokenCreated(None, namespace=user_name, name=name, role=role)
+            owner = accounts.get_account(session, user_name)
+            value = credentials.issue_token(
+                hub,
+                session,
+                owner,
+                name=name,
+                write=write,
+                scope=scope,
+                expires_at=until,
+                actor=None,
             )
     detail = f"{role}: {', '.join(sorted(scope.entities))}" if scope else role
-    click.echo(f"Token {name!r} for {user_name} ({detail}); it is shown only once:", err=True)
+    if until is not None:
+        detail += f", expires {until.isoformat(timespec='seconds')}Z"
+    click.echo(f"Token {name!r} for {owner.name} ({detail}); it is shown only once:", err=True)
     click.echo(value)
 
 
@@ -317,11 +355,15 @@ def token_revoke(user_name: str, name: str, data_dir: str | None, database_url: 
 def token_list(user_name: str, data_dir: str | None, database_url: str | None) -> None:
     """List a user's tokens (never their values)."""
     hub = _hub(data_dir, database_url)
+    now = hub.clock.now()
     with _errors(), hub.db.read() as session:
         for t in accounts.list_tokens(session, user_name):
-            state = "revoked" if t.revoked_at else "active"
+            state = accounts.token_state(t, now)
             used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
-            click.echo(f"{t.name}\t{t.role}\t{state}\tlast used {used}")
+            line = f"{t.name}\t{t.role}\t{state}\tlast used {used}"
+            if t.expires_at:
+                line += f"\texpires {t.expires_at.isoformat(timespec='seconds')}Z"
+            click.echo(line)
 
 
 class _errors:
@@ -466,7 +508,7 @@ def policy_set(namespace: str, value: str, data_dir: str | None, database_url: s
 
     hub = _hub(data_dir, database_url)
     with _errors(), hub.db.write() as session:
-        accounts.get_account(session, namespace)
+        namespace = accounts.get_account(session, namespace).name  # as typed, any case
         licence_checks.set_policy(session, namespace, value)
         hub.audit.record(
             session, auditlog.LicencePolicySet(None, namespace=namespace, policy=value)
@@ -556,3 +598,6 @@ def release_tick(data_dir: str | None, database_url: str | None) -> None:
 from . import audit_commands  # noqa: E402
 
 main.add_command(audit_commands.audit_log)
+
+# `commons user set-password` lives in its own module, registered on the group above.
+from . import cli_credentials  # noqa: E402

@@ -20,6 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+class MigrationRefused(Exception):
+    """A migration found data it cannot convert safely and changed nothing; the
+    message says what was found and how to resolve it, and the upgrade can then be
+    run again. (Every migration of a run shares one transaction, so the database
+    stays at the revision it had.)"""
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url

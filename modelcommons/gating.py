@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import access, auditlog, repos
-from .accounts import Principal
+from .accounts import Principal, find_account
 from .errors import BadRequest, Conflict, NotFound
 from .schema import AccessRecord, Account, GatingSetting, Repo, utcnow
 
@@ -227,8 +227,8 @@ def _append(
 
 
 def _account(session: Session, name: str) -> Account:
-    user = session.scalar(select(Account).where(Account.name == name, Account.kind == "user"))
-    if user is None:
+    user = find_account(session, name)  # as typed by a reviewer, in any letter case
+    if user is None or user.kind != "user":
         raise NotFound(f"No user named {name!r}.")
     return user
 

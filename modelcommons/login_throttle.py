@@ -73,6 +73,11 @@ def _duration(seconds: int) -> str:
     return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
+def account_key(name: str) -> str:
+    """What an account name is counted as: its lower case (see :meth:`LoginThrottle.keys`)."""
+    return name.lower()
+
+
 def address_key(host: str | None) -> str:
     """What an address is counted as: itself, or its /64 network for IPv6."""
     if not host:
@@ -107,10 +112,13 @@ class LoginThrottle:
 
     def keys(self, account: str, address: str) -> list[tuple[str, str]]:
         """The counters an attempt counts against, in the order their rows are locked
-        (always account first, so two attempts never wait on each other in a cycle)."""
+        (always account first, so two attempts never wait on each other in a cycle).
+
+        An account name counts in lower case: names are one account whatever their
+        case (``Alice`` signs in as ``alice``), so they are one counter too."""
         out = []
         if self.limits[ACCOUNT] and account and len(account) <= MAX_KEY:
-            out.append((ACCOUNT, account))
+            out.append((ACCOUNT, account_key(account)))
         if self.limits[ADDRESS]:
             out.append((ADDRESS, address))
         return out
@@ -202,6 +210,7 @@ class LoginThrottle:
 
     def clear(self, session: Session, kind: str, key: str) -> bool:
         """Forget one counter (an administrator lifting a lock); whether there was one."""
+        key = account_key(key) if kind == ACCOUNT else key
         result = session.execute(delete(_T).where(_T.c.kind == kind, _T.c.key == key))
         return bool(getattr(result, "rowcount", 0))
 

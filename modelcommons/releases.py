@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from . import auditlog, gating, repos
+from . import auditlog, gating, plan_accounts, repos
 from .accounts import Principal
 from .errors import BadRequest, Conflict, NotFound
 from .schema import (
@@ -194,6 +194,11 @@ def stages_of(plan: ReleasePlan) -> list[dict[str, Any]]:
     return value
 
 
+def shown_stages(session: Session, plan: ReleasePlan) -> list[dict[str, Any]]:
+    """The stages as people write them, with account names (see plan_accounts)."""
+    return plan_accounts.shown(session, stages_of(plan))
+
+
 def effective_stage(plan: ReleasePlan) -> int:
     """The last stage whose openings are in force (-1: none)."""
     return plan.current - 1 if plan.status == "paused" else plan.current
@@ -211,14 +216,16 @@ def _in_audience(
         return True
     if kind == "approved":
         return gating.has_access(session, repo, principal.user_id)
-    if principal.name in audience["users"]:
+    # Accounts by id (see plan_accounts): a name registered after the plan was set
+    # never matches.
+    if principal.user_id in audience["user_ids"]:
         return True
-    if not audience["orgs"]:
+    if not audience["org_ids"]:
         return False
     row = session.execute(
-        select(Membership.role)
-        .join(Account, Account.id == Membership.org_id)
-        .where(Account.name.in_(audience["orgs"]), Membership.user_id == principal.user_id)
+        select(Membership.role).where(
+            Membership.org_id.in_(audience["org_ids"]), Membership.user_id == principal.user_id
+        )
     ).first()
     return row is not None
 
@@ -319,16 +326,22 @@ def _card_text(ctx: CheckContext) -> str:
 
 
 def _approvers(ctx: CheckContext) -> list[tuple[str, str | None]]:
-    """(user, their role in the approvals org) for each approval of this stage."""
-    org = (ctx.stage["conditions"]["approvals"] or {}).get("org") or ctx.repo.namespace
-    org_account = select(Account.id).where(Account.name == org).scalar_subquery()
+    """(user, their role in the approvals account) for each approval of this stage.
+
+    The account is held by id (see plan_accounts): an organisation's members have
+    their roles; a user namespace's only "admin" is that user, by id, so nobody
+    else counts there, whatever their name."""
+    owner = plan_accounts.approvals_account(
+        ctx.session, ctx.repo, ctx.stage["conditions"]["approvals"]
+    )
+    owner_id = owner.id if owner is not None else None
     rows = ctx.session.execute(
-        select(Account.name, Membership.role)
+        select(Account.id, Account.name, Membership.role)
         .select_from(ReleaseApproval)
         .join(Account, Account.id == ReleaseApproval.user_id)
         .outerjoin(
             Membership,
-            (Membership.user_id == ReleaseApproval.user_id) & (Membership.org_id == org_account),
+            (Membership.user_id == ReleaseApproval.user_id) & (Membership.org_id == owner_id),
         )
         .where(
             ReleaseApproval.plan_id == ctx.plan.id,
@@ -336,7 +349,11 @@ def _approvers(ctx: CheckContext) -> list[tuple[str, str | None]]:
         )
         .order_by(ReleaseApproval.id)
     ).all()
-    return [(name, "admin" if name == org else role) for name, role in rows]
+    is_user = owner is not None and owner.kind == "user"
+    return [
+        (name, ("admin" if user_id == owner_id else None) if is_user else role)
+        for user_id, name, role in rows
+    ]
 
 
 def evaluate(
@@ -496,15 +513,16 @@ def set_plan(
       closing whatever was open and withdrawing every approval.
 
     Every change is a decision in the public log ("plan", "replace" or "restart").
+    Named accounts must exist and are stored by id (:func:`plan_accounts.resolve`).
     """
-    stages = validate_stages(raw)
+    stages = plan_accounts.resolve(session, repo, validate_stages(raw))
     plan = _locked_plan(session, repo)
     fresh = plan is None or plan.status == "ended"
     if plan is None:
         plan = ReleasePlan(repo_id=repo.id, created_at=hub.clock.now())
         session.add(plan)
         session.flush()
-    old = [] if fresh else stages_of(plan)
+    old = [] if fresh else plan_accounts.prune(session, stages_of(plan))
     if fresh or restart:
         was = plan.current
         withdrawn = _withdraw_approvals(session, plan, None)
@@ -629,8 +647,9 @@ def approve(session: Session, hub: Hub, repo: Repo, principal: Principal, ration
 
 
 def describe(session: Session, hub: Hub, repo: Repo, plan: ReleasePlan) -> dict[str, Any]:
-    """The public timeline: stages, where the plan stands, and every decision."""
-    stages = stages_of(plan)
+    """The public timeline: stages (accounts by name), where the plan stands, and
+    every decision."""
+    stages = shown_stages(session, plan)
     upto = effective_stage(plan)
     out_stages = []
     for i, stage in enumerate(stages):

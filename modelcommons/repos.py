@@ -30,21 +30,32 @@ def get_repo(session: Session, kind: str, namespace: str, name: str) -> Repo:
     return repo
 
 
+def find_clash(
+    session: Session, kind: str, namespace: str, name: str, *, moving: Repo | None = None
+) -> Repo | None:
+    """The repository that holds this name, ignoring letter case (but ``moving``)."""
+    query = select(Repo).where(
+        Repo.kind == kind,
+        func.lower(Repo.namespace) == namespace.lower(),
+        func.lower(Repo.name) == name.lower(),
+    )
+    if moving is not None:
+        query = query.where(Repo.id != moving.id)
+    return session.scalars(query.limit(1)).first()
+
+
+def _taken(kind: str, namespace: str, name: str) -> Conflict:
+    # Only what the caller asked for: lifecycle._name_free has already told a caller
+    # who may read the holder which repository it is.
+    return Conflict(f"The {kind} repository name {namespace}/{name} is taken (ignoring case).")
+
+
 def new_repo(
     session: Session, kind: str, namespace: str, name: str, owner_id: int, *, private: bool
 ) -> Repo:
     check_name(name, "repository name")
-    exists = session.scalar(
-        select(func.count())
-        .select_from(Repo)
-        .where(
-            Repo.kind == kind,
-            func.lower(Repo.namespace) == namespace.lower(),
-            func.lower(Repo.name) == name.lower(),
-        )
-    )
-    if exists:
-        raise Conflict(f"You already created this {kind} repo: {namespace}/{name}")
+    if find_clash(session, kind, namespace, name) is not None:
+        raise _taken(kind, namespace, name)
     repo = Repo(kind=kind, namespace=namespace, name=name, owner_id=owner_id, private=private)
     session.add(repo)
     session.flush()
@@ -62,16 +73,8 @@ def delete_repo(session: Session, repo: Repo) -> None:
 def move_repo(session: Session, repo: Repo, namespace: str, name: str) -> None:
     check_name(namespace, "namespace")
     check_name(name, "repository name")
-    clash = session.scalar(
-        select(Repo.id).where(
-            Repo.kind == repo.kind,
-            func.lower(Repo.namespace) == namespace.lower(),
-            func.lower(Repo.name) == name.lower(),
-            Repo.id != repo.id,
-        )
-    )
-    if clash is not None:
-        raise Conflict(f"A {repo.kind} repository {namespace}/{name} already exists.")
+    if find_clash(session, repo.kind, namespace, name, moving=repo) is not None:
+        raise _taken(repo.kind, namespace, name)
     repo.namespace, repo.name = namespace, name
     repo.updated_at = utcnow()
 

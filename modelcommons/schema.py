@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -46,6 +47,11 @@ class Account(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+#: Names are unique whatever their letter case (migration 0011): ``ALICE`` cannot sign
+#: up beside ``alice``. Names are ASCII, where SQL's lower() agrees on every backend.
+Index("uq_accounts_name_lower", func.lower(Account.name), unique=True)
+
+
 class Membership(Base):
     __tablename__ = "memberships"
     org_id: Mapped[int] = mapped_column(
@@ -70,6 +76,8 @@ class Token(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: After this time (the hub's clock) the token is refused like a revoked one.
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Repo(Base):

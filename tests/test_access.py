@@ -433,6 +433,18 @@ REPO_OPS: dict[str, Op] = {
 }
 
 
+def account_form(path: str, **fields: str) -> Run:
+    """An account settings form: 200 when it was saved (a redirect back to the account
+    page), so that it cannot be mistaken for the sign-in redirect (303)."""
+
+    def run(c: Call) -> int:
+        r = c.client.post(c.fmt(path), data={"csrf_token": c.csrf, **c.fmt(fields)})
+        saved = r.status_code == 303 and "/settings/account?done=" in r.headers["location"]
+        return 200 if saved else r.status_code
+
+    return run
+
+
 def revoke_spare(c: Call) -> int:
     return c.client.post(
         "/settings/tokens/revoke", data={"csrf_token": c.csrf, "id": c.names["spare_token_id"]}
@@ -483,6 +495,22 @@ GLOBAL_OPS: dict[str, Op] = {
         "user", "POST", form("/settings/tokens", name="m", role="read"), page=True
     ),
     "page-token-revoke": Op("self", "POST", revoke_spare, frozenset({303}), True),
+    "page-account": Op("user", "GET", req("GET", "/settings/account"), page=True),
+    "page-account-email": Op(
+        "user", "POST", account_form("/settings/account/email", email="m{n}@example.org"), page=True
+    ),
+    # The same password again: the change goes through, and later sign-ins still work.
+    "page-account-password": Op(
+        "user",
+        "POST",
+        account_form(
+            "/settings/account/password",
+            current_password=PASSWORD,
+            new_password=PASSWORD,
+            new_password_again=PASSWORD,
+        ),
+        page=True,
+    ),
     "page-new-form": Op("user", "GET", req("GET", "/new"), page=True),
     "page-new": Op(
         "ns-write",

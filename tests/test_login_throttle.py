@@ -154,6 +154,51 @@ def test_a_success_clears_the_account_count(hub: Throttled, browser: Browser) ->
     assert browser.sign_in(ada, PASSWORD).status_code == 303
 
 
+def test_a_name_in_any_letter_case_is_one_account_and_one_count(
+    hub: Throttled, browser: Browser
+) -> None:
+    """Names are one account whatever their case, so a guesser cannot get
+    PER_ACCOUNT tries for each spelling of it."""
+    ada = hub.user("ada")
+    for spelling in (ada.upper(), ada.capitalize(), ada)[:PER_ACCOUNT]:
+        browser.fail(spelling, 1)
+    assert_throttled(browser.sign_in(ada.upper(), PASSWORD), "for this account")
+    assert_throttled(browser.sign_in(ada, PASSWORD), "for this account")
+    assert "Cleared" in hub.server.cli("user", "unlock", ada.upper()).stdout
+    signed_in = browser.sign_in(ada.upper(), PASSWORD)  # and signs in as ada
+    assert signed_in.status_code == 303
+    assert browser.client.get("/api/whoami-v2").json()["name"] == ada
+
+
+def test_the_account_page_counts_wrong_current_passwords_as_failed_sign_ins(
+    hub: Throttled, browser: Browser
+) -> None:
+    """A stolen session must not be a way to guess the password without limit."""
+    ada = hub.user("ada")
+    assert browser.sign_in(ada, PASSWORD).status_code == 303
+    form = {
+        "csrf_token": browser.csrf,
+        "new_password": "a new password",
+        "new_password_again": "a new password",
+    }
+
+    def change(current: str) -> httpx.Response:
+        return browser.client.post(
+            "/settings/account/password", data={**form, "current_password": current}
+        )
+
+    for _ in range(PER_ACCOUNT):
+        wrong = change("wrong guess")
+        assert wrong.status_code == 403 and "current password is not right" in wrong.text
+    locked = change(PASSWORD)
+    assert_throttled(locked, "for this account")
+    assert_throttled(Browser(hub.server).sign_in(ada, PASSWORD), "for this account")
+    hub.clock.advance(WINDOW + 1)
+    assert change(PASSWORD).status_code == 303
+    assert Browser(hub.server).sign_in(ada, "a new password").status_code == 303
+    hub.server.cli("user", "set-password", ada, input=f"{PASSWORD}\n")  # for later tests
+
+
 def test_names_nobody_has_lock_alike(hub: Throttled, browser: Browser) -> None:
     """A lock says nothing about whether the account exists."""
     browser.fail("nobody-here", PER_ACCOUNT)

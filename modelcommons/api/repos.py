@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from .. import access, accounts, gating, lifecycle, repos
 from ..cards import parse_front_matter
 from ..content_access import RevisionContent
-from ..errors import BadRequest, Conflict, HubError, RepoNotFound, Unauthorized
-from ..names import check_repo_id, repo_type_from_body
+from ..errors import BadRequest, HubError, RepoNotFound, Unauthorized
+from ..names import URL_PREFIX, check_repo_id, repo_type_from_body
 from ..responses import iso, json_response
 from ..routing import Ctx
 from ..schema import Repo
@@ -87,18 +87,10 @@ async def create(ctx: Ctx) -> Response:
                 return json_response(
                     {"url": repo_url(ctx, repo), "name": repo.repo_id, "id": str(repo.id)}
                 )
-        except Conflict as exc:
-            with ctx.hub.db.read() as session:
-                existing = session.scalar(
-                    select(Repo).where(
-                        Repo.kind == kind,
-                        func.lower(Repo.namespace) == namespace.lower(),
-                        func.lower(Repo.name) == name.lower(),
-                    )
-                )
-                assert existing is not None
-                url = repo_url(ctx, existing)
-            # The client's exist_ok reads the url from this 409's body.
+        except lifecycle.RepoExists as exc:
+            # The client's exist_ok reads the url from this 409's body. RepoExists is
+            # raised only for a repository the caller may read (lifecycle._name_free).
+            url = ctx.url(f"/{URL_PREFIX[exc.kind]}{exc.repo_id}")
             raise HubError(exc.message, status=409, code="RepoExists", extra={"url": url}) from exc
 
     return await ctx.run(work)

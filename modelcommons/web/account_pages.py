@@ -1,4 +1,5 @@
-"""Signing up, in and out; people and organisation pages; token management."""
+"""Signing up, in and out; people and organisation pages (tokens: token_pages.py,
+the account settings: account_settings.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from .. import access, accounts, auditlog, login_throttle
 from ..accounts import hash_password, verify_password
 from ..errors import HubError, NotFound
 from ..routing import Ctx
-from ..schema import Account, Membership, Repo, Token, utcnow
+from ..schema import Account, Membership, Repo
 from . import sessions
-from .forms import field, read_form, require_user, safe_next
+from .forms import field, read_form, safe_next
 from .templating import redirect, render
 from .views import RepoCard
 
@@ -32,8 +33,7 @@ async def join(ctx: Ctx) -> Response:
     )
 
     def work() -> Response:
-        if len(password) < 8:
-            raise HubError("Choose a password of at least 8 characters.")
+        accounts.check_password(password)
         with ctx.hub.db.write() as session:
             user = accounts.create_user(session, username, email=email or None, password=password)
             value = sessions.start(session, user.id)
@@ -77,9 +77,10 @@ async def login(ctx: Ctx) -> Response:
         keys = throttle.keys(username, address)
         with hub.db.read() as session:
             throttle.check(session, now, keys)
-            user = session.scalar(
-                select(Account).where(Account.name == username, Account.kind == "user")
-            )
+            # Names are one account whatever their case: "ALICE" signs in as "alice".
+            user = accounts.find_account(session, username)
+            if user is not None and user.kind != "user":
+                user = None
         # The attempt counts as a failure before the password is checked (see
         # login_throttle), and the slow hash runs outside any write transaction.
         with hub.db.write() as session:
@@ -188,68 +189,3 @@ def profile(ctx: Ctx) -> Response:
             models=[RepoCard.of(r) for r in rows if r.kind == "model"],
             datasets=[RepoCard.of(r) for r in rows if r.kind == "dataset"],
         )
-
-
-def _tokens_page(
-    ctx: Ctx, *, new_token: str | None = None, error: str | None = None, status: int = 200
-) -> Response:
-    me = require_user(ctx)
-    with ctx.hub.db.read() as session:
-        tokens = list(
-            session.scalars(
-                select(Token).where(Token.user_id == me.user_id).order_by(Token.id.desc())
-            )
-        )
-    return render(
-        ctx,
-        "account/tokens.html",
-        status=status,
-        title="Access tokens",
-        tokens=tokens,
-        new_token=new_token,
-        error=error,
-    )
-
-
-def tokens(ctx: Ctx) -> Response:
-    return _tokens_page(ctx)
-
-
-async def create_token(ctx: Ctx) -> Response:
-    me = require_user(ctx)
-    form = await read_form(ctx)
-    name, role = field(form, "name"), field(form, "role", "read")
-    if not name or role not in ("read", "write"):
-        return await ctx.run(
-            lambda: _tokens_page(ctx, error="Give the token a name and a role.", status=400)
-        )
-
-    def work() -> Response:
-        with ctx.hub.db.write() as session:
-            value = accounts.create_token(session, me.name, write=role == "write", name=name)
-            ctx.hub.audit.record(
-                session, auditlog.TokenCreated(me.name, namespace=me.name, name=name, role=role)
-            )
-        return _tokens_page(ctx, new_token=value)
-
-    return await ctx.run(work)
-
-
-async def revoke_token(ctx: Ctx) -> Response:
-    me = require_user(ctx)
-    form = await read_form(ctx)
-    token_id = field(form, "id")
-
-    def work() -> Response:
-        with ctx.hub.db.write() as session:
-            token = session.get(Token, int(token_id)) if token_id.isdigit() else None
-            if token is None or token.user_id != me.user_id:
-                raise NotFound("No such token.")
-            if token.revoked_at is None:
-                token.revoked_at = utcnow()
-                ctx.hub.audit.record(
-                    session, auditlog.TokenRevoked(me.name, namespace=me.name, name=token.name)
-                )
-        return redirect(ctx, "/settings/tokens")
-
-    return await ctx.run(work)

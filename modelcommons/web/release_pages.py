@@ -50,7 +50,7 @@ stages:
     description: Partners study misuse before a wider release.
     audience:
       kind: members
-      orgs: [partner-org]  # the organisations that get early access
+      orgs: [partner-org]  # organisations on this hub that get early access
     opens:
       files: ["*.safetensors", "*.bin"]
     not_before: 2019-08-20
@@ -167,7 +167,7 @@ def plan_page(
         plan = releases.plan_of(session, repo)
         state: dict[str, Any] | None = None
         if plan is not None and plan.status != "ended":
-            stages = releases.stages_of(plan)
+            stages = releases.shown_stages(session, plan)
             state = {
                 "status": plan.status,
                 "current": plan.current,

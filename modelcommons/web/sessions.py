@@ -51,6 +51,15 @@ def end(session: Session, value: str) -> None:
     session.execute(delete(WebSession).where(WebSession.id_hash == _hash(value)))
 
 
+def end_all(session: Session, user_id: int, *, keep: str | None = None) -> int:
+    """End every browser session of a user (but ``keep``, the cookie value of the one
+    making the change); returns how many ended. A new password signs out the rest."""
+    query = delete(WebSession).where(WebSession.user_id == user_id)
+    if keep:
+        query = query.where(WebSession.id_hash != _hash(keep))
+    return int(getattr(session.execute(query), "rowcount", 0) or 0)
+
+
 def principal_for(session: Session, value: str) -> Principal | None:
     row = session.execute(
         select(Account)
