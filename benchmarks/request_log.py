@@ -6,7 +6,7 @@ Run it from the repository root with the project's virtual environment::
     .venv/bin/python benchmarks/request_log.py      # 9 rounds; a minute or two
 
 1. The middleware alone: a trivial ASGI app called in a loop, bare and wrapped in
-   ``logs.RequestLog`` writing text or JSON to a file.
+   ``request_log.RequestLog`` writing text or JSON to a file.
 2. End to end: three ``commons serve`` on one data dir (SQLite), each logging to a
    file as in production: ``COMMONS_LOG_REQUESTS=false``, ``COMMONS_LOG_FORMAT=text``
    and ``COMMONS_LOG_FORMAT=json``. One client, one keep-alive connection per server,
@@ -119,7 +119,7 @@ def in_process(count: int, log_format: str | None, log_file: Path) -> float:
     import logging
 
     sys.path.insert(0, str(ROOT))
-    from modelcommons import logs
+    from modelcommons.server import request_log
 
     async def app(scope, receive, send):  # type: ignore[no-untyped-def]
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -133,14 +133,14 @@ def in_process(count: int, log_format: str | None, log_file: Path) -> float:
 
     handler = logging.FileHandler(log_file)
     if log_format == "json":
-        handler.setFormatter(logs.JsonFormatter())
+        handler.setFormatter(request_log.JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(logs.TEXT_FORMAT))
+        handler.setFormatter(logging.Formatter(request_log.TEXT_FORMAT))
     logger = logging.getLogger(f"bench.{log_format}")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    wrapped = app if log_format is None else logs.RequestLog(app, logger=logger)
+    wrapped = app if log_format is None else request_log.RequestLog(app, logger=logger)
     scope = {
         "type": "http",
         "method": "GET",

@@ -54,9 +54,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from modelcommons import search  # noqa: E402
-from modelcommons.cards import derive_tags  # noqa: E402
+from modelcommons.db.schema import Repo  # noqa: E402
+from modelcommons.governance.cards import derive_tags  # noqa: E402
 from modelcommons.hub import Hub  # noqa: E402
-from modelcommons.schema import Repo  # noqa: E402
 from modelcommons.search import SearchQuery, Viewer  # noqa: E402
 from modelcommons.settings import Settings  # noqa: E402
 

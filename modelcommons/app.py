@@ -14,27 +14,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from . import accounts, logs, openapi
-from .api import access_requests, audit, files, lineage, refs, releases, repos, uploads
+from . import accounts
+from .api import routes as api_routes
 from .errors import BadRequest, GatedRepo, HubError, NotFound, NotReleased, Unauthorized
 from .hub import Hub
-from .responses import error_response, json_response
-from .routing import PREFIX, REPO, REV, Ctx, Route, Router, T, normalize_path
-from .web import (
-    account_pages,
-    account_settings,
-    gating_pages,
-    home,
-    likes_api,
-    manage_pages,
-    release_pages,
-    repo_pages,
-    search_page,
-    sessions,
-    static,
-    templating,
-    token_pages,
-)
+from .server import openapi, request_log
+from .server.responses import error_response, json_response
+from .server.routing import Ctx, Route, Router, normalize_path
+from .web import routes as web_routes
+from .web import sessions, templating
 from .web.forms import LoginRequired
 
 log = logging.getLogger("modelcommons")
@@ -42,59 +30,12 @@ _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?
 
 
 def build_router() -> Router:
+    """Every route of the hub: the API's, two of the hub's own, then the pages'."""
     r = Router()
-    api = f"/api/{T}/{REPO}"
-    r.add("GET", "/api/whoami-v2", repos.whoami)
-    r.add("POST", "/api/repos/create", repos.create)
-    r.add("DELETE", "/api/repos/delete", repos.delete)
-    r.add("POST", "/api/repos/move", repos.move)
-    r.add("POST", "/api/validate-yaml", repos.validate_yaml)
-    r.add("GET", f"/api/{T}", repos.list_repos)
-    r.add("GET", api, repos.info)
-    r.add("GET", f"{api}/revision/{REV}", repos.info)
-    r.add("PUT", f"{api}/settings", repos.settings)
-    r.add("GET", f"{api}/auth-check", repos.auth_check)
-    uar = f"{api}/user-access-request"
-    r.add("GET", f"{uar}/(?P<status>pending|accepted|rejected)", access_requests.list_requests)
-    r.add("POST", f"{uar}/handle", access_requests.handle)
-    r.add("POST", f"{uar}/grant", access_requests.grant)
-    plan = f"{api}/release-plan"
-    r.add("GET", plan, releases.get_plan)
-    r.add("PUT", plan, releases.put_plan)
-    r.add("DELETE", plan, releases.delete_plan)
-    r.add("POST", f"{plan}/(?P<action>promote|pause|resume|rollback|approve)", releases.decide)
-    r.add("GET", f"{api}/tree/{REV}", files.tree)
-    r.add("GET", f"{api}/tree/{REV}/(?P<path>.*)", files.tree)
-    r.add("POST", f"{api}/paths-info/{REV}", files.paths_info)
-    r.add("GET", f"{api}/refs", refs.list_refs)
-    r.add("POST", f"{api}/branch/(?P<branch>[^/]+)", refs.create_branch)
-    r.add("DELETE", f"{api}/branch/(?P<branch>[^/]+)", refs.delete_branch)
-    r.add("POST", f"{api}/tag/{REV}", refs.create_tag)
-    r.add("DELETE", f"{api}/tag/{REV}", refs.delete_tag)
-    r.add("GET", f"{api}/commits/{REV}", refs.list_commits)
-    r.add("POST", f"{api}/preupload/{REV}", uploads.preupload)
-    r.add("POST", f"{api}/commit/{REV}", uploads.commit)
-    r.add("GET", f"{api}/xet-(?:read|write)-token/(?P<rev>.*)", uploads.xet_token)
-    r.add("GET", f"{api}/xet-(?:read|write)-token", uploads.xet_token)
-    lfs = f"/{PREFIX}{REPO}\\.git/info/lfs"
-    r.add("POST", f"{lfs}/objects/batch", uploads.lfs_batch)
-    r.add("POST", f"{lfs}/objects/verify", uploads.lfs_verify)
-    r.add("PUT", "/lfs/upload/(?P<token>[^/]+)", uploads.lfs_upload)
-    r.add("PUT", "/lfs/part/(?P<token>[^/]+)/(?P<part>[0-9]{1,6})", uploads.lfs_part)
-    r.add("POST", "/lfs/complete/(?P<token>[^/]+)", uploads.lfs_complete)
-    r.add("GET", "/lfs/objects/(?P<token>[^/]+)", uploads.lfs_download)
-    r.add("GET", f"/{PREFIX}{REPO}/resolve/{REV}/(?P<path>.+)", files.resolve)
-    r.add("GET", f"/{PREFIX}{REPO}/raw/{REV}/(?P<path>.+)", files.resolve)
+    api_routes.add_routes(r)
     r.add("GET", "/api/health", health)
     r.add("GET", r"/api/openapi\.json", openapi_description)
-    r.add("POST", f"{api}/like", likes_api.like)
-    r.add("DELETE", f"{api}/like", likes_api.unlike)
-    r.add("GET", f"{api}/likers", likes_api.likers)
-    r.add("GET", "/api/users/(?P<user>[^/]+)/likes", likes_api.user_likes)
-    r.add("GET", f"{api}/audit-log", audit.repo_log)
-    r.add("GET", f"{api}/lineage", lineage.lineage_of)
-    r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
-    add_pages(r)
+    web_routes.add_routes(r)
     return r
 
 
@@ -111,56 +52,6 @@ def _description() -> dict[str, object]:
 def openapi_description(ctx: Ctx) -> Response:
     """This API as OpenAPI 3.1, written from the routes themselves."""
     return json_response({**_description(), "servers": [{"url": ctx.base_url}]})
-
-
-def add_pages(r: Router) -> None:
-    """The web UI. Pages come after the API so that API paths always win."""
-    page = f"/{PREFIX}{REPO}"
-    r.add("GET", "/", home.home, web=True)
-    asset = r"(?P<file>(?:[a-z-]+/)?[A-Za-z0-9_-][A-Za-z0-9_.-]*)"  # static.VENDORED folders
-    r.add("GET", f"/static/{asset}", static.serve, web=True)
-    r.add("GET", "/login", account_pages.login_form, web=True)
-    r.add("POST", "/login", account_pages.login, web=True)
-    r.add("GET", "/join", account_pages.join_form, web=True)
-    r.add("POST", "/join", account_pages.join, web=True)
-    r.add("POST", "/logout", account_pages.logout, web=True)
-    r.add("GET", "/settings/account", account_settings.account_page, web=True)
-    r.add("POST", "/settings/account/email", account_settings.change_email, web=True)
-    r.add("POST", "/settings/account/password", account_settings.change_password, web=True)
-    r.add("GET", "/settings/tokens", token_pages.tokens, web=True)
-    r.add("POST", "/settings/tokens", token_pages.create_token, web=True)
-    r.add("POST", "/settings/tokens/revoke", token_pages.revoke_token, web=True)
-    r.add("GET", "/search", search_page.search, web=True)
-    r.add("GET", "/models", search_page.models, web=True)
-    r.add("GET", "/datasets", search_page.datasets, web=True)
-    r.add("GET", "/new", manage_pages.new_form, web=True)
-    r.add("POST", "/new", manage_pages.create, web=True)
-    r.add("GET", "/(?P<ns>[^/]+)/-/audit", manage_pages.namespace_audit_page, web=True)
-    r.add("GET", f"{page}", repo_pages.card_page, web=True)
-    r.add("GET", f"{page}/tree/{REV}", repo_pages.tree_page, web=True)
-    r.add("GET", f"{page}/tree/{REV}/(?P<path>.*)", repo_pages.tree_page, web=True)
-    r.add("GET", f"{page}/blob/{REV}/(?P<path>.+)", repo_pages.blob_page, web=True)
-    r.add("GET", f"{page}/commits/{REV}", repo_pages.commits_page, web=True)
-    r.add("GET", f"{page}/commit/{REV}", repo_pages.commit_page, web=True)
-    r.add("GET", f"{page}/switch", repo_pages.switch, web=True)
-    r.add("GET", f"{page}/upload/{REV}", manage_pages.upload_page, web=True)
-    r.add("GET", f"{page}/edit/{REV}/(?P<path>.+)", manage_pages.edit_form, web=True)
-    r.add("POST", f"{page}/edit/{REV}/(?P<path>.+)", manage_pages.edit, web=True)
-    r.add("GET", f"{page}/settings", manage_pages.settings_page, web=True)
-    r.add("POST", f"{page}/settings/visibility", manage_pages.set_visibility, web=True)
-    r.add("POST", f"{page}/settings/move", manage_pages.move, web=True)
-    r.add("POST", f"{page}/settings/delete", manage_pages.remove, web=True)
-    r.add("GET", f"{page}/settings/release-plan", release_pages.plan_page, web=True)
-    r.add("POST", f"{page}/settings/release-plan", release_pages.save_plan, web=True)
-    r.add("POST", f"{page}/like", manage_pages.like, web=True)
-    r.add("GET", f"{page}/audit", manage_pages.audit_page, web=True)
-    r.add("POST", f"{page}/release", manage_pages.release_action, web=True)
-    r.add("POST", f"{page}/settings/gating", gating_pages.set_gating, web=True)
-    r.add("GET", f"{page}/access", gating_pages.request_form, web=True)
-    r.add("POST", f"{page}/access", gating_pages.request_access, web=True)
-    r.add("GET", f"{page}/access-requests", gating_pages.review_page, web=True)
-    r.add("POST", f"{page}/access-requests", gating_pages.review, web=True)
-    r.add("GET", "/(?P<ns>[^/]+)", account_pages.profile, web=True)
 
 
 class HubApp:
@@ -286,7 +177,7 @@ class HubApp:
         else:
             ctx.principal = await self._authenticate(ctx.request)
         if ctx.principal is not None:
-            logs.note_principal(ctx.request.scope, ctx.principal.name)
+            request_log.note_principal(ctx.request.scope, ctx.principal.name)
         if route.is_async:
             return await route.handler(ctx)  # type: ignore[no-any-return, misc]
         return await anyio.to_thread.run_sync(route.handler, ctx)  # type: ignore[arg-type]

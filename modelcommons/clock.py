@@ -9,8 +9,12 @@ import logging
 from pathlib import Path
 from typing import Protocol
 
-from .schema import utcnow
 from .settings import Settings
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC, without a time zone: how every time is stored."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class Clock(Protocol):

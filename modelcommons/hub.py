@@ -11,19 +11,19 @@ from pathlib import Path
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from .auditlog import AuditLog
-from .blobs import BlobStore, open_blob_store
+from .accounts.login_throttle import LoginThrottle
+from .audit import AuditLog
 from .clock import Clock, clock_for
-from .commits import Committer
-from .database import Database
+from .db.database import Database
+from .db.schema import Repo
 from .errors import RepoNotFound
 from .jobs import Jobs
-from .login_throttle import LoginThrottle
-from .schema import Repo
 from .search import SearchIndex, open_search_index
 from .settings import Settings
-from .signing import UrlSigner
-from .trees import TreeCache
+from .storage.blobs import BlobStore, open_blob_store
+from .storage.commits import Committer
+from .storage.signed_urls import UrlSigner
+from .storage.trees import TreeCache
 
 
 class Hub:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from . import releases
+from .governance import releases
 from .settings import Settings
 
 if TYPE_CHECKING:

@@ -36,12 +36,15 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from modelcommons import access, accounts, repos
+from modelcommons import accounts
 from modelcommons.errors import HubError
+from modelcommons.governance import access
 from modelcommons.hub import Hub
 from modelcommons.settings import Settings
-from modelcommons.trees import TreeReader
-from modelcommons.web import diffs, sessions
+from modelcommons.storage import repos
+from modelcommons.storage.trees import TreeReader
+from modelcommons.web import sessions
+from modelcommons.web.previews import diffs
 
 from . import content_world as world
 from .conftest import Server

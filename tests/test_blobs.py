@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from modelcommons.blobs import LocalBlobStore
+from modelcommons.storage.blobs import LocalBlobStore
 
 DAY = 24 * 3600
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
-from modelcommons.cards import MAX_CARD_DEPTH, MAX_CARD_JSON_BYTES
+from modelcommons.governance.cards import MAX_CARD_DEPTH, MAX_CARD_JSON_BYTES
 
 from .conftest import Server
 

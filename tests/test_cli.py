@@ -76,9 +76,9 @@ def test_org_membership_commands(server: Server) -> None:
 def test_search_reindex_rebuilds_lost_and_stale_documents(server: Server, repo_name: str) -> None:
     from sqlalchemy import text
 
-    from modelcommons import repos
     from modelcommons.hub import Hub
     from modelcommons.settings import Settings
+    from modelcommons.storage import repos
 
     token = server.user("indexer")
     api = HfApi(endpoint=server.url, token=token)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from modelcommons.blobs import LocalBlobStore
-from modelcommons.commit_payload import parse_lines
 from modelcommons.errors import BadRequest, PayloadTooLarge
+from modelcommons.storage.blobs import LocalBlobStore
+from modelcommons.storage.commit_payload import parse_lines
 
 EXECUTOR = concurrent.futures.ThreadPoolExecutor(2)
 

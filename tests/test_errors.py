@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from modelcommons.errors import EntryNotFound, HubError, RepoNotFound, XetNotSupported
-from modelcommons.responses import error_response
+from modelcommons.server.responses import error_response
 
 from .conftest import Server
 

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelcommons.app import build_router
-from modelcommons.openapi import describe, handler_name
+from modelcommons.server.openapi import describe, handler_name
 
 from .conftest import Server
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from huggingface_hub import HfApi, snapshot_download
 
-from modelcommons.gitobjects import (
+from modelcommons.storage.gitobjects import (
     Signature,
     TreeEntry,
     decode_tree,

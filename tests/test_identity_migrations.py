@@ -21,9 +21,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import insert, select, text
 
-from modelcommons import releases
-from modelcommons.database import MIGRATIONS, Database
-from modelcommons.schema import Account, ReleasePlan, Repo
+from modelcommons.db.database import MIGRATIONS, Database
+from modelcommons.db.schema import Account, ReleasePlan, Repo
+from modelcommons.governance import releases
 
 from .conftest import ROOT, PostgresDatabase
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from huggingface_hub.errors import HfHubHTTPError
 
-from modelcommons.licenses import catalogue
+from modelcommons.governance.licenses import catalogue
 
 from .conftest import Server
 from .lineage_helpers import card, findings, fresh_user, lineage, push_card

@@ -336,8 +336,8 @@ def test_a_bad_proxy_setting_stops_the_server(tmp_path: Path) -> None:
 def test_rows_of_ended_windows_are_purged(hub: Throttled, browser: Browser) -> None:
     from sqlalchemy import select
 
-    from modelcommons.database import Database
-    from modelcommons.schema import LoginAttempt
+    from modelcommons.db.database import Database
+    from modelcommons.db.schema import LoginAttempt
 
     srv = hub.server
     db = Database(srv.pg.url if srv.pg else f"sqlite:///{srv.data_dir / 'commons.db'}")

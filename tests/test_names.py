@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelcommons.errors import BadRequest
-from modelcommons.names import check_name, check_path, check_ref_name, check_repo_id
+from modelcommons.validation.names import check_name, check_path, check_ref_name, check_repo_id
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
-from modelcommons.routing import normalize_path
+from modelcommons.server.routing import normalize_path
 
 from . import clients
 from .conftest import Server

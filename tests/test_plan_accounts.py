@@ -16,7 +16,7 @@ import pytest
 import yaml
 from sqlalchemy import text
 
-from modelcommons.database import Database
+from modelcommons.db.database import Database
 
 from .conftest import Server
 

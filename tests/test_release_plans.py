@@ -18,8 +18,8 @@ import pytest
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError
 
-from modelcommons import releases
 from modelcommons.clock import FakeClock
+from modelcommons.governance import releases
 from modelcommons.hub import Hub
 from modelcommons.settings import Settings
 

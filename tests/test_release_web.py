@@ -8,9 +8,9 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
-from modelcommons import releases
 from modelcommons.errors import HubError
-from modelcommons.web import release_pages
+from modelcommons.governance import releases
+from modelcommons.web.pages import releases as release_pages
 
 from .conftest import Server
 from .test_web import browser  # noqa: F401  (the shared Chromium fixture)

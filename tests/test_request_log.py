@@ -18,7 +18,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
-from modelcommons.logs import redact_path, redact_query
+from modelcommons.server.request_log import redact_path, redact_query
 
 from .conftest import COMMONS, ROOT, Server
 

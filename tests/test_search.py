@@ -14,19 +14,13 @@ from huggingface_hub import HfApi
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from modelcommons import accounts, repos
-from modelcommons.cards import derive_tags, parse_front_matter
+from modelcommons import accounts
+from modelcommons.db.schema import Account, Repo
+from modelcommons.governance.cards import derive_tags, parse_front_matter
 from modelcommons.hub import Hub
-from modelcommons.schema import Account, Repo
-from modelcommons.search import (
-    SearchQuery,
-    SearchResult,
-    Viewer,
-    fts_piece,
-    parse_text,
-    ts_piece,
-)
+from modelcommons.search import SearchQuery, SearchResult, Viewer, fts_piece, parse_text, ts_piece
 from modelcommons.settings import Settings
+from modelcommons.storage import repos
 
 from .conftest import PostgresDatabase, Server
 

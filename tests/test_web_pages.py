@@ -7,10 +7,10 @@ import re
 import httpx
 from huggingface_hub import CommitOperationAdd, HfApi
 
-from modelcommons.commits import AddFile, CommitRequest, StoredContent
-from modelcommons.gitobjects import object_id
 from modelcommons.hub import Hub
 from modelcommons.settings import Settings
+from modelcommons.storage.commits import AddFile, CommitRequest, StoredContent
+from modelcommons.storage.gitobjects import object_id
 
 from .conftest import Server
 
@@ -26,7 +26,7 @@ def test_ten_thousand_files_and_a_thousand_commits(sqlite_server: Server) -> Non
     # A thousand more commits, written through the same commit engine in-process.
     hub = Hub(Settings(data_dir=srv.data_dir))
     with hub.db.read() as session:
-        from modelcommons import repos
+        from modelcommons.storage import repos
 
         repo_pk = repos.get_repo(session, "model", "bigrepo", "huge").id
     for i in range(1000):

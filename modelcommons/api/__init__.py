@@ -1,1 +1,7 @@
-"""The Hub HTTP API, as the huggingface_hub client uses it, one module per noun."""
+"""The HTTP API the Hugging Face clients call, one module per noun, and its route table
+(``routes``).
+
+May import: every domain package (``storage``, ``accounts``, ``audit``, ``governance``,
+``search``), ``server``, ``validation`` and the foundation modules. Never ``web`` or
+``cli``.
+"""

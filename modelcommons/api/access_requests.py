@@ -8,11 +8,11 @@ from typing import Any
 
 from starlette.responses import Response
 
-from .. import gating
+from ..db.schema import AccessRecord, Account
 from ..errors import BadRequest, NotFound
-from ..responses import iso, json_response
-from ..routing import Ctx
-from ..schema import AccessRecord, Account
+from ..governance import gating
+from ..server.responses import iso, json_response
+from ..server.routing import Ctx
 from .common import load_repo, next_cursor, read_json, read_page
 
 PAGE = 100

@@ -7,11 +7,11 @@ import json
 
 from starlette.responses import Response, StreamingResponse
 
-from .. import access
-from ..auditlog import as_json
+from ..accounts import roles
+from ..audit import as_json
 from ..errors import Unauthorized
-from ..responses import json_response
-from ..routing import Ctx
+from ..server.responses import json_response
+from ..server.routing import Ctx
 from .common import load_repo
 
 
@@ -38,6 +38,6 @@ def namespace_log(ctx: Ctx) -> Response:
         raise Unauthorized("Sign in to read an audit log.")
     namespace = ctx.params["namespace"]
     with ctx.hub.db.read() as session:
-        access.require_namespace_admin(session, ctx.principal, namespace)
+        roles.require_namespace_admin(session, ctx.principal, namespace)
         rows = [as_json(r) for r in ctx.hub.audit.entries(session, namespace=namespace)]
     return _respond(ctx, rows)

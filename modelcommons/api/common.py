@@ -8,12 +8,13 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
-from .. import access, repos
+from ..accounts import roles
+from ..db.schema import Repo
 from ..errors import BadRequest, PayloadTooLarge, RepoNotFound
-from ..inputs import loads_json, parse_int, query_int
-from ..names import URL_PREFIX, repo_type_from_plural
-from ..routing import Ctx
-from ..schema import Repo
+from ..server.routing import Ctx
+from ..storage import repos
+from ..validation.inputs import loads_json, parse_int, query_int
+from ..validation.names import URL_PREFIX, repo_type_from_plural
 
 
 def repo_kind(ctx: Ctx) -> str:
@@ -30,10 +31,10 @@ def repo_kind(ctx: Ctx) -> str:
 Mode = Literal["read", "participate", "write", "admin"]
 
 _CHECKS = {
-    "read": access.require_read,
-    "participate": access.require_participant,
-    "write": access.require_write,
-    "admin": access.require_admin,
+    "read": roles.require_read,
+    "participate": roles.require_participant,
+    "write": roles.require_write,
+    "admin": roles.require_admin,
 }
 
 

@@ -9,12 +9,14 @@ from urllib.parse import parse_qs
 from sqlalchemy import update
 from starlette.responses import Response
 
-from .. import access, auditlog, repos
+from .. import audit
+from ..db.schema import Repo
 from ..errors import BadRequest, EntryNotFound
-from ..responses import BlobFileResponse, iso, json_response
-from ..routing import Ctx
-from ..schema import Repo
-from ..trees import DirInfo, Entry, FileInfo, TreeReader
+from ..governance import access
+from ..server.responses import BlobFileResponse, iso, json_response
+from ..server.routing import Ctx
+from ..storage import repos
+from ..storage.trees import DirInfo, Entry, FileInfo, TreeReader
 from .common import flag, load_repo, next_cursor, read_body, read_json, read_page
 
 EXPANDED_PAGE = 50
@@ -166,4 +168,4 @@ def _count_download(ctx: Ctx, repo_id: int, gated: tuple[str, str] | None = None
             repo = session.get(Repo, repo_id)
             assert repo is not None
             name = ctx.principal.name if ctx.principal else None
-            ctx.hub.audit.record(session, auditlog.gated_download(repo, name, gated[1], gated[0]))
+            ctx.hub.audit.record(session, audit.gated_download(repo, name, gated[1], gated[0]))

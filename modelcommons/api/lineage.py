@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from .. import lineage
-from ..responses import json_response
-from ..routing import Ctx
+from ..governance import lineage
+from ..server.responses import json_response
+from ..server.routing import Ctx
 from .common import load_repo
 
 

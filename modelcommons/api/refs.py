@@ -6,11 +6,12 @@ from itertools import islice
 
 from starlette.responses import Response
 
-from .. import access, repos
 from ..errors import BadRequest
-from ..inputs import query_int
-from ..responses import iso, json_response
-from ..routing import Ctx
+from ..governance import access
+from ..server.responses import iso, json_response
+from ..server.routing import Ctx
+from ..storage import repos
+from ..validation.inputs import query_int
 from .common import load_repo, next_link, read_json
 
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from starlette.responses import Response
 
-from .. import releases
 from ..errors import BadRequest, NotFound
-from ..responses import json_response
-from ..routing import Ctx
+from ..governance import releases
+from ..server.responses import json_response
+from ..server.routing import Ctx
 from .common import load_repo, read_json
 
 

@@ -8,16 +8,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from .. import access, accounts, gating, lifecycle, repos
-from ..cards import parse_front_matter
-from ..content_access import RevisionContent
+from .. import accounts
+from ..accounts import roles
+from ..db.schema import Repo
 from ..errors import BadRequest, HubError, RepoNotFound, Unauthorized
-from ..names import URL_PREFIX, check_repo_id, repo_type_from_body
-from ..responses import iso, json_response
-from ..routing import Ctx
-from ..schema import Repo
+from ..governance import access, gating, lifecycle
+from ..governance.cards import parse_front_matter
+from ..governance.content import RevisionContent
 from ..search import SearchQuery, Viewer
-from ..trees import FileInfo, TreeReader
+from ..server.responses import iso, json_response
+from ..server.routing import Ctx
+from ..storage import repos
+from ..storage.trees import FileInfo, TreeReader
+from ..validation.names import URL_PREFIX, check_repo_id, repo_type_from_body
 from .common import flag, load_repo, next_cursor, read_json, read_page, repo_kind, repo_url
 
 
@@ -330,7 +333,7 @@ def auth_check(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx)
         access.content(session, ctx.principal, repo).require_download_all()
-        can_write = access.can_write(session, ctx.principal, repo)
+        can_write = roles.can_write(session, ctx.principal, repo)
     return json_response({"access": "write" if can_write else "read"})
 
 

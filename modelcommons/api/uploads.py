@@ -13,10 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from starlette.responses import Response
 
-from .. import access, accounts, licence_checks, repos
-from ..blobs import StagedBlob
-from ..commit_payload import Line, parse_lines
-from ..commits import AddFile, CommitRequest, DeleteFile, DeleteFolder, Operation, StoredContent
+from .. import accounts
+from ..db.schema import Commit, LfsObject, LicenceCheck, Repo, RepoLfsObject
+from ..db.sqlutil import insert_ignore
 from ..errors import (
     BadRequest,
     Forbidden,
@@ -26,15 +25,25 @@ from ..errors import (
     RepoNotFound,
     XetNotSupported,
 )
-from ..gitobjects import blob_hasher
-from ..inputs import json_int
-from ..names import URL_PREFIX, check_path
-from ..responses import BlobFileResponse, json_response
-from ..routing import Ctx
-from ..schema import Commit, LfsObject, LicenceCheck, Repo, RepoLfsObject
-from ..sqlutil import insert_ignore
-from ..transfer import StagedWriter, receive_exactly
-from ..trees import TreeReader
+from ..governance import access, licence_checks
+from ..server.responses import BlobFileResponse, json_response
+from ..server.routing import Ctx
+from ..storage import repos
+from ..storage.blobs import StagedBlob
+from ..storage.commit_payload import Line, parse_lines
+from ..storage.commits import (
+    AddFile,
+    CommitRequest,
+    DeleteFile,
+    DeleteFolder,
+    Operation,
+    StoredContent,
+)
+from ..storage.gitobjects import blob_hasher
+from ..storage.transfer import StagedWriter, receive_exactly
+from ..storage.trees import TreeReader
+from ..validation.inputs import json_int
+from ..validation.names import URL_PREFIX, check_path
 from .common import flag, load_repo, read_json, repo_url
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

@@ -8,8 +8,8 @@ from starlette.datastructures import FormData
 
 from ..accounts import Principal
 from ..errors import HubError
-from ..inputs import check_text
-from ..routing import Ctx
+from ..server.routing import Ctx
+from ..validation.inputs import check_text
 from .sessions import check_csrf
 
 MAX_FORM_BYTES = 2 * 1024 * 1024

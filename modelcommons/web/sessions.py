@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..accounts import Principal, browser_principal
+from ..clock import utcnow
+from ..db.schema import Account, WebSession
 from ..errors import Forbidden
-from ..schema import Account, WebSession, utcnow
 
 SESSION_COOKIE = "commons_session"
 CSRF_COOKIE = "commons_csrf"

@@ -8,7 +8,7 @@ from pathlib import Path
 from starlette.responses import FileResponse, Response
 
 from ..errors import NotFound
-from ..routing import Ctx
+from ..server.routing import Ctx
 from .markdown import pygments_css
 
 STATIC = Path(__file__).resolve().parent.parent / "static"

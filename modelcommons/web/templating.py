@@ -8,7 +8,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ..routing import Ctx
+from ..server.routing import Ctx
 from ..sizes import human_size
 from . import sessions
 

@@ -6,8 +6,8 @@ import dataclasses
 import datetime as dt
 from urllib.parse import quote
 
-from ..names import URL_PREFIX
-from ..schema import Repo
+from ..db.schema import Repo
+from ..validation.names import URL_PREFIX
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,62 @@
+"""The API's routes: every path the clients call, mapped to its handler.
+
+Routes match the raw path (see :mod:`modelcommons.server.routing`); the pages come
+after these (:mod:`modelcommons.web.routes`), so that an API path always wins.
+"""
+
+from __future__ import annotations
+
+from ..server.routing import PREFIX, REPO, REV, Router, T
+from . import access_requests, audit, files, likes, lineage, refs, releases, repos, uploads
+
+
+def add_routes(r: Router) -> None:
+    api = f"/api/{T}/{REPO}"
+    r.add("GET", "/api/whoami-v2", repos.whoami)
+    r.add("POST", "/api/repos/create", repos.create)
+    r.add("DELETE", "/api/repos/delete", repos.delete)
+    r.add("POST", "/api/repos/move", repos.move)
+    r.add("POST", "/api/validate-yaml", repos.validate_yaml)
+    r.add("GET", f"/api/{T}", repos.list_repos)
+    r.add("GET", api, repos.info)
+    r.add("GET", f"{api}/revision/{REV}", repos.info)
+    r.add("PUT", f"{api}/settings", repos.settings)
+    r.add("GET", f"{api}/auth-check", repos.auth_check)
+    uar = f"{api}/user-access-request"
+    r.add("GET", f"{uar}/(?P<status>pending|accepted|rejected)", access_requests.list_requests)
+    r.add("POST", f"{uar}/handle", access_requests.handle)
+    r.add("POST", f"{uar}/grant", access_requests.grant)
+    plan = f"{api}/release-plan"
+    r.add("GET", plan, releases.get_plan)
+    r.add("PUT", plan, releases.put_plan)
+    r.add("DELETE", plan, releases.delete_plan)
+    r.add("POST", f"{plan}/(?P<action>promote|pause|resume|rollback|approve)", releases.decide)
+    r.add("GET", f"{api}/tree/{REV}", files.tree)
+    r.add("GET", f"{api}/tree/{REV}/(?P<path>.*)", files.tree)
+    r.add("POST", f"{api}/paths-info/{REV}", files.paths_info)
+    r.add("GET", f"{api}/refs", refs.list_refs)
+    r.add("POST", f"{api}/branch/(?P<branch>[^/]+)", refs.create_branch)
+    r.add("DELETE", f"{api}/branch/(?P<branch>[^/]+)", refs.delete_branch)
+    r.add("POST", f"{api}/tag/{REV}", refs.create_tag)
+    r.add("DELETE", f"{api}/tag/{REV}", refs.delete_tag)
+    r.add("GET", f"{api}/commits/{REV}", refs.list_commits)
+    r.add("POST", f"{api}/preupload/{REV}", uploads.preupload)
+    r.add("POST", f"{api}/commit/{REV}", uploads.commit)
+    r.add("GET", f"{api}/xet-(?:read|write)-token/(?P<rev>.*)", uploads.xet_token)
+    r.add("GET", f"{api}/xet-(?:read|write)-token", uploads.xet_token)
+    lfs = f"/{PREFIX}{REPO}\\.git/info/lfs"
+    r.add("POST", f"{lfs}/objects/batch", uploads.lfs_batch)
+    r.add("POST", f"{lfs}/objects/verify", uploads.lfs_verify)
+    r.add("PUT", "/lfs/upload/(?P<token>[^/]+)", uploads.lfs_upload)
+    r.add("PUT", "/lfs/part/(?P<token>[^/]+)/(?P<part>[0-9]{1,6})", uploads.lfs_part)
+    r.add("POST", "/lfs/complete/(?P<token>[^/]+)", uploads.lfs_complete)
+    r.add("GET", "/lfs/objects/(?P<token>[^/]+)", uploads.lfs_download)
+    r.add("GET", f"/{PREFIX}{REPO}/resolve/{REV}/(?P<path>.+)", files.resolve)
+    r.add("GET", f"/{PREFIX}{REPO}/raw/{REV}/(?P<path>.+)", files.resolve)
+    r.add("POST", f"{api}/like", likes.like)
+    r.add("DELETE", f"{api}/like", likes.unlike)
+    r.add("GET", f"{api}/likers", likes.likers)
+    r.add("GET", "/api/users/(?P<user>[^/]+)/likes", likes.user_likes)
+    r.add("GET", f"{api}/audit-log", audit.repo_log)
+    r.add("GET", f"{api}/lineage", lineage.lineage_of)
+    r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
