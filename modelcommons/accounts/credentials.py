@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from .. import accounts, audit
 from ..db.schema import Account
-from . import TokenScope
+from .principals import TokenScope
 
 if TYPE_CHECKING:
     from ..hub import Hub

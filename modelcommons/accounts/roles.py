@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from ..db.schema import Account, Membership, Repo
 from ..errors import Forbidden, NotFound, RepoNotFound, Unauthorized
-from . import Principal, org_roles
+from .principals import Principal
+from .users import org_roles
 
 WRITE_ROLES = ("write", "admin")
 #: Roles that may create repositories in a namespace.
@@ -160,4 +161,3 @@ def require_namespace_admin(session: Session, principal: Principal | None, names
         or (not principal.allows("admin"))
     ):
         raise NotFound(f"Nothing under {namespace!r} that you may administer.")
-

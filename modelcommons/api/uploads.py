@@ -459,7 +459,7 @@ def lfs_download(ctx: Ctx) -> Response:
         principal = None
         if claims.get("u") is not None:
             principal = accounts.principal_for_credential(
-                session, str(claims.get("k") or ""), int(claims["u"])
+                session, str(claims.get("k") or ""), int(claims["u"]), ctx.hub.clock.now()
             )
             if principal is None:
                 raise Forbidden(
