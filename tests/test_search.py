@@ -204,7 +204,7 @@ def test_every_strategy_gives_the_exact_order(
             _repo(hub, session, f"{ns}/r{i}", readme=readme, downloads=(i * 7) % 12)
         _repo(hub, session, f"{ns}/hidden", private=True, readme=word, downloads=99)
     for name, value in caps.items():
-        monkeypatch.setattr(f"modelcommons.search.{name}", value)
+        monkeypatch.setattr(f"modelcommons.search.engine.{name}", value)
     matching = [f"{ns}/r{i}" for i in range(0, 12, 3)]
     by_downloads = sorted(matching, key=lambda r: -((int(r.rsplit("r", 1)[1]) * 7) % 12))
     for offset in range(0, 5):

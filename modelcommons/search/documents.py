@@ -1,0 +1,152 @@
+"""What is indexed for one repository: its search document, built from the card,
+the README and the repository's facts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..db.schema import Commit, Ref, Repo, SearchDocument
+from ..governance.cards import MAX_CARD_BYTES
+from ..storage.blobs import BlobStore
+from ..storage.trees import TreeCache, TreeReader
+from .query import filter_token
+
+#: Characters of card text indexed per repository.
+MAX_BODY_CHARS = 20_000
+
+
+PRIVATE_TOKEN = "vpriv"
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?^---[ \t]*$\r?\n?", re.S | re.M)
+
+
+@dataclasses.dataclass(frozen=True)
+class Document:
+    """What the index holds for one repository (a ``search_documents`` row)."""
+
+    name: str
+    tags: str
+    body: str
+    meta: str
+    facets: str
+
+    def facet_pairs(self) -> list[tuple[str, str]]:
+        return parse_facets(self.facets)
+
+
+def _values(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value if v is not None and not isinstance(v, dict | list)]
+    if isinstance(value, dict):
+        return []
+    return [str(value)]
+
+
+def _flatten(value: object, out: list[str]) -> None:
+    if isinstance(value, dict):
+        for item in value.values():
+            _flatten(item, out)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _flatten(item, out)
+    elif value is not None and not isinstance(value, bool):
+        out.append(str(value))
+
+
+def card_text(card: dict[str, Any], readme: str) -> str:
+    """The searchable card: YAML values, then README.md without its YAML block."""
+    values: list[str] = []
+    _flatten(card, values)
+    body = _FRONT_MATTER.sub("", readme, count=1)
+    return (" ".join(values) + "\n" + body)[:MAX_BODY_CHARS]
+
+
+def facet_values(kind: str, namespace: str, card: dict[str, Any]) -> list[tuple[str, str]]:
+    """(facet, value) pairs of a repository, from its kind, namespace and card."""
+    pairs = [("type", kind), ("author", namespace)]
+    task_key = "pipeline_tag" if kind == "model" else "task_categories"
+    for facet, key in (
+        ("task", task_key),
+        ("library", "library_name"),
+        ("license", "license"),
+        ("language", "language"),
+    ):
+        pairs += [(facet, v.strip()) for v in _values(card.get(key))]
+    seen: dict[tuple[str, str], None] = {}
+    for facet, value in pairs:
+        if value and len(value) <= 200 and "\t" not in value and "\n" not in value:
+            seen.setdefault((facet, value), None)
+    return list(seen)
+
+
+def parse_facets(stored: str) -> list[tuple[str, str]]:
+    """The (facet, value) pairs of a stored ``facets`` column (a JSON array)."""
+    pairs = []
+    for item in json.loads(stored or "[]"):
+        facet, _, value = str(item).partition("\t")
+        pairs.append((facet, value))
+    return pairs
+
+
+def build_document(
+    *,
+    kind: str,
+    namespace: str,
+    name: str,
+    private: bool,
+    card: dict[str, Any],
+    tags: str,
+    readme: str = "",
+    body: str | None = None,
+) -> Document:
+    """The document for a repository; ``body`` (already extracted) wins over ``readme``."""
+    facets = facet_values(kind, namespace, card)
+    tag_list = tags.split()
+    meta = [PRIVATE_TOKEN] if private else []
+    meta += [filter_token(f, v) for f, v in facets]
+    meta += [filter_token("tag", t) for t in tag_list]
+    return Document(
+        name=f"{namespace}/{name}".lower(),
+        tags=" ".join(tag_list),
+        body=card_text(card, readme) if body is None else body,
+        meta=" ".join(dict.fromkeys(meta)),
+        facets=json.dumps([f"{f}\t{v}" for f, v in facets], ensure_ascii=False),
+    )
+
+
+def read_readme(session: Session, blobs: BlobStore, tree_cache: TreeCache, repo: Repo) -> str:
+    """README.md of the default branch ("" when missing or over the card size limit)."""
+    head = session.scalar(
+        select(Ref.target).where(Ref.repo_id == repo.id, Ref.kind == "branch", Ref.name == "main")
+    )
+    if head is None:
+        return ""
+    commit = session.get(Commit, (repo.id, head))
+    if commit is None:
+        return ""
+    info = TreeReader(session, tree_cache).file(commit.tree_oid, "README.md")
+    if info is None or info.size > MAX_CARD_BYTES:
+        return ""
+    with blobs.open(info.sha256) as f:
+        return f.read().decode("utf-8", "replace")
+
+
+def _card(repo: Repo) -> dict[str, Any]:
+    try:
+        data = json.loads(repo.card_data or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _document_of(row: SearchDocument) -> Document:
+    return Document(row.name, row.tags, row.body, row.meta, row.facets)
