@@ -140,7 +140,7 @@ def read_readme(session: Session, blobs: BlobStore, tree_cache: TreeCache, repo:
         return f.read().decode("utf-8", "replace")
 
 
-def _card(repo: Repo) -> dict[str, Any]:
+def card_of(repo: Repo) -> dict[str, Any]:
     try:
         data = json.loads(repo.card_data or "{}")
     except ValueError:
@@ -148,5 +148,5 @@ def _card(repo: Repo) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _document_of(row: SearchDocument) -> Document:
+def document_of(row: SearchDocument) -> Document:
     return Document(row.name, row.tags, row.body, row.meta, row.facets)

@@ -14,10 +14,10 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from ..db.schema import Repo, SearchDocument
 from ..storage.blobs import BlobStore
 from ..storage.trees import TreeCache
-from .documents import Document, _card, _document_of, build_document, read_readme
+from .documents import Document, build_document, card_of, document_of, read_readme
 from .query import (
-    _SORT_ALIASES,
     FACETS,
+    SORT_ALIASES,
     SORTS,
     Piece,
     SearchHit,
@@ -86,7 +86,7 @@ class Match:
         return f"SELECT {self.id} AS id FROM {self.source} WHERE {self.where} {tail}"
 
 
-class _SqlSearchIndex(abc.ABC):
+class SqlSearchIndex(abc.ABC):
     """Everything but the engine-specific SQL: documents, planning, sorting, facets."""
 
     def __init__(self, blobs: BlobStore, tree_cache: TreeCache) -> None:
@@ -162,7 +162,7 @@ class _SqlSearchIndex(abc.ABC):
             namespace=repo.namespace,
             name=repo.name,
             private=repo.private,
-            card=_card(repo),
+            card=card_of(repo),
             tags=repo.tags,
             readme=readme or "",
             body=body,
@@ -171,7 +171,7 @@ class _SqlSearchIndex(abc.ABC):
             row = SearchDocument(repo_id=repo.id)
             session.add(row)
         else:
-            old = _document_of(row)
+            old = document_of(row)
             if old == doc:
                 return
             self._unindex(session, repo.id, old)
@@ -189,7 +189,7 @@ class _SqlSearchIndex(abc.ABC):
         row = session.get(SearchDocument, repo_id)
         if row is None:
             return
-        self._unindex(session, repo_id, _document_of(row))
+        self._unindex(session, repo_id, document_of(row))
         session.delete(row)
         session.flush()
 
@@ -217,7 +217,7 @@ class _SqlSearchIndex(abc.ABC):
     def search(self, session: Session, query: SearchQuery) -> SearchResult:
         if query.kind not in (None, "model", "dataset"):
             raise ValueError(f"Unknown repository kind {query.kind!r}.")
-        sort = _SORT_ALIASES.get(query.sort, query.sort)
+        sort = SORT_ALIASES.get(query.sort, query.sort)
         if sort not in SORTS:
             raise ValueError(f"Unknown sort {query.sort!r}; expected one of {SORTS}.")
         pieces = parse_text(query.text)
@@ -461,7 +461,7 @@ def _visible(query: SearchQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _visible_sql(query: SearchQuery, alias: str) -> tuple[str, dict[str, Any]]:
+def visible_sql(query: SearchQuery, alias: str) -> tuple[str, dict[str, Any]]:
     """Kind and visibility as SQL over ``repos {alias}``, with its parameters."""
     where, params = ["1 = 1"], dict[str, Any]()
     if query.kind is not None:
@@ -478,7 +478,7 @@ def _visible_sql(query: SearchQuery, alias: str) -> tuple[str, dict[str, Any]]:
     return " AND ".join(where), params
 
 
-def _required_tokens(query: SearchQuery) -> list[str]:
+def required_tokens(query: SearchQuery) -> list[str]:
     """Filter tokens every match must hold (kind and visibility are separate)."""
     filters = query.facet_filters()
     filters.pop("type", None)

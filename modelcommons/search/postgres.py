@@ -10,14 +10,14 @@ from sqlalchemy.orm import Session
 
 from . import engine
 from .documents import Document
-from .engine import Match, _required_tokens, _SqlSearchIndex, _visible_sql
+from .engine import Match, SqlSearchIndex, required_tokens, visible_sql
 from .query import Piece, SearchQuery, SearchResult
 
 #: PostgreSQL counts up to this many (fewer: counting there costs more per row).
 PG_COUNT_CAP = 5_000
 
 
-class PostgresSearchIndex(_SqlSearchIndex):
+class PostgresSearchIndex(SqlSearchIndex):
     """Generated tsvector columns with GIN indexes: ``document`` (name weighted A,
     tags B, card C) and ``filters`` (the filter tokens), and a pg_trgm GIN index on
     ``name`` for substrings. Kind and visibility are conditions on the joined repos
@@ -60,11 +60,11 @@ class PostgresSearchIndex(_SqlSearchIndex):
                 params[f"s{i}"] = f"%{escaped}%"
                 options.append(f"d.name LIKE :s{i}")
             core.append("(" + " OR ".join(options) + ")")
-        required = _required_tokens(query)
+        required = required_tokens(query)
         if required:
             params["req"] = " & ".join(f"'{t}'" for t in required)
             core.append("d.filters @@ to_tsquery('simple', :req)")
-        visible, more = _visible_sql(query, "r")
+        visible, more = visible_sql(query, "r")
         params.update(more)
         if not core:
             return Match("repos r", visible, "r.id", params)

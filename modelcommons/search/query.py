@@ -19,7 +19,7 @@ FACETS = ("type", "task", "library", "license", "language", "author")
 SORTS = ("relevance", "downloads", "likes", "lastModified", "createdAt", "id")
 
 
-_SORT_ALIASES = {
+SORT_ALIASES = {
     "trendingScore": "downloads",
     "trending_score": "downloads",
     "last_modified": "lastModified",

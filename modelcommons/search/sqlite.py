@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from .documents import PRIVATE_TOKEN, Document
-from .engine import Match, _required_tokens, _SqlSearchIndex
+from .engine import Match, SqlSearchIndex, required_tokens
 from .query import Piece, SearchQuery, filter_token, trigrams, words_of
 
 
@@ -19,7 +19,7 @@ def _fts_string(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-class SqliteSearchIndex(_SqlSearchIndex):
+class SqliteSearchIndex(SqlSearchIndex):
     """FTS5, contentless (``search_documents`` holds the text), id-ordered walks.
 
     Columns: ``name``, ``tags``, ``body`` (words), ``grams`` (the id's trigrams,
@@ -56,7 +56,7 @@ class SqliteSearchIndex(_SqlSearchIndex):
         session.execute(text(f"INSERT INTO {self.TABLE}({self.TABLE}) VALUES ('delete-all')"))
 
     def _compile(self, query: SearchQuery, pieces: list[Piece]) -> Match:
-        required = _required_tokens(query)
+        required = required_tokens(query)
         core = [f"({fts_piece(p)})" for p in pieces]
         core += [f"{{meta}} : {_fts_string(t)}" for t in required]
         datasets = f"{{meta}} : {_fts_string(filter_token('type', 'dataset'))}"

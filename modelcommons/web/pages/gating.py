@@ -18,7 +18,7 @@ from ..markdown import render_card
 from ..templating import redirect, render
 from ..views import repo_path
 from .manage import settings_page
-from .repository import _common
+from .repository import page_context
 
 
 async def set_gating(ctx: Ctx) -> Response:
@@ -65,7 +65,7 @@ def _form_page(
             ctx,
             "repo/access.html",
             status=status,
-            **_common(session, ctx, repo, "card", "main"),
+            **page_context(session, ctx, repo, "card", "main"),
             mode=mode,
             state=gating.describe(record, card),
             reason=record.reason if record is not None else None,
@@ -136,7 +136,7 @@ def review_page(ctx: Ctx) -> Response:
         return render(
             ctx,
             "repo/access_requests.html",
-            **_common(session, ctx, repo, "access", "main"),
+            **page_context(session, ctx, repo, "access", "main"),
             mode=gating.mode_of(session, repo),
             groups=groups,
             history=[(r, u.name) for r, u in gating.history(session, repo)][-200:][::-1],

@@ -22,7 +22,7 @@ from ...validation.names import check_path
 from ..forms import field, read_form, require_user
 from ..templating import redirect, render
 from ..views import repo_path
-from .repository import _common
+from .repository import page_context
 
 
 def _owners(ctx: Ctx) -> list[str]:
@@ -92,7 +92,7 @@ def upload_page(ctx: Ctx) -> Response:
         return render(
             ctx,
             "repo/upload.html",
-            **_common(session, ctx, repo, "upload", ctx.params["rev"]),
+            **page_context(session, ctx, repo, "upload", ctx.params["rev"]),
             max_file_bytes=settings.max_file_bytes,
             lfs_threshold_bytes=settings.lfs_threshold_bytes,
         )
@@ -134,7 +134,7 @@ def edit_form(ctx: Ctx) -> Response:
         return render(
             ctx,
             "repo/edit.html",
-            **_common(session, ctx, fresh, "card", rev),
+            **page_context(session, ctx, fresh, "card", rev),
             path=path,
             content=content,
             parent=sha,
@@ -180,7 +180,7 @@ async def edit(ctx: Ctx) -> Response:
                 ctx,
                 "repo/edit.html",
                 status=status,
-                **_common(session, ctx, fresh, "card", rev),
+                **page_context(session, ctx, fresh, "card", rev),
                 path=path,
                 content=data.decode(),
                 parent=parent or "",
@@ -206,7 +206,7 @@ def settings_page(
             ctx,
             "repo/settings.html",
             status=status,
-            **_common(session, ctx, repo, "settings", "main"),
+            **page_context(session, ctx, repo, "settings", "main"),
             access_days=_access_days(gating.setting(session, repo)),
             follows_card=getattr(gating.setting(session, repo), "mode", None) is None,
             error=error,
@@ -289,7 +289,7 @@ def audit_page(ctx: Ctx) -> Response:
         return render(
             ctx,
             "repo/audit.html",
-            **_common(session, ctx, repo, "audit", "main"),
+            **page_context(session, ctx, repo, "audit", "main"),
             entries=list(reversed(entries)),
         )
 

@@ -18,7 +18,7 @@ from ...validation.untrusted_yaml import load_yaml
 from ..forms import field, read_form, require_user
 from ..templating import redirect, render
 from ..views import repo_path
-from .repository import _common
+from .repository import page_context
 
 #: The longest plan the editor accepts, in characters (32 stages fit easily).
 MAX_PLAN_CHARS = 64 * 1024
@@ -180,7 +180,7 @@ def plan_page(
             ctx,
             "repo/release_plan.html",
             status=status,
-            **_common(session, ctx, repo, "settings", "main"),
+            **page_context(session, ctx, repo, "settings", "main"),
             plan=state,
             ended=plan is not None and plan.status == "ended",
             text=STARTER if text is None else text,

@@ -31,7 +31,7 @@ HISTORY_PAGE = 50
 LAST_COMMIT_WALK = 300
 
 
-def _common(
+def page_context(
     session: Session,
     ctx: Ctx,
     repo: Repo,
@@ -135,7 +135,7 @@ def card_page(ctx: Ctx) -> Response:
         return render(
             ctx,
             "repo/card.html",
-            **_common(session, ctx, repo, "card", "main", content=content),
+            **page_context(session, ctx, repo, "card", "main", content=content),
             access_state=state,
             release=release,
             card_html=card_html,
@@ -192,7 +192,7 @@ def tree_page(ctx: Ctx) -> Response:
         return render(
             ctx,
             "repo/tree.html",
-            **_common(session, ctx, repo, "files", rev, content=content),
+            **page_context(session, ctx, repo, "files", rev, content=content),
             entries=rows,
             crumbs=crumbs(base, rev, path),
             next_url=next_url,
@@ -234,7 +234,7 @@ def blob_page(ctx: Ctx) -> Response:
         return render(
             ctx,
             "repo/blob.html",
-            **_common(session, ctx, repo, "files", rev, content=content),
+            **page_context(session, ctx, repo, "files", rev, content=content),
             file=info,
             name=path.rsplit("/", 1)[-1],
             crumbs=crumbs(base, rev, directory),
@@ -276,7 +276,7 @@ def commits_page(ctx: Ctx) -> Response:
         return render(
             ctx,
             "repo/commits.html",
-            **_common(session, ctx, repo, "history", rev, content=content),
+            **page_context(session, ctx, repo, "history", rev, content=content),
             commits=rows[:HISTORY_PAGE],
             page=page,
             has_more=len(rows) > HISTORY_PAGE,
@@ -308,7 +308,7 @@ def commit_page(ctx: Ctx) -> Response:
         return render(
             ctx,
             "repo/commit.html",
-            **_common(session, ctx, repo, "history", view.sha, content=content),
+            **page_context(session, ctx, repo, "history", view.sha, content=content),
             commit=commit,
             body=body,
             parent=parent_oid,
