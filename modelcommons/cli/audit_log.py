@@ -11,7 +11,7 @@ import click
 from .. import audit
 from ..audit import signing
 from ..settings import Settings
-from . import _hub, data_dir_option, database_option
+from .common import data_dir_option, database_option, hub_for
 
 audit_log: click.Group = click.Group("audit-log", help="The tamper-evident audit log.")
 
@@ -58,7 +58,7 @@ def audit_verify(
         problems, count = signing.verify_export(export_file, key, previous)
         what = "signed checkpoints verify"
     else:
-        hub = _hub(data_dir, database_url)
+        hub = hub_for(data_dir, database_url)
         with hub.db.read() as session:
             problems = hub.audit.verify(session, key)
             count = sum(1 for _ in hub.audit.entries(session))
@@ -91,7 +91,7 @@ def audit_export(
     """Print entries as JSON lines, oldest first (the head is signed first)."""
     if signed and (repo_pk is not None or namespace is not None):
         raise click.UsageError("A signed export is of the whole log: drop --repo-pk/--namespace.")
-    hub = _hub(data_dir, database_url)
+    hub = hub_for(data_dir, database_url)
     with hub.db.write() as session:
         hub.audit.checkpoint(session)
     with hub.db.read() as session:
@@ -134,7 +134,7 @@ def audit_key(pem: bool, data_dir: str | None, database_url: str | None) -> None
 @database_option
 def audit_checkpoint(data_dir: str | None, database_url: str | None) -> None:
     """Sign the newest entry now (after upgrading, the log's existing entries)."""
-    hub = _hub(data_dir, database_url)
+    hub = hub_for(data_dir, database_url)
     with hub.db.write() as session:
         cp = hub.audit.checkpoint(session)
     click.echo(f"Signed entry {cp.seq}." if cp else "The log is empty: nothing to sign.")
