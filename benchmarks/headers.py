@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Request throughput with and without the caps on request heads (http_limits.py).
+"""Request throughput with and without the caps on request heads (modelcommons/server/limits.py).
 
 Run it from the repository root with the project's virtual environment::
 
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SERVER = """
 import sys, uvicorn
-from modelcommons.http_limits import BoundedHttpToolsProtocol
+from modelcommons.server.limits import BoundedHttpToolsProtocol
 
 async def app(scope, receive, send):
     if scope["type"] != "http":

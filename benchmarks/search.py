@@ -667,7 +667,7 @@ def _size(hub: Hub, root: Path) -> str:
 NOTES = """
 ## How the cost stays bounded, and what it gives up
 
-(Details in the docstring of `modelcommons/search.py`.)
+(Details in the docstring of `modelcommons/search/__init__.py`.)
 
 * **No bm25.** FTS5's bm25 is linear in the number of matches and computes its idf
   by visiting every row that holds each query term (A.5 measured 255 ms p50 and

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from . import accounts
+from .accounts import browser_sessions
 from .api import routes as api_routes
 from .errors import BadRequest, GatedRepo, HubError, NotFound, NotReleased, Unauthorized
 from .hub import Hub
@@ -189,7 +190,7 @@ class HubApp:
 
         def work() -> accounts.Principal | None:
             with self.hub.db.read() as session:
-                return sessions.principal_for(session, value)
+                return browser_sessions.principal_for(session, value)
 
         return await anyio.to_thread.run_sync(work)
 

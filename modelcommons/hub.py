@@ -17,6 +17,7 @@ from .clock import Clock, clock_for
 from .db.database import Database
 from .db.schema import Repo
 from .errors import RepoNotFound
+from .governance.card_updates import CardUpdates
 from .jobs import Jobs
 from .search import SearchIndex, open_search_index
 from .settings import Settings
@@ -37,7 +38,7 @@ class Hub:
         #: another salt, so that neither kind of URL works as the other.
         self.signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "upload")
         self.download_signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "download")
-        self.committer = Committer(self)
+        self.committer = Committer(self, CardUpdates(self))
         self.audit = AuditLog(
             settings.data_dir / "audit-anchors.log",
             settings.audit_key_path,

@@ -37,6 +37,7 @@ import httpx
 import pytest
 
 from modelcommons import accounts
+from modelcommons.accounts import browser_sessions
 from modelcommons.errors import HubError
 from modelcommons.governance import access
 from modelcommons.hub import Hub
@@ -166,7 +167,7 @@ def principal_of(hub: Hub, client: httpx.Client) -> accounts.Principal | None:
         if header:
             return accounts.authenticate(session, header.split()[1])[0]
         cookie = client.cookies.get(sessions.SESSION_COOKIE)
-        return sessions.principal_for(session, cookie) if cookie else None
+        return browser_sessions.principal_for(session, cookie) if cookie else None
 
 
 def decide(hub: Hub, who: accounts.Principal | None, repo_id: str, rev: str) -> Decision:

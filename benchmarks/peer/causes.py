@@ -253,7 +253,7 @@ CAUSES: list[Cause] = [
         "backslash",
         "(17) Backslashes in file names are refused",
         "deliberate difference",
-        "`modelcommons/names.py` refuses every `\\` in a path; the Hub stores"
+        "`modelcommons/validation/names.py` refuses every `\\` in a path; the Hub stores"
         " `folder/..\\..\\..\\file`, which this class needs in order to test that"
         " the client refuses to download it outside its cache. The hub's rule is the safer"
         " one: keeping it means these tests cannot pass here.",

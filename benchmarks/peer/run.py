@@ -310,7 +310,7 @@ def suite_constants(src: Path) -> dict[str, str]:
 def hub_name(name: str) -> str:
     """An account name the hub accepts for one the suite uses.
 
-    Hub account names start with a letter or digit (``modelcommons/names.py``); the
+    Hub account names start with a letter or digit (``modelcommons/validation/names.py``); the
     suite's main user is ``__DUMMY_HUB_USER__``, so its underscores are trimmed.
     """
     return name.strip("_.-")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from .. import accounts, audit
 from ..db.schema import Account
+from . import browser_sessions
 from .principals import TokenScope
 
 if TYPE_CHECKING:
@@ -31,12 +32,9 @@ def set_password(
     """Set ``user``'s password and end their browser sessions but ``keep_session``
     (the browser making the change, if it is one); returns how many ended. Tokens
     stay: they are separate credentials, each revocable on its own."""
-    # Imported here: the web layer (Starlette) is not needed by commands until now.
-    from ..web import sessions
-
     first = user.password_hash is None
     accounts.set_password(session, user, password)
-    ended = sessions.end_all(session, user.id, keep=keep_session)
+    ended = browser_sessions.end_all(session, user.id, keep=keep_session)
     hub.audit.record(
         session,
         audit.PasswordSet(

@@ -1,6 +1,6 @@
 """Signed checkpoints of the audit chain, and offline verification of an export.
 
-The hash chain (:mod:`.auditlog`) shows any edit that is not carried through to
+The hash chain (:mod:`.chain`) shows any edit that is not carried through to
 every later entry and to the anchors file; whoever can write both the database
 and the data dir could rewrite all three consistently. A *checkpoint* is an
 Ed25519 signature over one entry's sequence number and hash (which, through the

@@ -76,7 +76,7 @@ def serve(
         log_config=None,
         access_log=False,
         loop="uvloop",
-        # uvicorn's httptools protocol, with caps on request heads (http_limits.py).
+        # uvicorn's httptools protocol, with caps on request heads (server/limits.py).
         http=protocol_for(settings),
         lifespan="on",
         timeout_keep_alive=30,

@@ -213,7 +213,7 @@ class SearchDocument(Base):
 
 
 class AuditEvent(Base):
-    """One entry of the hash-chained audit log (see auditlog.py). Never updated."""
+    """One entry of the hash-chained audit log (see audit/chain.py). Never updated."""
 
     __tablename__ = "audit_events"
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -229,7 +229,7 @@ class AuditEvent(Base):
 
 
 class AuditCheckpoint(Base):
-    """A signature over one audit entry's sequence number and hash (audit_signing.py)."""
+    """A signature over one audit entry's sequence number and hash (audit/signing.py)."""
 
     __tablename__ = "audit_checkpoints"
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

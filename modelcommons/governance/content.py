@@ -1,7 +1,7 @@
 """May this caller see this content at this revision: the answers behind ``access.content``.
 
 Every route that reveals bytes, names, sizes, hashes or history of a path at a
-revision (API, pages, LFS, previews, diffs) asks :func:`modelcommons.access.content`
+revision (API, pages, LFS, previews, diffs) asks :func:`modelcommons.governance.access.content`
 for a :class:`RepoContent`, then ``.at(revision)`` for a :class:`RevisionContent`,
 and asks that about each path. The rules, in order:
 

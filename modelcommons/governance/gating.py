@@ -1,6 +1,6 @@
 """Gated repositories: the setting, the request form, and append-only access records.
 
-Whether a caller may download is decided in :func:`modelcommons.access.content`;
+Whether a caller may download is decided in :func:`modelcommons.governance.access.content`;
 this module holds the data it reads and the steps that change it.
 
 The gating mode is the repository setting when one was made (API or settings page),

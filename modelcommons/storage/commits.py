@@ -10,10 +10,9 @@ either apply in turn (no ``parent_commit``) or get a clean conflict.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,8 +28,6 @@ from ..errors import (
     RevisionNotFound,
     Unprocessable,
 )
-from ..governance import licence_checks, lineage
-from ..governance.cards import derive_tags, parse_front_matter
 from . import gitattributes, repos
 from .gitobjects import Signature, TreeEntry, encode_commit, encode_tree, lfs_pointer, object_id
 from .trees import TreeReader
@@ -124,9 +121,26 @@ class _BranchMoved(Exception):
     pass
 
 
+class CommitObserver(Protocol):
+    """What the commit engine tells the rest of the hub, in the commit's transaction."""
+
+    def card_changed(
+        self,
+        session: Session,
+        reader: TreeReader,
+        repo: Repo,
+        commit_oid: str,
+        tree_oid: str,
+        author: str,
+    ) -> None:
+        """README.md changed on the default branch (``tree_oid`` is the new tree)."""
+        ...
+
+
 class Committer:
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, observer: CommitObserver) -> None:
         self.hub = hub
+        self.observer = observer
 
     def commit(self, repo_id: int, branch: str, author: str, request: CommitRequest) -> str:
         """Apply ``request`` to ``branch``; returns the new commit id."""
@@ -208,25 +222,8 @@ class Committer:
             return None
         repo.updated_at = utcnow()
         if branch == repos.DEFAULT_BRANCH and plan.readme_changed:
-            card = self.refresh_card(session, reader, repo, tree_oid)
-            lineage.refresh(session, repo, commit_oid, card, author)
-            licence_checks.run(self.hub, session, repo, commit_oid, card, author)
+            self.observer.card_changed(session, reader, repo, commit_oid, tree_oid, author)
         return commit_oid
-
-    def refresh_card(
-        self, session: Session, reader: TreeReader, repo: Repo, tree: str
-    ) -> dict[str, object]:
-        info = reader.file(tree, "README.md")
-        card: dict[str, object] = {}
-        text = ""
-        if info is not None and info.size <= 1024 * 1024:
-            with self.hub.blobs.open(info.sha256) as f:
-                text = f.read().decode("utf-8", "replace")
-            card = parse_front_matter(text)
-        repo.card_data = json.dumps(card, default=str)
-        repo.tags = " ".join(derive_tags(card, repo.kind))
-        self.hub.search.update(session, repo, readme=text)
-        return card
 
     def _lfs_patterns(
         self, reader: TreeReader, tree: str, operations: Sequence[Operation]

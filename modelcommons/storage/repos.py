@@ -140,7 +140,7 @@ def resolve(session: Session, repo: Repo, revision: str) -> str:
     """A branch, tag or commit id (full, or a unique prefix of 7+) to a commit id.
 
     Only for writers and internal use: routes that show content use
-    :func:`modelcommons.access.content`, which also decides what the caller may see.
+    :func:`modelcommons.governance.access.content`, which also decides what the caller may see.
     """
     return canonical(session, repo, revision).commit
 

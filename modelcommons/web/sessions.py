@@ -1,75 +1,26 @@
-"""Browser sessions and CSRF protection.
+"""Browser sessions' cookies, and CSRF protection.
 
-A session cookie holds 256 random bits; the database keeps only their sha256.
-Every unsafe request a browser makes must prove it came from our own pages:
-forms carry ``csrf_token`` and scripts send ``X-CSRF-Token``, both equal to a
-``SameSite=Strict`` cookie the page was rendered with (double submit), and a
-foreign ``Origin`` is refused outright.
+The session itself (a random cookie value whose sha256 the database keeps) is in
+:mod:`modelcommons.accounts.browser_sessions`. Every unsafe request a browser makes must
+prove it came from our own pages: forms carry ``csrf_token`` and scripts send
+``X-CSRF-Token``, both equal to a ``SameSite=Strict`` cookie the page was rendered
+with (double submit), and a foreign ``Origin`` is refused outright.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..accounts import Principal, browser_principal
-from ..clock import utcnow
-from ..db.schema import Account, WebSession
+from ..accounts.browser_sessions import SESSION_DAYS
 from ..errors import Forbidden
 
 SESSION_COOKIE = "commons_session"
 CSRF_COOKIE = "commons_csrf"
-SESSION_DAYS = 14
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def _hash(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-def start(session: Session, user_id: int) -> str:
-    """A new session for a user; returns the cookie value."""
-    value = secrets.token_urlsafe(32)
-    session.execute(delete(WebSession).where(WebSession.expires_at < utcnow()))
-    session.add(
-        WebSession(
-            id_hash=_hash(value),
-            user_id=user_id,
-            expires_at=utcnow() + dt.timedelta(days=SESSION_DAYS),
-        )
-    )
-    return value
-
-
-def end(session: Session, value: str) -> None:
-    session.execute(delete(WebSession).where(WebSession.id_hash == _hash(value)))
-
-
-def end_all(session: Session, user_id: int, *, keep: str | None = None) -> int:
-    """End every browser session of a user (but ``keep``, the cookie value of the one
-    making the change); returns how many ended. A new password signs out the rest."""
-    query = delete(WebSession).where(WebSession.user_id == user_id)
-    if keep:
-        query = query.where(WebSession.id_hash != _hash(keep))
-    return int(getattr(session.execute(query), "rowcount", 0) or 0)
-
-
-def principal_for(session: Session, value: str) -> Principal | None:
-    row = session.execute(
-        select(Account)
-        .join(WebSession, WebSession.user_id == Account.id)
-        .where(WebSession.id_hash == _hash(value), WebSession.expires_at > utcnow())
-    ).scalar_one_or_none()
-    if row is None:
-        return None
-    return browser_principal(row, _hash(value))
 
 
 def csrf_token(request: Request) -> str:

@@ -45,7 +45,7 @@ def _card_text(ctx: CheckContext) -> str:
 def _approvers(ctx: CheckContext) -> list[tuple[str, str | None]]:
     """(user, their role in the approvals account) for each approval of this stage.
 
-    The account is held by id (see plan_accounts): an organisation's members have
+    The account is held by id (see named_accounts): an organisation's members have
     their roles; a user namespace's only "admin" is that user, by id, so nobody
     else counts there, whatever their name."""
     owner = named_accounts.approvals_account(

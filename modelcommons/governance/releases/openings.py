@@ -35,7 +35,7 @@ def _in_audience(
         return True
     if kind == "approved":
         return gating.has_access(session, repo, principal.user_id)
-    # Accounts by id (see plan_accounts): a name registered after the plan was set
+    # Accounts by id (see named_accounts): a name registered after the plan was set
     # never matches.
     if principal.user_id in audience["user_ids"]:
         return True
@@ -54,7 +54,7 @@ class Openings:
     """What an unended plan controls, and what it has opened to one caller.
 
     Computed once per request (one query for the plan, one per audience that needs
-    one) and asked per path or ref name: :mod:`modelcommons.access` makes every
+    one) and asked per path or ref name: :mod:`modelcommons.governance.access` makes every
     decision from it. File globs are ``fnmatch`` patterns (``*`` crosses ``/``);
     a ref name controls the branch or tag of that name, whichever list names it.
     """

@@ -132,7 +132,7 @@ def stages_of(plan: ReleasePlan) -> list[dict[str, Any]]:
 
 
 def shown_stages(session: Session, plan: ReleasePlan) -> list[dict[str, Any]]:
-    """The stages as people write them, with account names (see plan_accounts)."""
+    """The stages as people write them, with account names (see named_accounts)."""
     return named_accounts.shown(session, stages_of(plan))
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ... import accounts, audit
-from ...accounts import hash_password, login_throttle, roles, verify_password
+from ...accounts import browser_sessions, hash_password, login_throttle, roles, verify_password
 from ...db.schema import Account, Membership, Repo
 from ...errors import HubError, NotFound
 from ...server.routing import Ctx
@@ -36,7 +36,7 @@ async def join(ctx: Ctx) -> Response:
         accounts.check_password(password)
         with ctx.hub.db.write() as session:
             user = accounts.create_user(session, username, email=email or None, password=password)
-            value = sessions.start(session, user.id)
+            value = browser_sessions.start(session, user.id)
         return redirect(ctx, "/", session_value=value)
 
     try:
@@ -97,7 +97,7 @@ async def login(ctx: Ctx) -> Response:
         with hub.db.write() as session:
             throttle.succeeded(session, slots)
             hub.audit.record(session, audit.SignedIn(user.name, namespace=user.name))
-            return sessions.start(session, user.id)
+            return browser_sessions.start(session, user.id)
 
     def page(status: int, error: str) -> Response:
         return render(
@@ -146,7 +146,7 @@ async def logout(ctx: Ctx) -> Response:
 
         def work() -> None:
             with ctx.hub.db.write() as session:
-                sessions.end(session, value)
+                browser_sessions.end(session, value)
 
         await ctx.run(work)
     return redirect(ctx, "/", clear_session=True)

@@ -5,53 +5,28 @@ may open a public file's page): text and CSV/JSON Lines previews read at most
 :data:`MAX_TEXT_BYTES` from the start of the file and at most :data:`MAX_ROWS`
 rows, skipping JSON lines over :data:`MAX_LINE_BYTES`; Parquet previews decide
 from the file's metadata and page headers what they can afford
-(:mod:`.parquet_preview`).
+(:mod:`.parquet`); the table they fill is :mod:`.tables`.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import itertools
-import json
 from typing import IO, Any
 
 from ...errors import HubError
 from ...validation.inputs import loads_json
 from ..markdown import highlight_file
+from .tables import MAX_COLUMNS, MAX_ROWS, Column, Table, cell
 
 MAX_TEXT_BYTES = 512 * 1024
-MAX_ROWS = 50
-MAX_COLUMNS = 40
-MAX_CELL = 200
 #: JSON lines longer than this are left out of a preview.
 MAX_LINE_BYTES = 64 * 1024
 
 
 class NoPreview(Exception):
     """A data file too costly to preview; the message says why, for the page."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Column:
-    name: str
-    type: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Table:
-    columns: list[Column]
-    rows: list[list[str]]
-    total: int | None
-    #: What the preview leaves out, if anything ("3 more columns not shown").
-    note: str = ""
-
-
-def cell(value: Any) -> str:
-    """A value as the text of a table cell, cut to :data:`MAX_CELL` characters."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
 def _infer(values: list[Any]) -> str:

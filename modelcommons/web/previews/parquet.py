@@ -31,8 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import MAX_CELL, MAX_COLUMNS, MAX_ROWS, Column, Table, cell
 from .parquet_pages import chunk_cost
+from .tables import MAX_CELL, MAX_COLUMNS, MAX_ROWS, Column, Table, cell
 
 #: The largest Parquet footer (file metadata) read for a preview.
 MAX_FOOTER_BYTES = 16 * 1024 * 1024
