@@ -165,7 +165,7 @@ def principal_of(hub: Hub, client: httpx.Client) -> accounts.Principal | None:
     with hub.db.read() as session:
         header = client.headers.get("Authorization")
         if header:
-            return accounts.authenticate(session, header.split()[1])[0]
+            return accounts.authenticate(session, header.split()[1], hub.clock.now())[0]
         cookie = client.cookies.get(sessions.SESSION_COOKIE)
         return browser_sessions.principal_for(session, cookie) if cookie else None
 
