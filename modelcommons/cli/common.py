@@ -38,6 +38,8 @@ def hub_for(data_dir: str | None, database_url: str | None) -> Hub:
             "(or set COMMONS_DATA_DIR or COMMONS_DATABASE_URL)."
         )
     hub = Hub(settings)
+    # Released when the command ends: its engine's connections, its worker threads.
+    click.get_current_context().call_on_close(hub.close)
     migrate_or_exit(hub.migrate)
     return hub
 
