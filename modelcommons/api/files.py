@@ -10,7 +10,7 @@ from sqlalchemy import update
 from starlette.responses import Response
 
 from .. import access, auditlog, repos
-from ..errors import BadRequest, EntryNotFound
+from ..errors import BadRequest, ContentUnavailable, EntryNotFound
 from ..responses import BlobFileResponse, iso, json_response
 from ..routing import Ctx
 from ..schema import Commit, Repo
@@ -129,6 +129,8 @@ async def resolve(ctx: Ctx) -> Response:
             gated = access.require_download(
                 session, ctx.principal, repo, info.path, ctx.params["rev"]
             )
+            if not ctx.hub.blobs.exists(info.sha256):
+                raise ContentUnavailable(info.path)  # quarantined by fsck, or lost
             return repo.id, sha, info, gated
 
     repo_id, sha, info, gated = await ctx.run(lookup)
