@@ -34,9 +34,11 @@ import shutil
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+from .writeback import Writeback
 
 if TYPE_CHECKING:
     from .multipart import LocalMultipartUpload
@@ -52,6 +54,10 @@ class StagedBlob(Protocol):
 
     def append(self, data: bytes | memoryview) -> None:
         """Append without hashing; with ``hash`` it lets both run in parallel."""
+        ...
+
+    def writev(self, chunks: Sequence[bytes | memoryview]) -> None:
+        """``append`` of several buffers, in one system call where it can."""
         ...
 
     def hash(self, data: bytes | memoryview) -> None:
@@ -141,6 +147,7 @@ class LocalStagedBlob:
         self._lock = threading.Lock()
         self._hash = hashlib.sha256()
         self._size = 0
+        self._writeback = Writeback()
 
     @classmethod
     def create(cls, path: Path) -> LocalStagedBlob:
@@ -152,14 +159,14 @@ class LocalStagedBlob:
         self.hash(data)
 
     def append(self, data: bytes | memoryview) -> None:
-        view = memoryview(data)
+        self.writev([data])
+
+    def writev(self, chunks: Sequence[bytes | memoryview]) -> None:
         with self._lock:
             if self._fd < 0:
                 raise ValueError(f"{self.path.name} is closed")
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
-                self._size += n
+            self._size += write_all(self._fd, chunks)
+            self._writeback.wrote(self._fd, self._size)
 
     def hash(self, data: bytes | memoryview) -> None:
         self._hash.update(data)
@@ -205,6 +212,26 @@ class LocalStagedBlob:
 
 
 _NEW_FILE = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+#: Buffers per ``writev``: well under every system's IOV_MAX (1024 on Linux).
+_IOV_MAX = 512
+
+
+def write_all(fd: int, chunks: Sequence[bytes | memoryview], offset: int | None = None) -> int:
+    """Write every buffer, in order, at the file position or at ``offset``; short
+    writes are resumed. Returns the bytes written."""
+    views = [memoryview(c) for c in chunks if len(c)]
+    total = 0
+    while views:
+        batch = views[:_IOV_MAX]
+        n = os.writev(fd, batch) if offset is None else os.pwritev(fd, batch, offset + total)
+        if n <= 0:
+            raise OSError(f"no progress writing to descriptor {fd}")
+        total += n
+        while views and n >= len(views[0]):
+            n -= len(views.pop(0))
+        if n:
+            views[0] = views[0][n:]
+    return total
 
 
 class LocalBlobStore:

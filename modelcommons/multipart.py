@@ -50,10 +50,13 @@ import os
 import secrets
 import shutil
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .blobs import write_all
 from .errors import BadRequest, Conflict
+from .writeback import Writeback
 
 if TYPE_CHECKING:
     from .blobs import LocalBlobStore, LocalStagedBlob
@@ -149,16 +152,17 @@ class PartWriter:
         self._hasher = hasher
         self._fd = fd
         self._lock = threading.Lock()
+        self._writeback = Writeback(offset)
 
     def append(self, data: bytes | memoryview) -> None:
-        view = memoryview(data)
+        self.writev([data])
+
+    def writev(self, chunks: Sequence[bytes | memoryview]) -> None:
         with self._lock:
             if self._fd < 0:
                 raise ValueError("the part file is closed")
-            while view:
-                n = os.pwrite(self._fd, view, self.offset + self.written)
-                view = view[n:]
-                self.written += n
+            self.written += write_all(self._fd, chunks, self.offset + self.written)
+            self._writeback.wrote(self._fd, self.offset + self.written)
 
     def hash(self, data: bytes | memoryview) -> None:
         if self._hasher is not None:

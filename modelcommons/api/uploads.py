@@ -339,7 +339,7 @@ async def lfs_upload(ctx: Ctx) -> Response:
     staged = ctx.hub.blobs.stage()
     try:
         writer = StagedWriter(staged, ctx.hub.io)
-        await receive_exactly(ctx.request.stream(), writer, size)
+        await receive_exactly(ctx.request.receive, writer, size)
         actual = (staged.sha256(), staged.size)
         await loop.run_in_executor(
             ctx.hub.io, _store_verified, ctx, staged, actual, oid, size, repo_pk
@@ -371,7 +371,7 @@ async def lfs_part(ctx: Ctx) -> Response:
     target = await loop.run_in_executor(ctx.hub.io, _multipart(ctx, claims).open_part, part, offset)
     try:
         writer = StagedWriter(target, ctx.hub.io, hashing=target.hashing)
-        await receive_exactly(ctx.request.stream(), writer, expected)
+        await receive_exactly(ctx.request.receive, writer, expected)
     except BaseException:
         target.abort()
         raise
