@@ -162,7 +162,8 @@ class PartWriter:
             if self._fd < 0:
                 raise ValueError("the part file is closed")
             self.written += write_all(self._fd, chunks, self.offset + self.written)
-            self._writeback.wrote(self._fd, self.offset + self.written)
+            if self.assembly is not None:  # a part file is copied, then deleted
+                self._writeback.wrote(self._fd, self.offset + self.written)
 
     def hash(self, data: bytes | memoryview) -> None:
         if self._hasher is not None:
