@@ -17,9 +17,12 @@ batch stays a few dozen buffers for one ``writev``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
-from collections.abc import Sequence
+import functools
+import threading
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from starlette.requests import ClientDisconnect
@@ -28,6 +31,8 @@ from starlette.types import Receive
 from .errors import BadRequest, PayloadTooLarge
 
 BATCH_BYTES = 1024 * 1024
+#: Batches written and hashed while the next one is gathered.
+DEPTH = 4
 #: Pieces smaller than this are joined before they join a batch.
 SMALL_BYTES = 64 * 1024
 
@@ -45,12 +50,57 @@ def _hash_all(sink: Sink, chunks: Sequence[bytes]) -> None:
         sink.hash(chunk)
 
 
+class _Lane:
+    """Runs one kind of job (writing, or hashing) on the shared executor, one
+    batch at a time and in the order the batches came. After a failure the batches
+    behind it fail too, unrun: a write after a failed one would land elsewhere."""
+
+    def __init__(self, executor: concurrent.futures.Executor, job: Callable[[list[bytes]], None]):
+        self._executor = executor
+        self._job = job
+        self._queue: collections.deque[tuple[list[bytes], concurrent.futures.Future[None]]] = (
+            collections.deque()
+        )
+        self._lock = threading.Lock()
+        self._running = False
+        self._failed: BaseException | None = None
+
+    def submit(self, batch: list[bytes]) -> concurrent.futures.Future[None]:
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self._lock:
+            self._queue.append((batch, future))
+            if self._running:
+                return future
+            self._running = True
+        self._executor.submit(self._drain)
+        return future
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._running = False
+                    return
+                batch, future = self._queue.popleft()
+            if self._failed is not None:
+                future.set_exception(self._failed)
+                continue
+            try:
+                self._job(batch)
+            except BaseException as exc:
+                self._failed = exc
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
+
+
 class StagedWriter:
     """Sequential writes into a sink, a batch at a time.
 
-    While the event loop gathers one batch, the previous one is written and
-    hashed, the two jobs in parallel on worker threads (both release the GIL).
-    Only one batch is ever in flight, so writes and hash updates stay in order.
+    Each batch goes to two lanes on worker threads, one that writes and one that
+    hashes (both release the GIL), each keeping the batches in order. Up to
+    ``DEPTH`` batches are in flight while the event loop gathers the next, so a
+    batch that takes a little longer to hash does not stall receiving.
     """
 
     def __init__(
@@ -58,11 +108,14 @@ class StagedWriter:
     ) -> None:
         self.staged = staged
         self.hashing = hashing
-        self.executor = executor
+        self._writes = _Lane(executor, staged.writev)
+        self._hashes = _Lane(executor, functools.partial(_hash_all, staged)) if hashing else None
         self._batch: list[bytes] = []
         self._batched = 0
         self._small = bytearray()
-        self._pending: list[concurrent.futures.Future[None]] = []
+        self._in_flight: collections.deque[list[concurrent.futures.Future[None]]] = (
+            collections.deque()
+        )
         self.received = 0
 
     async def write(self, data: bytes) -> None:
@@ -79,7 +132,7 @@ class StagedWriter:
                 data = bytes(data)
         self._add(data)
         if self._batched >= BATCH_BYTES:
-            await self._flush()
+            await self._flush(DEPTH)
 
     def _take_small(self) -> bytes:
         data, self._small = bytes(self._small), bytearray()
@@ -89,38 +142,35 @@ class StagedWriter:
         self._batch.append(data)
         self._batched += len(data)
 
-    async def _wait(self) -> None:
-        """Wait for the batch in flight. Its jobs are plain executor futures, so a
-        job that ends does not wake the event loop; only one still running is
-        awaited (usually none: the next batch took longer to arrive)."""
-        pending, self._pending = self._pending, []
-        for future in pending:
-            if not future.done():
-                await asyncio.wrap_future(future)
-        for future in pending:
-            future.result()  # raises what the job raised
-
-    async def _flush(self) -> None:
-        await self._wait()  # the previous batch is written and hashed
+    async def _flush(self, depth: int) -> None:
+        """Hand the gathered batch to the lanes, then wait until at most ``depth``
+        batches are in flight. The lanes' futures are plain executor futures, so a
+        batch that ends does not wake the event loop; only one still running is
+        awaited."""
         if self._small:
             self._add(self._take_small())
         if self._batch:
             batch, self._batch, self._batched = self._batch, [], 0
-            self._pending = [self.executor.submit(self.staged.writev, batch)]
-            if self.hashing:
-                self._pending.append(self.executor.submit(_hash_all, self.staged, batch))
+            futures = [self._writes.submit(batch)]
+            if self._hashes is not None:
+                futures.append(self._hashes.submit(batch))
+            self._in_flight.append(futures)
+        while len(self._in_flight) > depth:
+            for future in self._in_flight.popleft():
+                if not future.done():
+                    await asyncio.wrap_future(future)
+                future.result()  # raises what the job raised
 
     async def finish(self) -> None:
-        await self._flush()
-        await self._wait()
+        await self._flush(0)
 
     async def settle(self) -> None:
-        """After a failure: wait for the jobs still running on worker threads, so
-        that nothing writes to the file once the caller closes or removes it."""
-        pending, self._pending = self._pending, []
-        for future in pending:
-            with contextlib.suppress(BaseException):
-                await asyncio.wrap_future(future)
+        """After a failure: wait for the batches still in flight, so that nothing
+        writes to the file once the caller closes or removes it."""
+        while self._in_flight:
+            for future in self._in_flight.popleft():
+                with contextlib.suppress(BaseException):
+                    await asyncio.wrap_future(future)
 
 
 async def receive_exactly(receive: Receive, writer: StagedWriter, expected: int) -> None:
