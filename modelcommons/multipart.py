@@ -307,9 +307,12 @@ class LocalMultipartUpload:
         try:
             # Drop what a failed part request left past the parts it holds.
             os.ftruncate(fd, min(have * chunk, size))
+            writeback = Writeback(have * chunk)
             for number in range(have + 1, count + 1):
                 offset = (number - 1) * chunk
-                self._copy_part(fd, number, offset, min(chunk, size - offset))
+                length = min(chunk, size - offset)
+                self._copy_part(fd, number, offset, length)
+                writeback.wrote(fd, offset + length)  # disk works while we hash
             covered, hasher = (
                 self.store.chains.covering(self.upload_id, ident, have)
                 if ident
