@@ -10,7 +10,7 @@ from sqlalchemy import update
 from starlette.responses import Response
 
 from .. import access, auditlog, repos
-from ..errors import BadRequest, EntryNotFound
+from ..errors import BadRequest, ContentUnavailable, EntryNotFound
 from ..responses import BlobFileResponse, iso, json_response
 from ..routing import Ctx
 from ..schema import Repo
@@ -121,6 +121,8 @@ async def resolve(ctx: Ctx) -> Response:
                 raise EntryNotFound(
                     f"Entry not found: {ctx.params['path']}", headers={"X-Repo-Commit": view.sha}
                 )
+            if not ctx.hub.blobs.exists(info.sha256):
+                raise ContentUnavailable(info.path)  # quarantined by fsck, or lost
             return repo.id, view.sha, info, gated
 
     repo_id, sha, info, gated = await ctx.run(lookup)
