@@ -103,6 +103,21 @@ class PreconditionFailed(HubError):
     code = "ParentCommitMismatch"
 
 
+class ContentUnavailable(HubError):
+    """A file whose bytes are not in the blob store: ``commons fsck --repair`` moved
+    them to quarantine because they no longer matched their sha256 (or they were
+    lost). Permanent until someone uploads the same file again."""
+
+    status = 410
+    code = "ContentUnavailable"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"The bytes of {path!r} are not available on this hub (they failed an "
+            "integrity check); uploading the same file again restores them."
+        )
+
+
 class PayloadTooLarge(HubError):
     status = 413
     code = "PayloadTooLarge"

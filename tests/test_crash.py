@@ -206,3 +206,46 @@ def test_kill_at_random_moments_during_commits(crash_server: Server, repo_name: 
                     want = client.get(f"{name[:-4]}.sha").content
                     assert hashlib.sha256(got).hexdigest().encode() == want
         _blob_store_is_consistent(srv)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def multipart_crash_server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    srv = Server(request.param, multipart_chunk_bytes=1024 * 1024)
+    srv.start()
+    yield srv
+    srv.close()
+
+
+def test_kill_during_multipart_part(multipart_crash_server: Server, repo_name: str) -> None:
+    """Killed while a part in order is written into the object being assembled: after
+    the restart the client sends that part again and completes, and the completion
+    takes over the parts the dead request's assembly held."""
+    srv = multipart_crash_server
+    chunk = 1024 * 1024
+    token = srv.user("alice")
+    repo = f"alice/{repo_name}"
+    HfApi(endpoint=srv.url, token=token).create_repo(repo)
+    data = os.urandom(3 * chunk - 5)
+    oid = hashlib.sha256(data).hexdigest()
+    batch = httpx.post(
+        f"{srv.url}/{repo}.git/info/lfs/objects/batch",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"operation": "upload", "objects": [{"oid": oid, "size": len(data)}]},
+    )
+    upload = batch.json()["objects"][0]["actions"]["upload"]
+    urls = {int(k): v for k, v in upload["header"].items() if k.isdigit()}
+    etags = [{"partNumber": 1, "etag": httpx.put(urls[1], content=data[:chunk]).headers["etag"]}]
+    part2 = data[chunk : 2 * chunk]
+    _kill_mid_body(
+        srv, "PUT", urls[2], part2[:1000], part2[1000:], {"Content-Length": str(len(part2))}
+    )
+    srv.start()
+    (folder,) = (srv.data_dir / "blobs" / "staging").glob("parts-*")
+    assert [p.name.split("-")[:2] for p in folder.iterdir()] == [["held", "1"]]  # orphaned
+    for number in (2, 3):
+        r = httpx.put(urls[number], content=data[(number - 1) * chunk : number * chunk])
+        assert r.status_code == 200
+        etags.append({"partNumber": number, "etag": r.headers["etag"]})
+    done = httpx.post(upload["href"], json={"oid": oid, "parts": etags})
+    assert done.status_code == 200, done.text
+    assert any(p.name == oid for p in _blob_store_is_consistent(srv))

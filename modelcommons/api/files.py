@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from .. import audit
 from ..db.schema import Repo
-from ..errors import BadRequest, EntryNotFound
+from ..errors import BadRequest, ContentUnavailable, EntryNotFound
 from ..governance import access
 from ..server.responses import BlobFileResponse, iso, json_response
 from ..server.routing import Ctx
@@ -123,6 +123,8 @@ async def resolve(ctx: Ctx) -> Response:
                 raise EntryNotFound(
                     f"Entry not found: {ctx.params['path']}", headers={"X-Repo-Commit": view.sha}
                 )
+            if not ctx.hub.blobs.exists(info.sha256):
+                raise ContentUnavailable(info.path)  # quarantined by fsck, or lost
             return repo.id, view.sha, info, gated
 
     repo_id, sha, info, gated = await ctx.run(lookup)

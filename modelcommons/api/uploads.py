@@ -40,6 +40,7 @@ from ..storage.commits import (
     StoredContent,
 )
 from ..storage.gitobjects import blob_hasher
+from ..storage.multipart import LocalMultipartUpload, UploadClosed
 from ..storage.transfer import StagedWriter, receive_exactly
 from ..storage.trees import TreeReader
 from ..validation.inputs import json_int
@@ -101,7 +102,8 @@ async def preupload(ctx: Ctx) -> Response:
                     "shouldIgnore": _ignored(ignore, path),
                 }
                 current = reader.file(tree, path) if tree else None
-                if current is not None:
+                # No oid for bytes the store lost (quarantined): the client uploads again.
+                if current is not None and ctx.hub.blobs.exists(current.sha256):
                     item["oid"] = current.sha256 if current.lfs else current.oid
                 out.append(item)
             return json_response({"files": out, "commitOid": sha})
@@ -280,7 +282,7 @@ async def lfs_batch(ctx: Ctx) -> Response:
                     item["actions"] = {"download": {"href": _download_href(ctx, repo_pk, oid)}}
                 else:
                     item["error"] = {"code": 404, "message": "Object does not exist"}
-            elif oid in present and present[oid] == size:
+            elif oid in present and present[oid] == size and ctx.hub.blobs.exists(oid):
                 pass  # already stored for this repository: no actions means "skip"
             else:
                 item["authenticated"] = True
@@ -336,40 +338,54 @@ def _register(ctx: Ctx, repo_pk: int, oid: str, size: int) -> None:
         insert_ignore(session, RepoLfsObject, [{"repo_id": repo_pk, "oid": oid}])
 
 
-async def _finish_upload(
-    ctx: Ctx, staged: StagedBlob, oid: str, size: int, repo_pk: int, *, rehash: bool
+def _store_verified(
+    ctx: Ctx, staged: StagedBlob, actual: tuple[str, int], oid: str, size: int, repo_pk: int
 ) -> None:
-    def work() -> None:
-        actual, actual_size = staged.rehash() if rehash else (staged.sha256(), staged.size)
-        if actual_size != size or actual != oid:
-            staged.discard()
-            raise BadRequest(
-                f"Uploaded bytes do not match the announced object: got sha256 {actual} "
-                f"and {actual_size} bytes, expected {oid} and {size} bytes."
-            )
-        ctx.hub.blobs.promote(staged, oid)
-        _register(ctx, repo_pk, oid, size)
-
-    await asyncio.get_running_loop().run_in_executor(ctx.hub.io, work)
+    """Promote ``staged`` if its bytes are the announced object, then link it to the
+    repository. Blocking: run it on a worker thread."""
+    sha256, length = actual
+    if length != size or sha256 != oid:
+        staged.discard()
+        raise BadRequest(
+            f"Uploaded bytes do not match the announced object: got sha256 {sha256} "
+            f"and {length} bytes, expected {oid} and {size} bytes."
+        )
+    ctx.hub.blobs.promote(staged, oid)
+    _register(ctx, repo_pk, oid, size)
 
 
 async def lfs_upload(ctx: Ctx) -> Response:
-    """PUT of a whole object (basic transfer); verified before it becomes visible."""
+    """PUT of a whole object (basic transfer); verified before it becomes visible.
+
+    The body goes into a staging file of this request's own, hashed as it arrives
+    and allocated only as it arrives (a client that announces a large object and
+    sends a byte holds a byte of disk)."""
     claims = ctx.hub.signer.verify(ctx.params["token"])
     oid, size, repo_pk = claims["o"], claims["s"], claims["r"]
+    loop = asyncio.get_running_loop()
     staged = ctx.hub.blobs.stage()
     try:
-        await asyncio.get_running_loop().run_in_executor(ctx.hub.io, staged.reserve, size)
         writer = StagedWriter(staged, ctx.hub.io)
-        await receive_exactly(ctx.request.stream(), writer, size)
-        await _finish_upload(ctx, staged, oid, size, repo_pk, rehash=False)
+        await receive_exactly(ctx.request.receive, writer, size)
+        actual = (staged.sha256(), staged.size)
+        await loop.run_in_executor(
+            ctx.hub.io, _store_verified, ctx, staged, actual, oid, size, repo_pk
+        )
     except BaseException:
         staged.discard()
         raise
     return Response(status_code=200)
 
 
+def _multipart(ctx: Ctx, claims: dict[str, Any]) -> LocalMultipartUpload:
+    return ctx.hub.blobs.multipart(f"{claims['o']}-{claims['n']}")
+
+
 async def lfs_part(ctx: Ctx) -> Response:
+    """PUT of one part of a multipart upload (see ``multipart.py``): into the object
+    being assembled when it comes in order, else into a part file of its own;
+    either way into a file no other request writes to. Refused once the upload is
+    completed."""
     claims = ctx.hub.signer.verify(ctx.params["token"])
     size, chunk = claims["s"], claims["c"]
     part = int(ctx.params["part"])
@@ -378,33 +394,27 @@ async def lfs_part(ctx: Ctx) -> Response:
         raise BadRequest(f"Part {part} is out of range 1..{parts}.")
     offset = (part - 1) * chunk
     expected = min(chunk, size - offset)
-    staged = ctx.hub.blobs.stage(f"{claims['o']}-{claims['n']}")
     loop = asyncio.get_running_loop()
-    received = written = 0
-    buffer = bytearray()
+    target = await loop.run_in_executor(ctx.hub.io, _multipart(ctx, claims).open_part, part, offset)
     try:
-        async for data in ctx.request.stream():
-            received += len(data)
-            if received > expected:
-                raise PayloadTooLarge(f"Part {part} is larger than {expected} bytes.")
-            buffer += data
-            if len(buffer) >= 8 * 1024 * 1024 or received == expected:
-                piece = bytes(buffer)
-                buffer.clear()
-                await loop.run_in_executor(ctx.hub.io, staged.write_at, offset + written, piece)
-                written += len(piece)
-    finally:
-        staged.close()
-    if received != expected:
-        raise BadRequest(f"Part {part} has {received} bytes; {expected} were expected.")
+        writer = StagedWriter(target, ctx.hub.io, hashing=target.hashing)
+        await receive_exactly(ctx.request.receive, writer, expected)
+    except BaseException:
+        target.abort()
+        raise
+    await loop.run_in_executor(ctx.hub.io, target.finish)
     return Response(status_code=200, headers={"ETag": f'"{claims["n"]}-{part}"'})
 
 
 async def lfs_complete(ctx: Ctx) -> Response:
+    """Close the upload (later parts are refused), assemble it from files nobody can
+    write to any more, verify and store it. A completion sent again after one that
+    stored the object answers 200 again; any other repeat is refused."""
     claims = ctx.hub.signer.verify(ctx.params["token"])
     body = await read_json(ctx)
     parts = body.get("parts")
-    expected = math.ceil(claims["s"] / claims["c"])
+    oid, size, chunk, repo_pk = claims["o"], claims["s"], claims["c"], claims["r"]
+    expected = math.ceil(size / chunk)
     if not isinstance(parts, list) or sorted(
         int(p.get("partNumber", 0)) for p in parts if isinstance(p, dict)
     ) != list(range(1, expected + 1)):
@@ -412,12 +422,21 @@ async def lfs_complete(ctx: Ctx) -> Response:
     for p in parts:
         if p.get("etag") != f'"{claims["n"]}-{p["partNumber"]}"':
             raise BadRequest(f"Part {p['partNumber']} has an unknown etag.")
-    staged = ctx.hub.blobs.stage(f"{claims['o']}-{claims['n']}")
-    try:
-        await _finish_upload(ctx, staged, claims["o"], claims["s"], claims["r"], rehash=True)
-    except BaseException:
-        staged.discard()
-        raise
+    upload = _multipart(ctx, claims)
+
+    def work() -> None:
+        if not upload.close():
+            if upload.stored():
+                return  # this upload stored and linked the object already
+            raise UploadClosed()
+        try:
+            staged, sha256, length = upload.assemble(size, chunk)
+            _store_verified(ctx, staged, (sha256, length), oid, size, repo_pk)
+            upload.mark_stored()
+        finally:
+            upload.remove()
+
+    await asyncio.get_running_loop().run_in_executor(ctx.hub.io, work)
     return Response(status_code=200)
 
 

@@ -1,7 +1,7 @@
 """The ``commons`` command: serve the hub, and manage it from the shell.
 
 One module per group of commands: ``serve``, ``accounts`` (``user``, ``org``,
-``token``), ``maintenance`` (``gc``, ``search``), ``releases`` (``policy``,
+``token``), ``maintenance`` (``gc``, ``fsck``, ``search``), ``releases`` (``policy``,
 ``release``) and ``audit_log`` (``audit-log``), over the helpers in ``common``.
 
 May import: everything; nothing imports it.
@@ -25,6 +25,7 @@ for command in (
     accounts.org,
     accounts.token,
     maintenance.gc,
+    maintenance.fsck,
     maintenance.search_group,
     releases.policy,
     releases.release,

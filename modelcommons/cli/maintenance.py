@@ -1,12 +1,15 @@
-"""`commons gc` and `commons search reindex`: maintenance that is safe while the hub serves."""
+"""`commons gc`, `commons fsck` and `commons search reindex`: maintenance that is safe
+while the hub serves."""
 
 from __future__ import annotations
 
+import sys
 import time
 
 import click
 
 from ..errors import BadRequest
+from ..sizes import human_size
 from .common import (
     clean_errors,
     count_text,
@@ -68,6 +71,49 @@ def gc(dry_run: bool, grace_hours: float, data_dir: str | None, database_url: st
             f"{grace_hours:g} hours: {size_text(report.young_bytes)}."
         )
     click.echo(f"Checked {count_text(report.scanned, 'blob')} in the store.")
+
+
+@click.command()
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Move corrupt blobs into the blob folder's quarantine/ (never deleted): the hub "
+    "stops serving them and the next upload of the same file stores good bytes.",
+)
+@data_dir_option
+@database_option
+def fsck(repair: bool, data_dir: str | None, database_url: str | None) -> None:
+    """Re-hash every stored blob; find blobs the database needs and the store lacks.
+
+    Exits 1 when a blob does not hash to its name or is missing. Safe while the hub
+    serves; reads every byte of the store once.
+    """
+    from ..storage import fsck as integrity
+
+    hub = hub_for(data_dir, database_url)
+    count, size = integrity.total_size(hub.blobs)
+    label = f"Checking {count_text(count, 'blob')} ({human_size(size)})"
+    with click.progressbar(length=size, label=label, file=sys.stderr) as bar:
+        report = integrity.check(hub.db, hub.blobs, repair=repair, progress=bar.update)
+    for sha256 in report.missing:
+        click.echo(f"MISSING {sha256}: the database references it, the store lacks it")
+    for bad in report.corrupt:
+        where = f"; moved to {bad.quarantined}" if bad.quarantined else ""
+        click.echo(f"CORRUPT {bad.sha256} ({size_text(bad.size)}): hashes to {bad.actual}{where}")
+    click.echo(
+        f"Checked {count_text(report.objects, 'blob')} ({size_text(report.bytes)}): "
+        f"{len(report.corrupt)} corrupt, {len(report.missing)} missing."
+    )
+    moved = [bad for bad in report.corrupt if bad.quarantined]
+    if moved:
+        click.echo(
+            f"Quarantined {count_text(len(moved), 'blob')}: the hub no longer serves them; "
+            "uploading the same files again restores them."
+        )
+    elif report.corrupt:
+        click.echo("Run `commons fsck --repair` to quarantine the corrupt blobs.")
+    if not report.clean:
+        sys.exit(1)
 
 
 @click.group("search")

@@ -1,10 +1,12 @@
 """Storage: what a repository is made of, and how its bytes are kept and moved.
 
-Content-addressed blobs and their backends (``blobs``), git-compatible object ids
-(``gitobjects``), trees (``trees``), refs, revisions and history (``repos``), the commit
-engine (``commits``) and its NDJSON payload (``commit_payload``), streaming uploads
-(``transfer``), signed transfer URLs (``signed_urls``), ``.gitattributes`` rules, and what
-no repository needs any more (``garbage``).
+Content-addressed blobs and their backends (``blobs``), blobs being written
+(``staging``), git-compatible object ids (``gitobjects``), trees (``trees``), refs,
+revisions and history (``repos``), the commit engine (``commits``) and its NDJSON
+payload (``commit_payload``), streaming uploads (``transfer``) with early disk writeback
+(``writeback``), multipart LFS uploads (``multipart``), signed transfer URLs
+(``signed_urls``), ``.gitattributes`` rules, what no repository needs any more
+(``garbage``), and every stored blob checked (``fsck``).
 
 May import: ``db``, ``validation``, ``errors``, ``settings``, ``clock``, ``sizes`` (and
 ``hub`` for type hints only). Never ``accounts``, ``audit``, ``governance``, ``search``,

@@ -1,8 +1,20 @@
 """Content-addressed blob storage behind a narrow interface.
 
-A blob is written to a staging file first, hashed as it is written, and only
-becomes visible under its sha256 by an atomic rename after an fsync. A crash
-at any point leaves at most a stale staging file, never a corrupt blob.
+**A blob stored under the name X always hashes to X.** Three rules keep it so, and
+each lives in one place:
+
+1. Bytes are written into a staging file that one request created for itself
+   (``O_EXCL``, a random name) and that nobody else can write to; a multipart
+   upload's parts follow the same rule (``multipart.py``).
+2. ``promote`` takes a staging file only once its writer is done: it waits for
+   any write still running, fsyncs and closes the file, and only then gives it its
+   name, so no open file handle can change the bytes afterwards.
+3. ``promote`` never replaces a stored blob: it hard-links the staging file under
+   the name, which fails if the name exists, and then keeps the stored bytes.
+
+A crash at any point leaves at most a stale staging file, never a corrupt blob.
+Bytes that went bad anyway (a disk, an operator) are found by ``commons fsck``,
+which re-hashes every blob and can move the bad ones into ``quarantine/``.
 
 Blobs are shared by content, so the store never knows who uses one; garbage
 collection (``garbage.py``) asks the database. Its safety against an upload that
@@ -15,18 +27,24 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import os
 import secrets
+import shutil
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+from .staging import LocalStagedBlob
+
+if TYPE_CHECKING:
+    from .multipart import LocalMultipartUpload
 
 
 class StagedBlob(Protocol):
-    """A blob being written. ``write`` may be called from a worker thread."""
+    """A blob being written by one request. ``append`` and ``hash`` may run on
+    worker threads, one call of each at a time."""
 
     def write(self, data: bytes) -> None:
         """Append and hash (``append`` plus ``hash``)."""
@@ -36,27 +54,25 @@ class StagedBlob(Protocol):
         """Append without hashing; with ``hash`` it lets both run in parallel."""
         ...
 
+    def writev(self, chunks: Sequence[bytes | memoryview]) -> None:
+        """``append`` of several buffers, in one system call where it can."""
+        ...
+
     def hash(self, data: bytes | memoryview) -> None:
         """Feed the running sha256, in the order the bytes were appended."""
         ...
 
-    def reserve(self, size: int) -> None:
-        """Allocate room for ``size`` bytes up front (faster writes, early ENOSPC)."""
-        ...
-
-    def write_at(self, offset: int, data: bytes) -> None: ...
     @property
     def size(self) -> int: ...
     def sha256(self) -> str:
-        """Digest of the bytes written with ``write`` (sequential writes only)."""
-        ...
-
-    def rehash(self) -> tuple[str, int]:
-        """Read back the whole staged file: (sha256, size)."""
+        """Digest of the bytes fed to ``hash``."""
         ...
 
     def read_all(self) -> Iterator[bytes]: ...
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Close the file; a write still running finishes first, later ones fail."""
+        ...
+
     def discard(self) -> None: ...
 
 
@@ -71,14 +87,20 @@ class StoredObject:
 
 
 class BlobStore(Protocol):
-    def stage(self, name: str | None = None) -> StagedBlob:
-        """Open a staging file; a ``name`` lets several requests share it (multipart)."""
+    def stage(self) -> StagedBlob:
+        """A new staging file that only the caller writes to."""
+        ...
+
+    def multipart(self, upload_id: str) -> LocalMultipartUpload:
+        """The parts of one multipart upload (``multipart.py``)."""
         ...
 
     def promote(self, staged: StagedBlob, sha256: str) -> None:
-        """Make ``staged`` visible as ``sha256``. If it already exists, discard
-        ``staged`` and refresh the stored blob's ``modified`` time instead: the
-        upload is about to reference it, and garbage collection must see it as new."""
+        """Make ``staged`` visible as ``sha256`` (the caller verified the hash).
+        ``staged`` is closed first, so nothing can write to it afterwards. If the
+        name exists already, the stored bytes stay: ``staged`` is discarded and the
+        stored blob's ``modified`` time refreshed, because the upload is about to
+        reference it and garbage collection must see it as new."""
         ...
 
     def exists(self, sha256: str) -> bool: ...
@@ -88,6 +110,12 @@ class BlobStore(Protocol):
         ...
 
     def open(self, sha256: str) -> BinaryIO: ...
+    def quarantine(self, sha256: str) -> str | None:
+        """Move a blob out of the store (it is no longer served, and the next upload
+        of the same sha256 stores its bytes again) without deleting it. Returns where
+        it went, or None when it was not there."""
+        ...
+
     def cleanup_staging(self, older_than_seconds: float) -> int: ...
     def list_objects(self) -> Iterator[list[StoredObject]]:
         """Every stored blob, a batch at a time (a fan-out folder, a listing page),
@@ -103,123 +131,76 @@ class BlobStore(Protocol):
         ...
 
 
-class LocalStagedBlob:
-    def __init__(self, path: Path, *, create: bool) -> None:
-        self.path = path
-        flags = os.O_RDWR | (os.O_CREAT | os.O_EXCL if create else 0)
-        if not create and not path.exists():
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        else:
-            fd = os.open(path, flags, 0o600)
-        self._fd = fd
-        self._hash = hashlib.sha256()
-        self._size = 0
-
-    def write(self, data: bytes) -> None:
-        self.append(data)
-        self.hash(data)
-
-    def append(self, data: bytes | memoryview) -> None:
-        view = memoryview(data)
-        self._size += len(view)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
-
-    def hash(self, data: bytes | memoryview) -> None:
-        self._hash.update(data)
-
-    def reserve(self, size: int) -> None:
-        if size > 0:
-            os.posix_fallocate(self._fd, 0, size)
-
-    def write_at(self, offset: int, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            n = os.pwrite(self._fd, view, offset)
-            view = view[n:]
-            offset += n
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    def rehash(self) -> tuple[str, int]:
-        h = hashlib.sha256()
-        size = 0
-        for chunk in self.read_all():
-            h.update(chunk)
-            size += len(chunk)
-        return h.hexdigest(), size
-
-    def read_all(self) -> Iterator[bytes]:
-        with open(self.path, "rb") as f:
-            while chunk := f.read(8 * 1024 * 1024):
-                yield chunk
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def discard(self) -> None:
-        self.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-    def __del__(self) -> None:
-        self.close()
-
-
 class LocalBlobStore:
     """Blobs as files under ``root/objects/ab/cd/<sha256>``."""
 
     def __init__(self, root: Path) -> None:
+        from .multipart import HashChains
+
         self.root = root
         self.objects = root / "objects"
         self.staging = root / "staging"
+        self.quarantine_dir = root / "quarantine"
         self.objects.mkdir(parents=True, exist_ok=True)
         self.staging.mkdir(parents=True, exist_ok=True)
+        #: Running hashes of multipart uploads whose parts arrive in order.
+        self.chains = HashChains()
 
     def _path(self, sha256: str) -> Path:
         if not _is_sha256(sha256):
             raise ValueError(f"not a sha256: {sha256!r}")
         return self.objects / sha256[:2] / sha256[2:4] / sha256
 
-    def stage(self, name: str | None = None) -> LocalStagedBlob:
-        if name is None:
-            return LocalStagedBlob(self.staging / f"up-{secrets.token_hex(12)}", create=True)
-        if not name.replace("-", "").isalnum():
-            raise ValueError(f"bad staging name {name!r}")
-        return LocalStagedBlob(self.staging / f"mp-{name}", create=False)
+    def stage(self) -> LocalStagedBlob:
+        return LocalStagedBlob.create(self.staging / f"up-{secrets.token_hex(12)}")
+
+    def multipart(self, upload_id: str) -> LocalMultipartUpload:
+        from .multipart import LocalMultipartUpload
+
+        return LocalMultipartUpload(self, upload_id)
 
     def promote(self, staged: StagedBlob, sha256: str) -> None:
         assert isinstance(staged, LocalStagedBlob)
         target = self._path(sha256)
-        try:
-            # Already stored: make it young again (see remove_if_older). If garbage
-            # collection took it away a moment ago, this fails and we store ours.
-            os.utime(target)
-        except FileNotFoundError:
-            pass
-        except PermissionError:
-            staged.discard()  # someone else's file (a restore?): stored all the same
-            return
-        else:
+        if self._refresh(target):
             staged.discard()
             return
-        os.fsync(staged._fd)
-        staged.close()
+        staged.seal()  # waits for a running write; nothing can write to it afterwards
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged.path, target)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
+        while True:
+            try:
+                # A link, not a rename: it fails when the name exists, so stored
+                # bytes are never replaced, not even by a racing upload of the same.
+                os.link(staged.path, target)
+            except FileExistsError:
+                if self._refresh(target):
+                    break
+                continue  # collected between the two calls: link ours after all
+            _fsync_dir(target.parent)
+            break
+        staged.discard()  # the staging name only; a linked blob keeps its bytes
+
+    def _refresh(self, target: Path) -> bool:
+        """Make a stored blob young again (see remove_if_older); False if absent."""
         try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+            os.utime(target)
+        except FileNotFoundError:
+            return False
+        except PermissionError:
+            pass  # someone else's file (a restore?): stored all the same
+        return True
+
+    def quarantine(self, sha256: str) -> str | None:
+        path = self._path(sha256)
+        self.quarantine_dir.mkdir(exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        target = self.quarantine_dir / f"{sha256}.{stamp}.{secrets.token_hex(4)}"
+        try:
+            os.rename(path, target)
+        except FileNotFoundError:
+            return None
+        _fsync_dir(path.parent)
+        return str(target)
 
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).exists()
@@ -237,7 +218,9 @@ class LocalBlobStore:
         return open(self._path(sha256), "rb")
 
     def cleanup_staging(self, older_than_seconds: float) -> int:
-        """Remove staging files left by interrupted uploads.
+        """Remove staging files left by interrupted uploads, and multipart uploads
+        (folders and closed markers) untouched for that long: their signed URLs
+        have expired by then.
 
         A blob that garbage collection set aside and did not get to remove or put
         back (the process died in between) goes back to the store, whatever its age:
@@ -248,8 +231,11 @@ class LocalBlobStore:
             with contextlib.suppress(FileNotFoundError):
                 if entry.name.startswith(_DOOMED):
                     self._put_back(entry, entry.name[len(_DOOMED) :].split(".", 1)[0])
-                elif entry.stat().st_mtime < cutoff:
-                    entry.unlink()
+                elif entry.lstat().st_mtime < cutoff:
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry, ignore_errors=True)
+                    else:
+                        entry.unlink()
                     removed += 1
         return removed
 
@@ -298,8 +284,10 @@ class LocalBlobStore:
             return
         target = self._path(sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
-        # A promote may have stored the same bytes meanwhile: either copy will do.
-        os.replace(doomed, target)
+        # A promote may have stored the same bytes meanwhile: those stay.
+        with contextlib.suppress(FileExistsError):
+            os.link(doomed, target)
+        doomed.unlink()
 
 
 #: Prefix of a blob set aside in ``staging`` by ``remove_if_older``.
@@ -308,6 +296,14 @@ _DOOMED = "gc-"
 
 def _is_sha256(name: str) -> bool:
     return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _sorted_dirs(parent: Path) -> list[Path]:
