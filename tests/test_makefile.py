@@ -7,6 +7,7 @@ package index, then a look at what got installed.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -38,8 +39,11 @@ def _checkout(dest: Path) -> Path:
 
 
 def _make(folder: Path, *args: str, timeout: int = 60) -> subprocess.CompletedProcess[str]:
+    # As a newcomer runs it, not as a sub-make of `make test` (whose MAKELEVEL and
+    # MAKEFLAGS would make this one announce the directories it enters).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     return subprocess.run(
-        ["make", *args], cwd=folder, capture_output=True, text=True, timeout=timeout
+        ["make", *args], cwd=folder, capture_output=True, text=True, timeout=timeout, env=env
     )
 
 
