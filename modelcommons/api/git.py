@@ -2,9 +2,10 @@
 
 The protocol is in :mod:`modelcommons.gitserver`; these handlers check who may do
 what, the same way every other route does: fetching needs what downloading every
-file needs (``RepoContent.require_download_all``: a gated repository wants an
-accepted request, a staged release that holds files back refuses), and shows only
-the refs the caller may see; pushing needs write access.
+file of every open revision needs (``RepoContent.require_fetch``: a gated repository
+wants an accepted request, a staged release that holds files back refuses), and
+shows only the refs the caller may see (a branch a release keeps closed is not
+advertised, and its commits cannot be fetched by id); pushing needs write access.
 
 Credentials are HTTP Basic with a token as the password (the username is ignored).
 git sends them only after a 401 with a Basic challenge, so an anonymous request for
@@ -57,7 +58,7 @@ def _repo(session: Session, ctx: Ctx, mode: Mode) -> Repo:
 def _fetch_view(session: Session, ctx: Ctx) -> tuple[Repo, advertise.RefView]:
     repo = _repo(session, ctx, "read")
     content = access.content(session, ctx.principal, repo)
-    content.require_download_all()
+    content.require_fetch()
     return repo, advertise.RefView.of(content.visible_refs())
 
 

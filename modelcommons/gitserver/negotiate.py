@@ -86,6 +86,8 @@ class FetchRequest:
     capabilities: set[str] = dataclasses.field(default_factory=set)
     shallows: set[str] = dataclasses.field(default_factory=set)
     depth: int | None = None
+    #: ``deepen-relative``: the depth counts from the client's shallow boundary.
+    relative: bool = False
 
     def check(self, graph: Graph) -> None:
         if not self.wants:
@@ -112,7 +114,9 @@ def _argument(req: FetchRequest, text: str) -> bool:
         if not value.isdigit() or int(value) < 1:
             raise BadRequest(f"Invalid depth in {text!r}.")
         req.depth = min(int(value), MAX_DEPTH)
-    elif word in ("deepen-since", "deepen-not", "deepen-relative", "filter", "want-ref"):
+    elif text == "deepen-relative":
+        req.relative = True
+    elif word in ("deepen-since", "deepen-not", "filter", "want-ref"):
         raise ProtocolError(f"upload-pack: {word} is not supported by this hub")
     else:
         return False

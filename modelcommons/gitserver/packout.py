@@ -74,23 +74,32 @@ class Depth:
 
 
 def depth_of(graph: Graph, req: FetchRequest) -> Depth | None:
+    """Counted from the wants, or (``deepen-relative``) from the client's shallow
+    commits, whose parents are then at depth 1."""
     if req.depth is None:
         return None
-    within = _within_depth(graph, req.wants, req.depth)
-    edge = {c for c, d in within.items() if d == req.depth and graph.parents[c]}
-    shallow = sorted(edge - req.shallows)
-    unshallow = sorted(s for s in req.shallows if s in within and s not in edge)
-    return Depth(within, shallow, unshallow)
+    if req.relative:
+        boundary = [s for s in req.shallows if s in graph.fetchable]
+        starts = [p for s in boundary for p in graph.parents[s] if p in graph.parents]
+        within = _within_depth(graph, starts, req.depth)
+        edge = {c for c, d in within.items() if d == req.depth and graph.parents[c]}
+        unshallow = sorted(s for s in boundary if graph.parents[s])
+    else:
+        within = _within_depth(graph, req.wants, req.depth)
+        edge = {c for c, d in within.items() if d == req.depth and graph.parents[c]}
+        unshallow = sorted(s for s in req.shallows if s in within and s not in edge)
+    return Depth(within, sorted(edge - req.shallows), unshallow)
 
 
 def plan(reader: TreeReader, graph: Graph, req: FetchRequest, common: list[str]) -> PackPlan:
     """What to send for ``req``, given the haves found in common."""
     have = graph.ancestors(common, stop=req.shallows)
     depth = depth_of(graph, req)
+    commits: list[str] = []
     if depth is not None:
         commits = [c for c in depth.within if c not in have]
-    else:
-        commits, seen = [], set(have)
+    if depth is None or req.relative:  # what the wants add above what the client has
+        seen = have | set(commits)
         todo = [w for w in req.wants if w not in seen]
         while todo:
             commit = todo.pop()
