@@ -40,11 +40,15 @@ class Git:
         token: str | None = None,
         check: bool = True,
         env: dict[str, str] | None = None,
+        eager: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         """``git ARGS`` in ``cwd``; with ``token``, a credential helper that answers
-        any username and the token as the password."""
+        any username and the token as the password (git asks it after a 401), or
+        with ``eager``, the token sent with every request (``http.extraHeader``)."""
         auth: list[str] = ["-c", "credential.helper="]
-        if token is not None:
+        if token is not None and eager:
+            auth += ["-c", f"http.extraHeader=Authorization: Bearer {token}"]
+        elif token is not None:
             helper = f"!f() {{ echo username=anyone; echo password={token}; }}; f"
             auth += ["-c", f"credential.helper={helper}"]
         result = subprocess.run(
@@ -59,5 +63,5 @@ class Git:
             raise AssertionError(f"git {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result
 
-    def out(self, *args: str, cwd: Path, token: str | None = None) -> str:
-        return self.run(*args, cwd=cwd, token=token).stdout.strip()
+    def out(self, *args: str, cwd: Path, token: str | None = None, eager: bool = False) -> str:
+        return self.run(*args, cwd=cwd, token=token, eager=eager).stdout.strip()
