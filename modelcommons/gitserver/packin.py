@@ -19,6 +19,7 @@ the store's own rules); nothing references them until the push's transaction.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import mmap
@@ -28,7 +29,7 @@ from typing import IO, TYPE_CHECKING
 
 from dulwich.errors import ObjectFormatException
 from dulwich.object_format import DEFAULT_OBJECT_FORMAT
-from dulwich.objects import Commit, ShaFile, Tree
+from dulwich.objects import Commit, ShaFile, Tree, parse_tree
 from dulwich.pack import (
     DELTA_TYPES,
     UnpackedObjectIterator,
@@ -139,7 +140,8 @@ def read_pack(hub: Hub, f: IO[bytes], size: int) -> Received:
     if size == 0:
         return received
     settings = hub.settings
-    with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as contents:
+    contents = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ)
+    try:
         verify_checksum(contents)
         try:
             _version, count = read_pack_header_at(contents)
@@ -188,6 +190,10 @@ def read_pack(hub: Hub, f: IO[bytes], size: int) -> Received:
             raise BadPack(f"The pack is malformed: {exc}") from exc
         except Exception as exc:  # dulwich's own errors (ApplyDeltaError...) on hostile bytes
             raise BadPack(f"The pack is malformed: {type(exc).__name__}") from exc
+    finally:
+        # A view into it may live on in an exception's frames: freed with them.
+        with contextlib.suppress(BufferError):
+            contents.close()
     return received
 
 
@@ -199,8 +205,8 @@ def _take(hub: Hub, received: Received, kind: int, chunks: list[bytes]) -> None:
     elif kind == TREE:
         assert isinstance(obj, Tree)
         obj.check()
-        _check_entries(hub, oid, obj)
         raw = b"".join(chunks)
+        _check_entries(hub, oid, raw)
         received.trees[oid] = (raw, decode_tree(raw))
     elif kind == COMMIT:
         assert isinstance(obj, Commit)
@@ -228,13 +234,12 @@ _REFUSED_MODES = {
 }
 
 
-def _check_entries(hub: Hub, oid: str, tree: Tree) -> None:
+def _check_entries(hub: Hub, oid: str, raw: bytes) -> None:
     """Modes the hub keeps, and every name a valid path segment (``check_path``:
     no ``..``, ``.git`` in any case, backslash or control character), each name
-    once whether file or folder."""
+    once whether file or folder (read from the raw entries: dulwich keeps a dict)."""
     names: set[bytes] = set()
-    for entry in tree.iteritems():
-        name, mode = entry.path, entry.mode
+    for name, mode, _ in parse_tree(raw, sha_len=20, strict=True):
         if mode not in _MODES:
             why = _REFUSED_MODES.get(mode, f"mode {mode:o} is not a file or folder mode")
             raise BadPack(f"Tree {oid}: {name!r}: {why}.")

@@ -25,9 +25,11 @@ import anyio.to_thread
 from ..accounts import Principal
 from ..db.schema import Repo
 from ..errors import BadRequest, HubError, PayloadTooLarge, header_value
+from ..storage import repos
 from ..validation.names import check_ref_name
 from . import checks, packin, pktline, pushes
-from .pushes import Update
+from .advertise import ref_name
+from .pushes import ZERO_ID, Update
 
 if TYPE_CHECKING:
     from ..hub import Hub
@@ -125,8 +127,13 @@ def _protected(hub: Hub, branch: str) -> bool:
     return any(fnmatch.fnmatchcase(branch, p) for p in patterns)
 
 
-def _rules(hub: Hub, checker: checks.Checker, update: Update) -> str | None:
-    """The rules that depend on history: protected branches, commits as targets."""
+def _rules(
+    hub: Hub, checker: checks.Checker, update: Update, current: dict[str, str]
+) -> str | None:
+    """The rules that depend on history: the ref where the pusher saw it (checked
+    again, atomically, when it moves), protected branches, commits as targets."""
+    if update.kind != "pull-request" and current.get(update.ref, ZERO_ID) != update.old:
+        return "fetch first"
     if update.kind == "branch" and _protected(hub, update.name):
         if update.deletes:
             return f"{update.name} is a protected branch: it cannot be deleted"
@@ -163,8 +170,9 @@ def process(
             if repo is None:
                 raise checks.Refused("The repository is gone.")
             checker = checks.Checker(session, hub, repo, received)
+            current = {ref_name(r): r.target for r in repos.list_refs(session, repo)}
             for update in updates:
-                if (why := _rules(hub, checker, update)) is not None:
+                if (why := _rules(hub, checker, update, current)) is not None:
                     refused[update.ref] = why
             if refused:
                 return _atomic(report, updates, refused)
