@@ -110,7 +110,13 @@ class Router:
         self.routes: list[Route] = []
 
     def add(
-        self, methods: str, pattern: str, handler: Handler, *, web: bool = False, plain: bool = False
+        self,
+        methods: str,
+        pattern: str,
+        handler: Handler,
+        *,
+        web: bool = False,
+        plain: bool = False,
     ) -> None:
         """Register a route; ``web`` routes are pages (session auth, HTML errors),
         ``plain`` ones answer errors for git clients (see ``plain_error_response``)."""
