@@ -110,7 +110,9 @@ def main() -> None:
     port = _port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, PYTHONPATH=str(ROOT), COMMONS_LOG_REQUESTS="false")
-    env.update(HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_PROGRESS_BARS="1", HF_HOME=str(tmp / "hf"))
+    client = {"HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    os.environ.update(client, HF_HOME=str(tmp / "hf"))  # read when huggingface_hub is imported
+    env.update(client)
     data = tmp / "hub"
     hub = subprocess.Popen(
         [

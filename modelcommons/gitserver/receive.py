@@ -49,6 +49,8 @@ class Report:
     messages: list[str] = dataclasses.field(default_factory=list)
 
     def encode(self, updates: list[Update], capabilities: set[str]) -> bytes:
+        if "report-status" not in capabilities:
+            return b""  # the client did not ask (every git since 2005 does)
         lines = [f"unpack {_one_line(self.unpack)}"]
         for update in updates:
             reason = self.refused.get(update.ref)
