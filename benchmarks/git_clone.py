@@ -293,8 +293,8 @@ def _write(
         "Peak RSS is the hub process's `VmHWM`, reset before each run: memory stays flat "
         "because packs are made from stored objects a batch at a time and LFS bytes are "
         "streamed from disk by the LFS download URL, as for `snapshot_download`. A git-lfs "
-        "clone writes the file twice (into `.git/lfs/objects`, then the checkout), which is "
-        "most of the difference in time.",
+        "clone writes the file twice (into `.git/lfs/objects`, then the working tree); "
+        "`snapshot_download` writes it once.",
         "",
     ]
     out = ROOT / "benchmarks" / "GIT_RESULTS.md"

@@ -90,6 +90,20 @@ def test_clone_fetch_and_push_round_trip(
     api.upload_file(path_or_fileobj=b"x\n", path_in_repo="later.txt", repo_id=repo)
     git.run("pull", "--ff-only", cwd=other)
     assert git.out("ls-files", "-s", "run.sh", cwd=other).startswith("100755")
+    # Diverged: local commits the hub does not know, new ones on the hub. Both
+    # protocol versions negotiate past the unknown haves to the common base.
+    for version, clone in (("0", other), ("2", work)):
+        for i in range(3):
+            (clone / f"local{version}-{i}.txt").write_text("local\n")
+            git.run("add", "-A", cwd=clone)
+            git.run("commit", "-qm", f"local {i}", cwd=clone)
+        api.upload_file(
+            path_or_fileobj=version.encode(), path_in_repo=f"hub{version}.txt", repo_id=repo
+        )
+        git.run("-c", f"protocol.version={version}", "pull", "--rebase", cwd=clone)
+        assert (clone / f"hub{version}.txt").read_text() == version
+        git.run("push", "origin", "main", cwd=clone, token=token)
+        git.run("fsck", "--strict", "--no-dangling", cwd=clone)
 
 
 def test_shallow_clone_deepen_and_branches_and_tags(
@@ -230,8 +244,12 @@ def test_concurrent_pushes_and_api_commits_lose_nothing(
         t.join()
     assert list(results.values()).count(0) <= 1  # one fast-forward from the same base
     for i, work in enumerate(clones):
-        if results[i] != 0:  # told to fetch first: pull, then push again
-            git.run("pull", "--rebase", "origin", "main", cwd=work)
+        if results[i] != 0:  # told to fetch first: pull (negotiating past local-only
+            # commits, over either protocol version), then push again
+            version = "0" if i % 2 else "2"
+            git.run(
+                "-c", f"protocol.version={version}", "pull", "--rebase", "origin", "main", cwd=work
+            )
             git.run("push", "origin", "main", cwd=work, token=token)
     files = set(api.list_repo_files(repo))
     assert {f"push{i}.txt" for i in range(3)} | {f"api{i}.txt" for i in range(3)} <= files
