@@ -12,7 +12,7 @@ VENV ?= .venv
 LEGACY ?= .venv-legacy
 PIP = $(VENV)/bin/pip
 
-.PHONY: serve test lint install install-server install-test browser peer
+.PHONY: serve test lint install install-server install-test browser git-tools peer
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	  || { echo "Could not install chromium: run 'apt-get install chromium' as root"; exit 1; }; }
 
+## The git tests drive Debian's git and git-lfs (CI machines have git; git-lfs is added).
+git-tools:
+	@{ command -v git >/dev/null 2>&1 && git lfs version >/dev/null 2>&1; } || { \
+	  echo "Installing Debian's git and git-lfs for the git tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git git-lfs) \
+	  || { echo "Could not install git-lfs: run 'apt-get install git git-lfs' as root"; exit 1; }; }
+
 ## Start the hub on its embedded default (SQLite and ./commons-data), port 8000.
 serve: install-server
 	$(VENV)/bin/commons serve
@@ -52,7 +59,7 @@ lint: install-test
 	$(VENV)/bin/mypy
 
 ## Lint, type-check and run the whole suite (SQLite and PostgreSQL at 127.0.0.1:5432).
-test: install-test $(LEGACY)/.installed browser lint
+test: install-test $(LEGACY)/.installed browser git-tools lint
 	$(VENV)/bin/pytest
 
 ## huggingface_hub's own test suite against a fresh hub, with and without hf_xet (not part

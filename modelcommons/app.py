@@ -20,7 +20,7 @@ from .api import routes as api_routes
 from .errors import BadRequest, GatedRepo, HubError, NotFound, NotReleased, Unauthorized
 from .hub import Hub
 from .server import openapi, request_log
-from .server.responses import error_response, json_response
+from .server.responses import error_response, json_response, plain_error_response
 from .server.routing import Ctx, Route, Router, normalize_path
 from .web import routes as web_routes
 from .web import sessions, templating
@@ -136,6 +136,8 @@ class HubApp:
         """JSON errors for the API and clients; HTML pages for browsers on pages."""
         if isinstance(exc, LoginRequired):
             return templating.redirect(ctx, exc.headers["Location"])
+        if route is not None and route.plain:
+            return plain_error_response(exc, head=head)
         browser = "text/html" in ctx.request.headers.get("accept", "")
         if (route is not None and not route.web) or (route is None and not browser) or head:
             return error_response(exc, head=head)

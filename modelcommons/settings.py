@@ -58,6 +58,15 @@ class Settings:
     max_operations_per_commit: int = 25_000
     max_path_length: int = 1024
     max_commit_message_bytes: int = 64 * 1024
+    #: git over HTTP: the largest pack one push may send, which is also the most its
+    #: objects may unpack to (LFS files travel through the LFS API, not in the pack).
+    git_max_push_bytes: int = 2 * GB
+    #: The largest object (commit, tree or file) in a pushed pack. Files that are not
+    #: LFS pointers must also be under ``lfs_threshold_bytes``, as on the Hugging Face Hub.
+    git_max_object_bytes: int = 16 * MiB
+    #: Branches a git push may not rewind (force-push) or delete: comma-separated
+    #: patterns (``main,release/*``).
+    protected_branches: str = "main"
     #: How long signed LFS upload URLs stay valid.
     lfs_url_ttl_seconds: int = 3600
     #: Multipart LFS uploads are offered for objects above this size.

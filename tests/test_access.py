@@ -145,6 +145,7 @@ class Op:
     page: bool = False
     twin: bool = False  # runs on a disposable twin of the repository
     listing: bool = False  # observes whether the repository is listed
+    git: bool = False  # git over HTTP: anonymous callers are asked for credentials
 
 
 def req(method: str, path: str, **kw: Any) -> Run:
@@ -218,6 +219,23 @@ def delete_branch(c: Call) -> int:
     return c.client.delete(f"/api/models/{c.repo}/branch/{branch}").status_code
 
 
+GIT_V2 = {"Git-Protocol": "version=2"}
+LS_REFS = b"0014command=ls-refs\n00010000"
+
+
+def git_push_tag(c: Call) -> int:
+    """A push creating a tag at main (an empty pack): 200 only when it landed."""
+    head = c.setup.get(f"/api/models/{c.repo}/revision/main").json()["sha"]
+    empty = b"PACK" + (2).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    empty += hashlib.sha1(empty).digest()
+    command = f"{'0' * 40} {head} refs/tags/g{next(_unique)}\0report-status\n".encode()
+    body = f"{len(command) + 4:04x}".encode() + command + b"0000" + empty
+    r = c.client.post(f"/{c.repo}/git-receive-pack", content=body)
+    if r.status_code == 200:
+        return 200 if b"ok refs/tags/" in r.content else 299
+    return r.status_code
+
+
 def keep_visibility(c: Call) -> int:
     return c.client.put(f"/api/models/{c.repo}/settings", json={"private": c.private}).status_code
 
@@ -280,6 +298,19 @@ REPO_OPS: dict[str, Op] = {
     "lfs-download-batch": Op(
         "download", "POST", req("POST", P + ".git/info/lfs/objects/batch", json=LFS_BODY)
     ),
+    # git: fetching needs what downloading every file of open revisions needs.
+    "git-refs-fetch": Op(
+        "download",
+        "GET",
+        req("GET", P + "/info/refs", params={"service": "git-upload-pack"}, headers=GIT_V2),
+        git=True,
+    ),
+    "git-upload-pack": Op(
+        "download",
+        "POST",
+        req("POST", P + ".git/git-upload-pack", content=LS_REFS, headers=GIT_V2),
+        git=True,
+    ),
     # Acting as oneself
     "unlike": Op("participate", "DELETE", req("DELETE", M + "/like")),
     "like": Op("participate", "POST", req("POST", M + "/like")),
@@ -304,6 +335,13 @@ REPO_OPS: dict[str, Op] = {
             json={"operation": "upload", "objects": [{"oid": "0" * 64, "size": 1}]},
         ),
     ),
+    "git-refs-push": Op(
+        "write",
+        "GET",
+        req("GET", P + ".git/info/refs", params={"service": "git-receive-pack"}),
+        git=True,
+    ),
+    "git-receive-pack": Op("write", "POST", git_push_tag, git=True),
     "lfs-verify": Op(
         "write",
         "POST",
@@ -577,6 +615,8 @@ def expected(op: Op, actor: str, private: bool) -> frozenset[int]:
     in_scope = a.in_scope and not (op.twin and a.repo_scoped)
     level = min(LEVEL[a.repo_role], LEVEL[a.cap]) if in_scope else 0
     if private and level < LEVEL["read"]:
+        if op.git and not signed_in:
+            return frozenset({401})  # as for a missing repository: git asks for credentials
         return frozenset({404})  # private means invisible
     if op.listing and private and a.repo_scoped:
         return frozenset({404})  # such a token opens the private repositories it names; lists none

@@ -23,7 +23,17 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
 #: Every layer may import these: configuration, the error shape, the clock, sizes.
 FOUNDATION = frozenset({"errors", "settings", "clock", "sizes"})
-_API_MAY = {"accounts", "audit", "db", "governance", "search", "server", "storage", "validation"}
+_API_MAY = {
+    "accounts",
+    "audit",
+    "db",
+    "gitserver",
+    "governance",
+    "search",
+    "server",
+    "storage",
+    "validation",
+}
 
 #: What each unit may import besides itself and FOUNDATION.
 MAY_IMPORT: dict[str, frozenset[str]] = {
@@ -38,6 +48,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "storage": frozenset({"db", "validation"}),
     "governance": frozenset({"storage", "accounts", "audit", "db", "validation"}),
     "search": frozenset({"governance", "storage", "accounts", "db", "validation"}),
+    "gitserver": frozenset({"storage", "accounts", "db", "validation"}),
     "jobs": frozenset({"governance"}),
     "hub": frozenset({"accounts", "audit", "db", "governance", "jobs", "search", "storage"}),
     "server": frozenset({"accounts", "validation"}),

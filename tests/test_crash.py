@@ -230,7 +230,11 @@ def test_kill_during_multipart_part(multipart_crash_server: Server, repo_name: s
     batch = httpx.post(
         f"{srv.url}/{repo}.git/info/lfs/objects/batch",
         headers={"Authorization": f"Bearer {token}"},
-        json={"operation": "upload", "objects": [{"oid": oid, "size": len(data)}]},
+        json={
+            "operation": "upload",
+            "transfers": ["basic", "multipart"],  # as huggingface_hub asks
+            "objects": [{"oid": oid, "size": len(data)}],
+        },
     )
     upload = batch.json()["objects"][0]["actions"]["upload"]
     urls = {int(k): v for k, v in upload["header"].items() if k.isdigit()}

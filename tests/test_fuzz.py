@@ -278,6 +278,15 @@ def requests(
             content = b"\n".join(_dumps(line) for line in lines)
         elif media == "application/octet-stream":
             content = draw(st.binary(max_size=64))
+        elif media.startswith("application/x-git-"):  # pkt-lines, odd ones, and bytes
+            packet = st.one_of(
+                st.binary(max_size=60).map(lambda b: f"{len(b) + 4:04x}".encode() + b),
+                st.sampled_from([b"0000", b"0001", b"0002", b"0003", b"fff0", b"zzzz"]),
+                st.sampled_from(
+                    [b"0014command=ls-refs\n", b"0012command=fetch\n", b"PACK\0\0\0\2"]
+                ),
+            )
+            content = draw(st.one_of(st.lists(packet, max_size=8).map(b"".join), st.binary()))
         elif media == "application/x-www-form-urlencoded":
             form = draw(
                 st.dictionaries(

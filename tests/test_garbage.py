@@ -94,10 +94,15 @@ def test_gc_removes_only_what_deleted_repositories_left(
     _upload_lfs_only(srv, keep, token, pending)
     siblings = {s.rfilename: s for s in api.model_info(gone, files_metadata=True).siblings or []}
     assert siblings["unique.dat"].lfs is not None and siblings["notes/unique.txt"].lfs is None
+    # The commit added .gitattributes lines for the LFS files no pattern covered: the
+    # deleted repository's version of it is its own, and goes too.
+    attributes = Path(hf_hub_download(gone, ".gitattributes", endpoint=srv.url, token=token))
+    gone_attributes = attributes.read_bytes()
+    assert b"\n/unique.dat filter=lfs" in gone_attributes
     api.delete_repo(gone)
 
     survivors = [shared_big, shared_small, v1, v2, pending]
-    doomed = [gone_big, gone_small]
+    doomed = [gone_big, gone_small, gone_attributes]
     for data in survivors + doomed:
         assert _blob(srv, data).exists()
         _age(_blob(srv, data), 48)  # as if all of it had been uploaded two days ago
@@ -106,13 +111,13 @@ def test_gc_removes_only_what_deleted_repositories_left(
     # A dry run reports both (no grace period) and removes nothing.
     out = srv.cli("gc", "--dry-run", "--grace-hours", "0").stdout
     assert "nothing was removed" in out
-    assert _numbers(out, "Would remove") == (2, len(gone_big) + len(gone_small))
+    assert _numbers(out, "Would remove") == (3, sum(map(len, doomed)))
     assert _rows(out, "Would drop") > 0
     assert all(_blob(srv, data).exists() for data in survivors + doomed)
 
     # By default blobs younger than 24 hours stay: an upload may be about to use them.
     out = srv.cli("gc").stdout
-    assert _numbers(out, "Removed") == (1, len(gone_big))
+    assert _numbers(out, "Removed") == (2, len(gone_big) + len(gone_attributes))
     assert "Kept 1 unreferenced blob younger than 24 hours" in out
     assert _rows(out, "Dropped") > 0
     assert not _blob(srv, gone_big).exists() and _blob(srv, gone_small).exists()
@@ -168,8 +173,10 @@ def test_an_upload_reusing_an_old_unreferenced_blob_protects_it(
     data = os.urandom(MB + 4)
     api.create_repo(repo)
     api.upload_file(path_or_fileobj=data, path_in_repo="w.dat", repo_id=repo)
+    attributes = hf_hub_download(repo, ".gitattributes", endpoint=srv.url, token=token)
     api.delete_repo(repo)
     _age(_blob(srv, data), 48)
+    _age(_blob(srv, Path(attributes).read_bytes()), 48)  # the commit's own .gitattributes
     api.create_repo(repo)
     _upload_lfs_only(srv, repo, token, data)  # linked, not committed: referenced
     api.delete_repo(repo)  # and now unreferenced again, but uploaded just now

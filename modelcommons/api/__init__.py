@@ -2,6 +2,6 @@
 (``routes``).
 
 May import: every domain package (``storage``, ``accounts``, ``audit``, ``governance``,
-``search``), ``server``, ``validation`` and the foundation modules. Never ``web`` or
-``cli``.
+``search``, ``gitserver``), ``server``, ``validation`` and the foundation modules. Never
+``web`` or ``cli``.
 """

@@ -7,7 +7,7 @@ after these (:mod:`modelcommons.web.routes`), so that an API path always wins.
 from __future__ import annotations
 
 from ..server.routing import PREFIX, REPO, REV, Router, T
-from . import access_requests, audit, files, likes, lineage, refs, releases, repos, uploads
+from . import access_requests, audit, files, git, likes, lineage, refs, releases, repos, uploads
 
 
 def add_routes(r: Router) -> None:
@@ -47,6 +47,10 @@ def add_routes(r: Router) -> None:
     lfs = f"/{PREFIX}{REPO}\\.git/info/lfs"
     r.add("POST", f"{lfs}/objects/batch", uploads.lfs_batch)
     r.add("POST", f"{lfs}/objects/verify", uploads.lfs_verify)
+    # git over HTTP: the repository's URL as a git remote, with or without ".git".
+    r.add("GET", f"/{PREFIX}{REPO}/info/refs", git.info_refs, plain=True)
+    r.add("POST", f"/{PREFIX}{REPO}/git-upload-pack", git.upload_pack, plain=True)
+    r.add("POST", f"/{PREFIX}{REPO}/git-receive-pack", git.receive_pack, plain=True)
     r.add("PUT", "/lfs/upload/(?P<token>[^/]+)", uploads.lfs_upload)
     r.add("PUT", "/lfs/part/(?P<token>[^/]+)/(?P<part>[0-9]{1,6})", uploads.lfs_part)
     r.add("POST", "/lfs/complete/(?P<token>[^/]+)", uploads.lfs_complete)

@@ -247,6 +247,10 @@ async def lfs_batch(ctx: Ctx) -> Response:
     if len(objects) > 1000:
         raise BadRequest("At most 1000 objects per LFS batch.")
     settings = ctx.hub.settings
+    # Multipart is the Hugging Face client's transfer; git-lfs asks for basic only,
+    # and a basic PUT of any size is streamed and verified all the same.
+    transfers = body.get("transfers")
+    multipart = isinstance(transfers, list) and "multipart" in transfers
 
     def work() -> Response:
         with ctx.hub.db.read() as session:
@@ -286,7 +290,7 @@ async def lfs_batch(ctx: Ctx) -> Response:
                 pass  # already stored for this repository: no actions means "skip"
             else:
                 item["authenticated"] = True
-                item["actions"] = _upload_actions(ctx, repo_pk, oid, size, base)
+                item["actions"] = _upload_actions(ctx, repo_pk, oid, size, base, multipart)
             out.append(item)
         transfer = (
             "multipart"
@@ -312,10 +316,17 @@ def _download_href(ctx: Ctx, repo_pk: int, oid: str) -> str:
     return ctx.url(f"/lfs/objects/{token}")
 
 
-def _upload_actions(ctx: Ctx, repo_pk: int, oid: str, size: int, base: str) -> dict[str, Any]:
+def _upload_actions(
+    ctx: Ctx, repo_pk: int, oid: str, size: int, base: str, multipart: bool
+) -> dict[str, Any]:
     chunk = ctx.hub.settings.multipart_chunk_bytes
-    verify = {"href": f"{base}/objects/verify"}
-    if size <= chunk:
+    verify: dict[str, Any] = {"href": f"{base}/objects/verify"}
+    credentials = ctx.request.headers.get("authorization")
+    if credentials:
+        # git-lfs sends an action's own headers only: the caller's credentials, back
+        # to the caller, so that the verify call is authenticated like the batch.
+        verify["header"] = {"Authorization": credentials}
+    if size <= chunk or not multipart:
         token = ctx.hub.signer.sign({"r": repo_pk, "o": oid, "s": size, **_caller(ctx)})
         return {"upload": {"href": ctx.url(f"/lfs/upload/{token}")}, "verify": verify}
     nonce = secrets.token_hex(8)

@@ -168,6 +168,17 @@ class RepoContent:
             return False
         return self.passes_gate()
 
+    def require_fetch(self) -> None:
+        """What fetching with git needs: every file at every open revision downloadable.
+        Unlike ``require_download_all``, a closed branch or tag does not refuse: it is
+        not advertised, and nothing only it reaches can be fetched (``revision_open``)."""
+        if self.plan is not None and not set(self.plan.controlled_files) <= set(
+            self.plan.open_files
+        ):
+            raise self._staged("part of it")
+        if not self.passes_gate():
+            raise self._gated()
+
     def require_download_all(self) -> None:
         if self.plan is not None and not self.plan.all_open:
             raise self._staged("part of it")

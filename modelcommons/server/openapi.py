@@ -60,6 +60,9 @@ QUERY: dict[str, dict[str, dict[str, Any]]] = {
     "web.search_page.models": {"q": _TEXT, "sort": _TEXT, "p": _INT},
     "web.search_page.datasets": {"q": _TEXT, "sort": _TEXT, "p": _INT},
     "web.account_pages.login_form": {"next": _TEXT},
+    "api.git.info_refs": {
+        "service": {"type": "string", "enum": ["git-upload-pack", "git-receive-pack"]}
+    },
 }
 
 _JSON = "application/json"
@@ -120,6 +123,8 @@ BODIES: dict[str, tuple[str, dict[str, Any]]] = {
     "api.uploads.lfs_complete": (_JSON, {"type": "object"}),
     "api.uploads.lfs_upload": ("application/octet-stream", {"type": "string"}),
     "api.uploads.lfs_part": ("application/octet-stream", {"type": "string"}),
+    "api.git.upload_pack": ("application/x-git-upload-pack-request", {"type": "string"}),
+    "api.git.receive_pack": ("application/x-git-receive-pack-request", {"type": "string"}),
 }
 
 _FORM = (
@@ -169,7 +174,10 @@ def _operation(
     ]
     media = "text/html" if route.web else _JSON
     error = {"description": "Refused", "headers": {"X-Error-Code": {"schema": _TEXT}}}
-    if not route.web:
+    if route.plain:  # git's smart HTTP: git's own media types, errors as text
+        media = "application/octet-stream"
+        error["content"] = {"text/plain": {"schema": _TEXT}}
+    elif not route.web:
         error["content"] = {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}
     operation: dict[str, Any] = {
         "operationId": f"{method.lower()} {template}",

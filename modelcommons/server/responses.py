@@ -31,6 +31,22 @@ def error_response(error: HubError, *, head: bool = False) -> Response:
     return json_response(error.body(), status=error.status, headers=headers)
 
 
+#: The challenge that makes git ask its credential helper (or the user) for a
+#: username and password; the hub reads the password as a token.
+BASIC_CHALLENGE = 'Basic realm="Model Commons", charset="UTF-8"'
+
+
+def plain_error_response(error: HubError, *, head: bool = False) -> Response:
+    """The error shape for git clients: the same headers, the message as ``text/plain``
+    (git prints such a body as ``remote: ...``; it hides JSON), and on a 401 a Basic
+    challenge, since git sends credentials only after one."""
+    headers = error.response_headers()
+    if error.status == 401:
+        headers["WWW-Authenticate"] = BASIC_CHALLENGE
+    body = b"" if head else (error.message + "\n").encode()
+    return Response(body, status_code=error.status, headers=headers, media_type="text/plain")
+
+
 class BlobFileResponse(FileResponse):
     """A FileResponse with a large read size (Starlette's 64 KiB is 3-4x slower)."""
 

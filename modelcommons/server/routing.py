@@ -97,6 +97,8 @@ class Route:
     pattern: re.Pattern[str]
     handler: Handler
     web: bool = False
+    #: Errors as ``text/plain``, 401 with a Basic challenge: for git clients.
+    plain: bool = False
 
     @property
     def is_async(self) -> bool:
@@ -107,12 +109,21 @@ class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def add(self, methods: str, pattern: str, handler: Handler, *, web: bool = False) -> None:
-        """Register a route; ``web`` routes are pages (session auth, HTML errors)."""
+    def add(
+        self,
+        methods: str,
+        pattern: str,
+        handler: Handler,
+        *,
+        web: bool = False,
+        plain: bool = False,
+    ) -> None:
+        """Register a route; ``web`` routes are pages (session auth, HTML errors),
+        ``plain`` ones answer errors for git clients (see ``plain_error_response``)."""
         verbs = frozenset(methods.split())
         if "GET" in verbs:
             verbs |= {"HEAD"}
-        self.routes.append(Route(verbs, re.compile(f"^{pattern}$"), handler, web))
+        self.routes.append(Route(verbs, re.compile(f"^{pattern}$"), handler, web, plain))
 
     def match(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | bool | None:
         """The route and decoded params; ``False`` if the path exists for other methods."""

@@ -114,6 +114,8 @@ class _Plan:
 
     files: dict[str, dict[str, object]] = dataclasses.field(default_factory=dict)
     lfs: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: Paths this commit stores as LFS that no .gitattributes pattern covers.
+    untracked_lfs: list[str] = dataclasses.field(default_factory=list)
     readme_changed: bool = False
 
 
@@ -184,6 +186,8 @@ class Committer:
         patterns = self._lfs_patterns(reader, head_commit.tree_oid, request.operations)
         for op in request.operations:
             self._apply(session, repo, root, op, plan, patterns)
+        if plan.untracked_lfs:
+            self._track_lfs(session, root, plan)
         objects: list[dict[str, object]] = []
         tree_oid = _serialize(root, objects)
         signature = Signature(author, f"{author}@users.noreply.modelcommons", int(time.time()))
@@ -220,10 +224,53 @@ class Committer:
                     "refresh and try again."
                 )
             return None
-        repo.updated_at = utcnow()
-        if branch == repos.DEFAULT_BRANCH and plan.readme_changed:
-            self.observer.card_changed(session, reader, repo, commit_oid, tree_oid, author)
+        self.branch_moved(
+            session, reader, repo, branch, commit_oid, tree_oid, author, plan.readme_changed
+        )
         return commit_oid
+
+    def branch_moved(
+        self,
+        session: Session,
+        reader: TreeReader,
+        repo: Repo,
+        branch: str,
+        commit_oid: str,
+        tree_oid: str,
+        author: str,
+        readme_changed: bool,
+    ) -> None:
+        """What follows a branch head's move, in the same transaction: for a commit
+        made here and for one pushed over git alike (the rest of the hub hears of
+        both the same way)."""
+        repo.updated_at = utcnow()
+        if branch == repos.DEFAULT_BRANCH and readme_changed:
+            self.observer.card_changed(session, reader, repo, commit_oid, tree_oid, author)
+
+    def _track_lfs(self, session: Session, root: _Dir, plan: _Plan) -> None:
+        """Add a .gitattributes line for each file stored as LFS that no pattern
+        covers, so that a ``git lfs`` checkout turns its pointer into the file."""
+        current = root.children.get(".gitattributes")
+        text = ""
+        if isinstance(current, _Dir) or (isinstance(current, TreeEntry) and current.is_dir):
+            return  # a folder named .gitattributes: nothing git would read
+        if isinstance(current, TreeEntry):
+            row = plan.files.get(current.oid)
+            if row is None:
+                blob = session.get(FileBlob, current.oid)
+                if blob is None:
+                    return
+                row = {"sha256": blob.sha256, "size": blob.size, "lfs": blob.lfs}
+            size = int(str(row["size"]))
+            if row["lfs"] or size > 1024 * 1024:
+                return  # not a file the hub rewrites
+            text = self._read_small(str(row["sha256"]), size)
+        data = gitattributes.track(text, sorted(set(plan.untracked_lfs))).encode()
+        sha256 = self.hub.store_bytes(data)
+        oid = object_id("blob", data)
+        plan.files[oid] = {"oid": oid, "size": len(data), "sha256": sha256, "lfs": False}
+        root.children[".gitattributes"] = TreeEntry(".gitattributes", oid, is_dir=False)
+        root.dirty = True
 
     def _lfs_patterns(
         self, reader: TreeReader, tree: str, operations: Sequence[Operation]
@@ -270,8 +317,12 @@ class Committer:
                 isinstance(node.children.get(leaf), TreeEntry) and node.children[leaf].is_dir  # type: ignore[union-attr]
             ):
                 raise BadRequest(f"Cannot write file {op.path!r}: a folder with that name exists.")
+            old = node.children.get(leaf)
             node.children[leaf] = TreeEntry(
-                leaf, self._blob_for(session, repo, op, plan, patterns), is_dir=False
+                leaf,
+                self._blob_for(session, repo, op, plan, patterns),
+                is_dir=False,
+                executable=isinstance(old, TreeEntry) and old.executable,
             )
         else:
             existing = node.children.get(leaf)
@@ -299,6 +350,8 @@ class Committer:
             )
             if lfs:
                 plan.lfs[c.sha256] = c.size
+                if not gitattributes.matches(patterns, op.path):
+                    plan.untracked_lfs.append(op.path)
                 oid = object_id("blob", lfs_pointer(c.sha256, c.size))
             else:
                 assert c.git_oid is not None
@@ -322,6 +375,8 @@ class Committer:
             )
         oid = object_id("blob", lfs_pointer(op.lfs_oid, size))
         plan.files[oid] = {"oid": oid, "size": size, "sha256": op.lfs_oid, "lfs": True}
+        if not gitattributes.matches(patterns, op.path):
+            plan.untracked_lfs.append(op.path)
         return oid
 
 

@@ -1,8 +1,10 @@
-"""Which paths a repository's .gitattributes sends to git LFS."""
+"""Which paths a repository's .gitattributes sends to git LFS, and the lines that
+make git LFS expect a file the hub stores as LFS."""
 
 from __future__ import annotations
 
 import fnmatch
+import re
 import shlex
 
 DEFAULT = """\
@@ -51,10 +53,13 @@ def lfs_patterns(text: str) -> list[str]:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        try:
-            parts = shlex.split(line)
-        except ValueError:
-            continue
+        if line.startswith('"'):  # a C-quoted pattern
+            try:
+                parts = shlex.split(line)
+            except ValueError:
+                continue
+        else:  # backslashes escape glob characters: keep them for matches()
+            parts = line.split()
         if len(parts) >= 2 and "filter=lfs" in parts[1:]:
             patterns.append(parts[0])
     return patterns
@@ -63,10 +68,36 @@ def lfs_patterns(text: str) -> list[str]:
 def matches(patterns: list[str], path: str) -> bool:
     """git's rules, simplified: a pattern without '/' matches the basename at any depth."""
     base = path.rsplit("/", 1)[-1]
-    for pattern in patterns:
+    for pattern in map(_fnmatch_form, patterns):
         if "/" in pattern.rstrip("/"):
             if fnmatch.fnmatchcase(path, pattern.lstrip("/")):
                 return True
         elif fnmatch.fnmatchcase(base, pattern):
             return True
     return False
+
+
+_ESCAPED = re.compile(r"\\(.)")
+_GLOB = re.compile(r"([*?\[\\])")
+LFS_ATTRIBUTES = "filter=lfs diff=lfs merge=lfs -text"
+
+
+def _fnmatch_form(pattern: str) -> str:
+    """A gitattributes pattern as fnmatch reads it: ``[[:space:]]`` (what ``git lfs
+    track`` writes for a space) and backslash escapes become character classes."""
+    pattern = pattern.replace("[[:space:]]", "[ ]")
+    return _ESCAPED.sub(lambda m: f"[{m.group(1)}]", pattern)
+
+
+def lfs_line(path: str) -> str:
+    """The line that sends exactly ``path`` (anchored at the root) to git LFS, in the
+    form ``git lfs track`` writes: glob characters escaped, spaces as ``[[:space:]]``."""
+    pattern = _GLOB.sub(r"\\\1", path).replace(" ", "[[:space:]]")
+    return f"/{pattern} {LFS_ATTRIBUTES}\n"
+
+
+def track(text: str, paths: list[str]) -> str:
+    """``.gitattributes`` text with a line added for each of ``paths``."""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + "".join(lfs_line(p) for p in paths)

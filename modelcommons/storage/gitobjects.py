@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Iterable
 
 FILE_MODE = b"100644"
+EXEC_MODE = b"100755"
 DIR_MODE = b"40000"
 LFS_SPEC = "https://git-lfs.github.com/spec/v1"
 
@@ -35,6 +36,14 @@ class TreeEntry:
     name: str
     oid: str
     is_dir: bool
+    #: A file with git's executable mode (``100755``): pushed over git, kept as pushed.
+    executable: bool = False
+
+    @property
+    def mode(self) -> bytes:
+        if self.is_dir:
+            return DIR_MODE
+        return EXEC_MODE if self.executable else FILE_MODE
 
     def sort_key(self) -> bytes:
         # git orders trees as if directory names ended with "/".
@@ -45,7 +54,7 @@ class TreeEntry:
 def encode_tree(entries: Iterable[TreeEntry]) -> bytes:
     out = bytearray()
     for e in sorted(entries, key=TreeEntry.sort_key):
-        out += (DIR_MODE if e.is_dir else FILE_MODE) + b" " + e.name.encode() + b"\0"
+        out += e.mode + b" " + e.name.encode() + b"\0"
         out += bytes.fromhex(e.oid)
     return bytes(out)
 
@@ -59,7 +68,9 @@ def decode_tree(payload: bytes) -> list[TreeEntry]:
         mode = payload[pos:space]
         name = payload[space + 1 : nul].decode()
         oid = payload[nul + 1 : nul + 21].hex()
-        entries.append(TreeEntry(name=name, oid=oid, is_dir=mode == DIR_MODE))
+        entries.append(
+            TreeEntry(name=name, oid=oid, is_dir=mode == DIR_MODE, executable=mode == EXEC_MODE)
+        )
         pos = nul + 21
     return entries
 

@@ -167,10 +167,25 @@ def delete_ref(session: Session, repo: Repo, kind: str, name: str) -> None:
 
 def move_branch(session: Session, repo: Repo, branch: str, old: str, new: str) -> bool:
     """Compare-and-swap a branch head; False when someone else moved it first."""
+    return move_ref(session, repo, "branch", branch, old, new)
+
+
+def move_ref(session: Session, repo: Repo, kind: str, name: str, old: str, new: str) -> bool:
+    """Compare-and-swap a branch or tag; False when it is not at ``old`` (any more)."""
     result = session.execute(
         update(Ref)
-        .where(Ref.repo_id == repo.id, Ref.kind == "branch", Ref.name == branch, Ref.target == old)
+        .where(Ref.repo_id == repo.id, Ref.kind == kind, Ref.name == name, Ref.target == old)
         .values(target=new)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def delete_ref_at(session: Session, repo: Repo, kind: str, name: str, old: str) -> bool:
+    """Delete a branch or tag only while it is at ``old``; False otherwise."""
+    result = session.execute(
+        delete(Ref).where(
+            Ref.repo_id == repo.id, Ref.kind == kind, Ref.name == name, Ref.target == old
+        )
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -85,7 +85,7 @@ def check_path(path: str, max_length: int = 1024) -> str:
             raise BadRequest(
                 f"Invalid path {path!r}: empty, '.' and '..' segments are not allowed."
             )
-        if part == ".git":
+        if part.lower() == ".git":  # in any case: a case-insensitive disk is a git client's
             raise BadRequest(f"Invalid path {path!r}: '.git' is reserved.")
     return path
 
