@@ -38,10 +38,15 @@ class PipelineStep(Base):
 
 
 class BlobScan(Base):
-    """What the scanners found in one stored blob."""
+    """What the scanners found in one stored blob, read as a file of one profile (the
+    extension class its name gives it: ``pkl``, ``bin``, ``keras``..., ``""`` for
+    others), since a name decides how a loader reads the bytes."""
 
     __tablename__ = "blob_scans"
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    profile: Mapped[str] = mapped_column(String(16), primary_key=True)
+    #: A path it was first scanned under (for messages and rescans).
+    name: Mapped[str] = mapped_column(Text, default="")
     scanner_version: Mapped[str] = mapped_column(String(32))
     #: safe | suspicious | unsafe | error
     status: Mapped[str] = mapped_column(String(12))

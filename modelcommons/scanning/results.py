@@ -73,11 +73,11 @@ def statuses_of(
 ) -> dict[str, FileScanStatus]:
     """Status of the given ``(path, sha256, size)`` files of ``commit_oid``."""
     listed = list(files)
-    rows = store.lookup(session, (sha for _, sha, _ in listed))
+    rows = store.lookup(session, (store.key(sha, path) for path, sha, _ in listed))
     pending: bool | None = None
     out: dict[str, FileScanStatus] = {}
     for path, sha, size in listed:
-        row = rows.get(sha)
+        row = rows.get(store.key(sha, path))
         if row is None:
             if pending is None:
                 pending = step_status(session, repo, commit_oid) in ("queued", "running")

@@ -54,6 +54,20 @@ def scan_file(f: BinaryIO, path: str, size: int) -> FileReport:
     return FileReport()
 
 
+#: Extensions that change how a file is read (by us and by loaders).
+PROFILES = frozenset(
+    {"pkl", "pickle", "joblib", "pt", "pth", "bin", "ckpt", "dat", "data", "model", "gz"}
+    | {"keras", "h5", "hdf5", "safetensors", "onnx", "npy", "npz", "gguf"}
+)
+
+
+def profile(path: str) -> str:
+    """The extension class of a name: a blob's result is reused only for names of
+    the same class (bytes scanned as ``notes.txt`` are scanned again as ``x.pkl``)."""
+    ext = path.rsplit("/", 1)[-1].rsplit(".", 1)[-1].lower() if "." in path else ""
+    return ext if ext in PROFILES else ""
+
+
 def _is_tar(f: BinaryIO) -> bool:
     f.seek(257)
     magic = f.read(6)

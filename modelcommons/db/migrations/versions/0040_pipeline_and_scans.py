@@ -36,6 +36,8 @@ def upgrade() -> None:
     op.create_table(
         "blob_scans",
         sa.Column("sha256", sa.String(64), primary_key=True),
+        sa.Column("profile", sa.String(16), primary_key=True),
+        sa.Column("name", sa.Text(), nullable=False, server_default=""),
         sa.Column("scanner_version", sa.String(32), nullable=False),
         sa.Column("status", sa.String(12), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False, server_default=""),
