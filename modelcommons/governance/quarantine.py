@@ -106,9 +106,10 @@ class Quarantine:
 
 def _first_finding(report: str) -> str:
     data = json.loads(report or "{}")
-    for f in data.get("findings", []):
-        return str(f.get("message", ""))
     for i in data.get("imports", []):
         if i.get("safety") == "dangerous":
-            return f"imports {i.get('module')}.{i.get('name')}"
+            return f"it imports {i.get('module')}.{i.get('name')}"
+    for f in data.get("findings", []):
+        if f.get("severity") == "unsafe":
+            return str(f.get("message", ""))
     return "unsafe"
