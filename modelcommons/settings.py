@@ -84,6 +84,11 @@ class Settings:
     #: the findings) or "reject" (fail the commit). Namespaces may override it with
     #: ``commons policy set``.
     licence_policy: str = "warn"
+    #: What a file found ``unsafe`` by the scanners does: "warn" (flag it and show why)
+    #: or "quarantine" (everyone but the repository's admins gets 403 ``UnsafeFile``
+    #: for it, and it is left out of their listings). Namespaces may override it with
+    #: ``commons scan policy``.
+    scan_policy: str = "warn"
     #: Background jobs (staged release promotions): "sqlite" (embedded Huey queue in
     #: the data dir, consumed inside ``commons serve``), "redis" (at ``redis_url``),
     #: "memory" or "immediate" (tests: jobs run as they are enqueued).

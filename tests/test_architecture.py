@@ -29,6 +29,7 @@ _API_MAY = {
     "db",
     "gitserver",
     "governance",
+    "scanning",
     "search",
     "server",
     "storage",
@@ -46,18 +47,22 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "audit": frozenset({"db"}),
     "accounts": frozenset({"audit", "db", "validation"}),
     "storage": frozenset({"db", "validation"}),
-    "governance": frozenset({"storage", "accounts", "audit", "db", "validation"}),
+    "governance": frozenset({"storage", "accounts", "audit", "db", "scanning", "validation"}),
     "search": frozenset({"governance", "storage", "accounts", "db", "validation"}),
     "gitserver": frozenset({"storage", "accounts", "db", "validation"}),
+    "scanning": frozenset({"storage", "db"}),
+    "pipeline": frozenset({"scanning", "governance", "storage", "accounts", "db"}),
     "jobs": frozenset({"governance"}),
-    "hub": frozenset({"accounts", "audit", "db", "governance", "jobs", "search", "storage"}),
+    "hub": frozenset(
+        {"accounts", "audit", "db", "governance", "jobs", "pipeline", "search", "storage"}
+    ),
     "server": frozenset({"accounts", "validation"}),
     "api": frozenset(_API_MAY),
     "web": frozenset(_API_MAY | {"api"}),
     "app": frozenset({"accounts", "api", "hub", "server", "web"}),
     "cli": frozenset(
         {"accounts", "app", "audit", "db", "governance", "hub", "server", "storage"}
-        | {"search", "jobs", "validation"}
+        | {"search", "jobs", "validation", "pipeline", "scanning"}
     ),
     "__main__": frozenset({"cli"}),
 }

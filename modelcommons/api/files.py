@@ -17,6 +17,7 @@ from ..server.responses import BlobFileResponse, iso, json_response
 from ..server.routing import Ctx
 from ..storage import repos
 from ..storage.trees import DirInfo, Entry, FileInfo, TreeReader
+from . import security
 from .common import flag, load_repo, next_cursor, read_body, read_json, read_page
 
 EXPANDED_PAGE = 50
@@ -65,6 +66,7 @@ def tree(ctx: Ctx) -> Response:
                 c = last.get(doc["path"])
                 if c is not None:
                     doc["lastCommit"] = {"id": c.oid, "title": c.title, "date": iso(c.created_at)}
+            security.add_file_status(session, repo, sha, zip(docs, entries, strict=True))
     headers = next_cursor(ctx, offset + page) if len(items) > page else {}
     return json_response(docs, headers=headers)
 
@@ -75,10 +77,12 @@ async def paths_info(ctx: Ctx) -> Response:
         if not isinstance(body.get("paths", []), list):
             raise BadRequest('The body must be {"paths": [...]}.')
         paths = [str(p) for p in body.get("paths", [])]
+        expand = body.get("expand") in (True, "true", "True", "1")
     else:
         raw = await read_body(ctx)
         form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
         paths = form.get("paths", [])
+        expand = flag((form.get("expand") or [""])[-1])
     if len(paths) > 10_000:
         raise BadRequest("Ask for at most 10000 paths at a time.")
 
@@ -92,8 +96,11 @@ async def paths_info(ctx: Ctx) -> Response:
                 entry = reader.find(view.commit.tree_oid, p) if p else None
                 if entry is not None:
                     wanted.append((p, entry))
-            found = list(view.listed(reader, wanted))
-            return json_response([entry_json(e) for e in reader.describe(found)])
+            found = reader.describe(view.listed(reader, wanted))
+            docs = [entry_json(e) for e in found]
+            if expand:
+                security.add_file_status(session, repo, view.sha, zip(docs, found, strict=True))
+            return json_response(docs)
 
     return await ctx.run(work)
 
