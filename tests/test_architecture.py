@@ -29,6 +29,7 @@ _API_MAY = {
     "db",
     "gitserver",
     "governance",
+    "provenance",
     "search",
     "server",
     "storage",
@@ -49,6 +50,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "governance": frozenset({"storage", "accounts", "audit", "db", "validation"}),
     "search": frozenset({"governance", "storage", "accounts", "db", "validation"}),
     "gitserver": frozenset({"storage", "accounts", "db", "validation"}),
+    "provenance": frozenset({"governance", "storage", "accounts", "db", "validation"}),
     "jobs": frozenset({"governance"}),
     "hub": frozenset({"accounts", "audit", "db", "governance", "jobs", "search", "storage"}),
     "server": frozenset({"accounts", "validation"}),
@@ -57,7 +59,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "app": frozenset({"accounts", "api", "hub", "server", "web"}),
     "cli": frozenset(
         {"accounts", "app", "audit", "db", "governance", "hub", "server", "storage"}
-        | {"search", "jobs", "validation"}
+        | {"search", "jobs", "validation", "provenance"}
     ),
     "__main__": frozenset({"cli"}),
 }
