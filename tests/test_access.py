@@ -548,6 +548,14 @@ GLOBAL_OPS: dict[str, Op] = {
     ),
     "page-token-revoke": Op("self", "POST", revoke_spare, frozenset({303}), True),
     "page-account": Op("user", "GET", req("GET", "/settings/account"), page=True),
+    "page-keys": Op("user", "GET", req("GET", "/settings/keys"), page=True),
+    # Signed in: the key is then refused (400) or not found (404), for everyone.
+    "page-key-add": Op(
+        "user", "POST", form("/settings/keys", key="not a key"), frozenset({400}), True
+    ),
+    "page-key-remove": Op(
+        "user", "POST", form("/settings/keys/remove", fingerprint="0" * 64), frozenset({404}), True
+    ),
     "page-account-email": Op(
         "user", "POST", account_form("/settings/account/email", email="m{n}@example.org"), page=True
     ),

@@ -89,6 +89,7 @@ def licences(card: dict[str, Any]) -> list[dict[str, Any]]:
 def sections(readme: str) -> dict[str, list[str]]:
     """The card's considerations, from the body's headed sections."""
     found: dict[str, list[str]] = {}
+    readme = readme.lstrip()
     body = readme.split("\n---", 2)[-1] if readme.startswith("---") else readme
     current: str | None = None
     level = 0

@@ -25,6 +25,7 @@ from ..markdown import render_card
 from ..previews import diffs
 from ..templating import redirect, render
 from ..views import RepoCard, crumbs, path_segment, repo_path, rev_segment
+from .provenance import card_extras
 
 TREE_PAGE = 100
 HISTORY_PAGE = 50
@@ -132,6 +133,7 @@ def card_page(ctx: Ctx) -> Response:
             state = gating.describe(gating.newest(session, repo, ctx.principal.user_id), card)
         plan = releases.plan_of(session, repo)
         release = releases.describe(session, ctx.hub, repo, plan) if plan is not None else None
+        extras = card_extras(session, ctx, repo, view, card)  # signature, framework
         return render(
             ctx,
             "repo/card.html",
@@ -139,8 +141,9 @@ def card_page(ctx: Ctx) -> Response:
             access_state=state,
             release=release,
             card_html=card_html,
-            facts=_facts(repos.card_of(repo)),
-            snippets=_snippets(ctx, repo),
+            facts=extras.facts(_facts(repos.card_of(repo))),
+            snippets=extras.snippets + _snippets(ctx, repo),
+            provenance=extras,
             sha=view.sha if view else None,
             updated=view.commit.created_at if view else None,
             lineage=lineage.view(session, ctx.principal, repo),
