@@ -200,8 +200,12 @@ def test_signatures_sent_by_their_signer(sqlite_server: Server, tmp_path: Path) 
     ]
     r = httpx.post(url, content=json.dumps(bundle).encode(), headers=auth)
     assert r.status_code == 422 and "Invalid signature" in r.json()["error"]
-    r = httpx.post(url, content=b"not json", headers=auth)
-    assert r.status_code == 422
+    for hostile in (b"not json", b"[" * 100_000, b'{"a": NaN}', b"\xff\xfe"):
+        r = httpx.post(url, content=hostile, headers=auth)
+        assert r.status_code == 422 and "Invalid signature" in r.json()["error"], hostile[:9]
+    # A model.sig committed as an ordinary file is judged the same way.
+    api.upload_file(path_or_fileobj=b"[" * 100_000, path_in_repo="model.sig", repo_id=repo)
+    assert state(server, repo)["status"] == "invalid"
 
     # Keys the library cannot sign with are refused; removing the key unverifies.
     ed = (

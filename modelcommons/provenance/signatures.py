@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import json
 import pathlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -43,6 +42,7 @@ from ..errors import BadRequest, Unprocessable
 from ..storage.commits import AddFile, CommitRequest, StoredContent
 from ..storage.gitobjects import blob_hasher
 from ..storage.trees import FileInfo, TreeReader
+from ..validation.inputs import loads_json
 from .keys import load_public_key, short
 from .tables import SigningKey
 
@@ -222,6 +222,14 @@ class Checked:
     ignore_paths: list[str]
 
 
+def _json(raw: bytes, what: str) -> Any:
+    """Parsed with the hub's bounds on hostile JSON (depth, NaN, NUL), as ValueError."""
+    try:
+        return loads_json(raw, what)
+    except BadRequest as exc:
+        raise ValueError(exc.message.rstrip(".")) from exc
+
+
 def _pae(payload: bytes) -> bytes:
     """DSSE's pre-authentication encoding, what the envelope's signature signs."""
     return b"DSSEv1 %d %s %d %s" % (len(PAYLOAD_TYPE), PAYLOAD_TYPE.encode(), len(payload), payload)
@@ -243,10 +251,7 @@ class Unsupported(ValueError):
 def check_bundle(session: Session, raw: bytes) -> Checked:
     """Verify a bundle's envelope with the registered key it names. Raises
     ``LookupError`` (no such key), ``Unsupported`` or ``ValueError`` (invalid)."""
-    try:
-        bundle = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("not JSON") from exc
+    bundle = _json(raw, "the signature")
     if not isinstance(bundle, dict):
         raise ValueError("not a Sigstore bundle")
     material = bundle.get("verificationMaterial")
@@ -280,10 +285,7 @@ def check_bundle(session: Session, raw: bytes) -> Checked:
 
 
 def _statement(payload: bytes) -> tuple[dict[str, str], list[str]]:
-    try:
-        statement = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("the signed statement is not JSON") from exc
+    statement = _json(payload, "the signed statement")
     if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
         raise ValueError("the signed statement is not an in-toto statement")
     if statement.get("predicateType") != PREDICATE_TYPE:
