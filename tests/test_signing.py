@@ -96,6 +96,8 @@ def test_commons_sign_then_standard_cli_verifies_a_download(server: Server, tmp_
     assert doc["signer"] == user and doc["signedFiles"] == 3
     assert doc["summary"].startswith(f"signed by {user}, key SHA256:")
     assert doc["summary"].endswith(", verified")
+    page = httpx.get(f"{server.url}/{repo}/commit/main").text
+    assert f'signature-verified">verified</span> {doc["summary"]}' in page
     # The signed commit itself has no signature; the signature commit's parent is it.
     assert state(server, repo, signed_commit)["status"] == "unsigned"
     commits = api.list_repo_commits(repo)
@@ -113,6 +115,8 @@ def test_commons_sign_then_standard_cli_verifies_a_download(server: Server, tmp_
     doc = state(server, repo)
     assert doc["status"] == "mismatch" and doc["changed"] == ["weights.bin"], doc
     assert doc["summary"].endswith("no longer matches the files")
+    page = httpx.get(f"{server.url}/{repo}/commit/main").text
+    assert 'signature-mismatch">no longer matches</span>' in page and "(weights.bin)" in page
     # ... and the standard tool agrees on a fresh download.
     shutil.rmtree(folder)
     folder = Path(api.snapshot_download(repo, local_dir=tmp_path / "again"))

@@ -114,8 +114,14 @@ def card_extras(
     top = reader.walk(view.commit.tree_oid, "", recursive=False)
     names = {path for path, entry in view.listed(reader, top) if not entry.is_dir}
     library = library_of(card, names)
+    signature = signature_view(session, ctx, repo, view)
+    return CardExtras(library, snippets(ctx, repo, library, names), signature)
+
+
+def signature_view(session: Session, ctx: Ctx, repo: Repo, view: RevisionContent) -> dict[str, Any]:
+    """A revision's signature state as the pages show it (card and commit pages)."""
     state = signatures.verify_revision(session, ctx.hub, repo, view.sha)
-    signature = {
+    return {
         "status": state.status,
         "word": SIGNATURE_WORDS.get(state.status, state.status),
         "summary": state.summary,
@@ -124,7 +130,6 @@ def card_extras(
         "key": keys.short(state.key) if state.key else None,
         "changed": [p for p in (*state.changed, *state.missing, *state.extra) if view.listable(p)],
     }
-    return CardExtras(library, snippets(ctx, repo, library, names), signature)
 
 
 # ---------------------------------------------------------------- /settings/keys

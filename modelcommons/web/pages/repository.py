@@ -25,7 +25,7 @@ from ..markdown import render_card
 from ..previews import diffs
 from ..templating import redirect, render
 from ..views import RepoCard, crumbs, path_segment, repo_path, rev_segment
-from .provenance import card_extras
+from .provenance import card_extras, signature_view
 
 TREE_PAGE = 100
 HISTORY_PAGE = 50
@@ -316,6 +316,7 @@ def commit_page(ctx: Ctx) -> Response:
             body=body,
             parent=parent_oid,
             changes=changes,
+            signature=signature_view(session, ctx, repo, view),
         )
 
 
