@@ -50,7 +50,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "governance": frozenset({"storage", "accounts", "audit", "db", "validation"}),
     "search": frozenset({"governance", "storage", "accounts", "db", "validation"}),
     "gitserver": frozenset({"storage", "accounts", "db", "validation"}),
-    "provenance": frozenset({"governance", "storage", "accounts", "db", "validation"}),
+    "provenance": frozenset({"governance", "storage", "accounts", "audit", "db", "validation"}),
     "jobs": frozenset({"governance"}),
     "hub": frozenset({"accounts", "audit", "db", "governance", "jobs", "search", "storage"}),
     "server": frozenset({"accounts", "validation"}),

@@ -225,6 +225,9 @@ def test_signatures_sent_by_their_signer(sqlite_server: Server, tmp_path: Path) 
     )
     assert r.status_code == 403
     assert httpx.delete(f"{server.url}/api/signing-keys/{fingerprint}", headers=auth).is_success
+    log = httpx.get(f"{server.url}/api/audit-log/{user}", headers=auth).json()
+    kinds = [(e["kind"], e["data"].get("fingerprint")) for e in log if "signing_key" in e["kind"]]
+    assert kinds == [("signing_key.added", fingerprint), ("signing_key.removed", fingerprint)]
     commit = r = api.list_repo_commits(repo)[1].commit_id
     assert state(server, repo, commit)["status"] == "unknown-key"
 

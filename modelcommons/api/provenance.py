@@ -101,7 +101,7 @@ async def add_key(ctx: Ctx) -> Response:
             account = get_account(session, account_name)
             if not keys.may_manage(session, principal, account):
                 raise Forbidden(f"You may not manage the signing keys of {account.name}.")
-            row = keys.add_key(session, account.name, pem, title, principal.name)
+            row = keys.add_key(ctx.hub, session, account.name, pem, title, principal.name)
             return json_response(keys.describe(session, row))
 
     return await ctx.run(work)
@@ -113,7 +113,11 @@ async def delete_key(ctx: Ctx) -> Response:
 
     def work() -> Response:
         with ctx.hub.db.write() as session:
-            row = keys.remove_key(session, ctx.principal, ctx.params["fingerprint"])
+            principal = ctx.principal
+            assert principal is not None
+            row = keys.remove_key(
+                ctx.hub, session, principal, ctx.params["fingerprint"], principal.name
+            )
             return json_response({"removed": row.fingerprint})
 
     return await ctx.run(work)

@@ -114,7 +114,7 @@ def key_add(
 
     hub = hub_for(data_dir, database_url)
     with clean_errors(), hub.db.write() as session:
-        row = keys.add_key(session, account, pem_file.read_text(), title, "cli")
+        row = keys.add_key(hub, session, account, pem_file.read_text(), title, "cli")
         fp = row.fingerprint
     click.echo(f"Added key {keys.short(fp)} ({fp}) to {account}.")
 
@@ -144,6 +144,6 @@ def key_remove(fingerprint: str, data_dir: str | None, database_url: str | None)
 
     hub = hub_for(data_dir, database_url)
     with clean_errors(), hub.db.write() as session:
-        row = keys.remove_key(session, None, fingerprint)
+        row = keys.remove_key(hub, session, None, fingerprint, "cli")
         fp = row.fingerprint
     click.echo(f"Removed key {keys.short(fp)}.")

@@ -10,7 +10,9 @@ one account; an organisation's keys are managed by its admins.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from typing import TYPE_CHECKING, ClassVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -19,14 +21,35 @@ from sqlalchemy.orm import Session
 
 from ..accounts import Principal, roles
 from ..accounts.users import get_account
+from ..audit.events import Event
 from ..db.schema import Account
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from .tables import SigningKey
+
+if TYPE_CHECKING:
+    from ..hub import Hub
 
 #: Curves ``model-signing`` accepts (it refuses any other key).
 CURVES = ("secp256r1", "secp384r1", "secp521r1")
 MAX_PEM = 8192
 MAX_KEYS = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class SigningKeyAdded(Event):
+    """A public key was registered to an account (``namespace``)."""
+
+    kind: ClassVar[str] = "signing_key.added"
+    namespace: str = ""
+    fingerprint: str = ""
+    title: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class SigningKeyRemoved(Event):
+    kind: ClassVar[str] = "signing_key.removed"
+    namespace: str = ""
+    fingerprint: str = ""
 
 
 def load_public_key(pem: str) -> ec.EllipticCurvePublicKey:
@@ -72,8 +95,10 @@ def may_manage(session: Session, principal: Principal, account: Account) -> bool
     return roles.namespace_role(session, principal, account.name) == "admin"
 
 
-def add_key(session: Session, account_name: str, pem: str, title: str, added_by: str) -> SigningKey:
-    """Register a public key to an account (the caller has been checked)."""
+def add_key(
+    hub: Hub, session: Session, account_name: str, pem: str, title: str, added_by: str
+) -> SigningKey:
+    """Register a public key to an account (the caller has been checked), audited."""
     account = get_account(session, account_name)
     key = load_public_key(pem)
     title = title.strip()
@@ -94,6 +119,8 @@ def add_key(session: Session, account_name: str, pem: str, title: str, added_by:
     )
     session.add(row)
     session.flush()
+    event = SigningKeyAdded(added_by, namespace=account.name, fingerprint=fp, title=title)
+    hub.audit.record(session, event)
     return row
 
 
@@ -105,8 +132,10 @@ def list_keys(session: Session, account: Account) -> list[SigningKey]:
     )
 
 
-def remove_key(session: Session, principal: Principal | None, fp: str) -> SigningKey:
-    """Remove a key by (a unique prefix of 16+ hex digits of) its fingerprint."""
+def remove_key(
+    hub: Hub, session: Session, principal: Principal | None, fp: str, actor: str
+) -> SigningKey:
+    """Remove a key by (a unique prefix of 16+ hex digits of) its fingerprint, audited."""
     row = find_key(session, fp)
     if row is None:
         raise NotFound(f"No signing key {fp!r}.")
@@ -115,7 +144,14 @@ def remove_key(session: Session, principal: Principal | None, fp: str) -> Signin
         assert account is not None
         if not may_manage(session, principal, account):
             raise Forbidden("You may not manage this account's signing keys.")
+    owner = session.get(Account, row.account_id)
     session.delete(row)
+    hub.audit.record(
+        session,
+        SigningKeyRemoved(
+            actor, namespace=owner.name if owner else "", fingerprint=row.fingerprint
+        ),
+    )
     return row
 
 

@@ -177,7 +177,7 @@ async def add_key(ctx: Ctx) -> Response:
             account = get_account(session, owner)
             if not keys.may_manage(session, me, account):
                 raise BadRequest(f"You may not manage the signing keys of {owner}.")
-            keys.add_key(session, owner, pem, title, me.name)
+            keys.add_key(ctx.hub, session, owner, pem, title, me.name)
         return redirect(ctx, "/settings/keys")
 
     try:
@@ -196,7 +196,7 @@ async def remove_key(ctx: Ctx) -> Response:
 
     def work() -> Response:
         with ctx.hub.db.write() as session:
-            keys.remove_key(session, me, fingerprint)
+            keys.remove_key(ctx.hub, session, me, fingerprint, me.name)
         return redirect(ctx, "/settings/keys")
 
     return await ctx.run(work)
