@@ -278,6 +278,8 @@ REPO_OPS: dict[str, Op] = {
     "likers": Op("read", "GET", req("GET", M + "/likers")),
     "lineage": Op("read", "GET", req("GET", M + "/lineage")),
     "release-plan": Op("read", "GET", req("GET", M + "/release-plan")),
+    "signature": Op("read", "GET", req("GET", M + "/signature")),
+    "sbom": Op("read", "GET", req("GET", M + "/sbom")),
     "resolve-open": Op("read", "GET", req("GET", P + "/resolve/main/.gitattributes")),
     "resolve-head": Op("read", "HEAD", req("HEAD", P + "/resolve/main/.gitattributes")),
     "raw-open": Op("read", "GET", req("GET", P + "/raw/main/.gitattributes")),
@@ -322,6 +324,10 @@ REPO_OPS: dict[str, Op] = {
         req("POST", M + "/preupload/main", json={"files": [{"path": "a", "size": 1}]}),
     ),
     "commit": Op("write", "POST", commit),
+    # Passed the access check: the hub then refuses a signature that is not one (422).
+    "signature-post": Op(
+        "write", "POST", req("POST", M + "/signature", content=b"{}"), frozenset({422})
+    ),
     "branch": Op("write", "POST", req("POST", M + "/branch/b{n}")),
     "branch-delete": Op("write", "DELETE", delete_branch),
     "tag": Op("write", "POST", req("POST", M + "/tag/main", json={"tag": "t{n}"})),
@@ -518,6 +524,14 @@ GLOBAL_OPS: dict[str, Op] = {
     ),
     "lfs-download-signed": Op("public", "GET", req("GET", "{signed_download}")),
     "whoami": Op("user", "GET", req("GET", "/api/whoami-v2")),
+    "signing-keys": Op("public", "GET", req("GET", "/api/signing-keys/{org}")),
+    # Signed in: the key is then refused (400) or not found (404), for everyone.
+    "signing-key-add": Op(
+        "user", "POST", req("POST", "/api/signing-keys", json={"key": "x"}), frozenset({400})
+    ),
+    "signing-key-delete": Op(
+        "user", "DELETE", req("DELETE", "/api/signing-keys/" + "0" * 64), frozenset({404})
+    ),
     "create": Op(
         "ns-write",
         "POST",
@@ -534,6 +548,14 @@ GLOBAL_OPS: dict[str, Op] = {
     ),
     "page-token-revoke": Op("self", "POST", revoke_spare, frozenset({303}), True),
     "page-account": Op("user", "GET", req("GET", "/settings/account"), page=True),
+    "page-keys": Op("user", "GET", req("GET", "/settings/keys"), page=True),
+    # Signed in: the key is then refused (400) or not found (404), for everyone.
+    "page-key-add": Op(
+        "user", "POST", form("/settings/keys", key="not a key"), frozenset({400}), True
+    ),
+    "page-key-remove": Op(
+        "user", "POST", form("/settings/keys/remove", fingerprint="0" * 64), frozenset({404}), True
+    ),
     "page-account-email": Op(
         "user", "POST", account_form("/settings/account/email", email="m{n}@example.org"), page=True
     ),

@@ -30,6 +30,7 @@ _API_MAY = {
     "gitserver",
     "governance",
     "scanning",
+    "provenance",
     "search",
     "server",
     "storage",
@@ -52,6 +53,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "gitserver": frozenset({"storage", "accounts", "db", "validation"}),
     "scanning": frozenset({"storage", "db"}),
     "pipeline": frozenset({"scanning", "governance", "storage", "accounts", "db"}),
+    "provenance": frozenset(
+        {"governance", "scanning", "storage", "accounts", "audit", "db", "validation"}
+    ),
     "jobs": frozenset({"governance"}),
     "hub": frozenset(
         {"accounts", "audit", "db", "governance", "jobs", "pipeline", "search", "storage"}
@@ -62,7 +66,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "app": frozenset({"accounts", "api", "hub", "server", "web"}),
     "cli": frozenset(
         {"accounts", "app", "audit", "db", "governance", "hub", "server", "storage"}
-        | {"search", "jobs", "validation", "pipeline", "scanning"}
+        | {"search", "jobs", "validation", "pipeline", "scanning", "provenance"}
     ),
     "__main__": frozenset({"cli"}),
 }

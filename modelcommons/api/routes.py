@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..server.routing import PREFIX, REPO, REV, Router, T
 from . import access_requests, audit, files, git, likes, lineage, refs, releases, repos, uploads
+from .provenance import add_routes as add_provenance_routes
 
 
 def add_routes(r: Router) -> None:
@@ -64,3 +65,4 @@ def add_routes(r: Router) -> None:
     r.add("GET", f"{api}/audit-log", audit.repo_log)
     r.add("GET", f"{api}/lineage", lineage.lineage_of)
     r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
+    add_provenance_routes(r)  # signed revisions, signing keys, bills of materials
