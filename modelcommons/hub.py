@@ -25,6 +25,7 @@ from .storage.blobs import BlobStore, open_blob_store
 from .storage.commits import Committer
 from .storage.signed_urls import UrlSigner
 from .storage.trees import TreeCache
+from .xet.tokens import XetSigner
 
 
 class Hub:
@@ -38,6 +39,8 @@ class Hub:
         #: another salt, so that neither kind of URL works as the other.
         self.signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "upload")
         self.download_signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "download")
+        #: Signs Xet CAS tokens and xorb range URLs.
+        self.xet_signer = XetSigner(self._secret(), settings.xet_token_ttl_seconds)
         self.committer = Committer(self, CardUpdates(self))
         self.audit = AuditLog(
             settings.data_dir / "audit-anchors.log",

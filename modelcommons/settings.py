@@ -67,6 +67,12 @@ class Settings:
     #: Branches a git push may not rewind (force-push) or delete: comma-separated
     #: patterns (``main,release/*``).
     protected_branches: str = "main"
+    #: Xet: how long a CAS token (and a xorb range URL) stays valid; the client
+    #: asks for a new token before it expires.
+    xet_token_ttl_seconds: int = 900
+    #: Xet: the CAS's URL as clients are told it (``casUrl``). Unset: ``/cas`` on
+    #: this hub, served by the same process.
+    xet_cas_url: str | None = None
     #: How long signed LFS upload URLs stay valid.
     lfs_url_ttl_seconds: int = 3600
     #: Multipart LFS uploads are offered for objects above this size.

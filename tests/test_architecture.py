@@ -33,6 +33,7 @@ _API_MAY = {
     "server",
     "storage",
     "validation",
+    "xet",
 }
 
 #: What each unit may import besides itself and FOUNDATION.
@@ -49,8 +50,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "governance": frozenset({"storage", "accounts", "audit", "db", "validation"}),
     "search": frozenset({"governance", "storage", "accounts", "db", "validation"}),
     "gitserver": frozenset({"storage", "accounts", "db", "validation"}),
+    "xet": frozenset({"storage", "accounts", "governance", "db", "validation"}),
     "jobs": frozenset({"governance"}),
-    "hub": frozenset({"accounts", "audit", "db", "governance", "jobs", "search", "storage"}),
+    "hub": frozenset({"accounts", "audit", "db", "governance", "jobs", "search", "storage", "xet"}),
     "server": frozenset({"accounts", "validation"}),
     "api": frozenset(_API_MAY),
     "web": frozenset(_API_MAY | {"api"}),

@@ -23,7 +23,6 @@ from ..errors import (
     NotFound,
     PayloadTooLarge,
     RepoNotFound,
-    XetNotSupported,
 )
 from ..governance import access, licence_checks
 from ..server.responses import BlobFileResponse, json_response
@@ -515,7 +514,3 @@ def lfs_download(ctx: Ctx) -> Response:
         media_type="application/octet-stream",
         chunk_size=ctx.hub.settings.download_chunk_bytes,
     )
-
-
-def xet_token(ctx: Ctx) -> Response:
-    raise XetNotSupported()
