@@ -59,7 +59,7 @@ def tree(ctx: Ctx) -> Response:
             if i >= offset:
                 items.append(item)
         entries = reader.describe(items[:page])
-        docs = [entry_json(e) for e in entries]
+        docs = xet.with_hashes(session, [entry_json(e) for e in entries])
         if expand:
             last = repos.last_changes(session, reader, repo, sha, {e.path: e.oid for e in entries})
             for doc in docs:
@@ -94,7 +94,8 @@ async def paths_info(ctx: Ctx) -> Response:
                 if entry is not None:
                     wanted.append((p, entry))
             found = list(view.listed(reader, wanted))
-            return json_response([entry_json(e) for e in reader.describe(found)])
+            docs = [entry_json(e) for e in reader.describe(found)]
+            return json_response(xet.with_hashes(session, docs))
 
     return await ctx.run(work)
 

@@ -340,6 +340,22 @@ def stored_file(session: Any, sha256: str) -> XetFile | None:
     return store.file_by_sha256(session, sha256)
 
 
+def with_hashes(session: Any, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tree and paths-info entries of Xet-stored files carry ``xetHash``, so that the
+    Xet client downloads them through the CAS without asking resolve first."""
+    wanted = sorted({d["lfs"]["oid"] for d in docs if "lfs" in d})
+    found: dict[str, str] = {}
+    for i in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(XetFile.sha256, XetFile.hash).where(XetFile.sha256.in_(wanted[i : i + 500]))
+        )
+        found.update({sha: h for sha, h in rows})
+    for d in docs:
+        if "lfs" in d and d["lfs"]["oid"] in found:
+            d["xetHash"] = found[d["lfs"]["oid"]]
+    return docs
+
+
 def download_headers(ctx: Ctx, row: XetFile, commit: str) -> dict[str, str]:
     """What makes a Xet client download through the CAS: the file hash and where to
     get a read token (for the resolved commit)."""

@@ -113,24 +113,45 @@ def parse(blocks: Iterator[bytes]) -> Shard:
     return Shard(files, xorbs)
 
 
+def _key(h: bytes) -> int:
+    """A hash's lookup key: its first 8 bytes as a little-endian u64."""
+    return int.from_bytes(h[:8], "little")
+
+
 def dedup_answer(xorbs: Sequence[tuple[bytes, Sequence[Chunk]]], key: bytes, ttl: int) -> bytes:
-    """A shard with no files and the given xorbs, every chunk hash keyed with ``key``
-    (``keyed`` is applied by the caller), with the footer that carries the key."""
+    """A shard with no files and the given xorbs (chunk hashes already keyed with
+    ``key`` by the caller), their lookup tables, and the footer that carries the key:
+    what a client loads into its own shard cache to find chunks it holds."""
     out = bytearray(TAG + struct.pack("<QQ", HEADER_VERSION, FOOTER_SIZE))
     file_info = len(out)
     out += BOOKEND + bytes(16)
     cas_info = len(out)
-    for xorb, chunks in xorbs:
+    xorb_lookup: list[tuple[int, int]] = []
+    chunk_lookup: list[tuple[int, int, int]] = []
+    index = 0
+    for xorb, chunks in sorted(xorbs, key=lambda x: _key(x[0])):
+        xorb_lookup.append((_key(xorb), index))
         raw = sum(c.size for c in chunks)
         out += _CAS.pack(xorb, 0, len(chunks), raw, 0)
         position = 0
-        for c in chunks:
+        for i, c in enumerate(chunks):
             out += _CHUNK.pack(c.hash, position, c.size)
+            chunk_lookup.append((_key(c.hash), index, i))
             position += c.size
+        index += 1 + len(chunks)
     out += BOOKEND + bytes(16)
+    file_lookup = len(out)
+    xorb_offset = len(out)
+    for k, i in xorb_lookup:
+        out += struct.pack("<QI", k, i)
+    chunk_offset = len(out)
+    for k, i, j in sorted(chunk_lookup):
+        out += struct.pack("<QII", k, i, j)
     footer_offset = len(out)
     now = int(time.time())
-    out += struct.pack("<QQQ", FOOTER_VERSION, file_info, cas_info)
-    out += bytes(48) + key + struct.pack("<QQ", now, now + ttl) + bytes(72)
-    out += struct.pack("<Q", footer_offset)
+    out += struct.pack("<5Q", FOOTER_VERSION, file_info, cas_info, file_lookup, 0)
+    out += struct.pack("<QQQQ", xorb_offset, len(xorb_lookup), chunk_offset, len(chunk_lookup))
+    out += key + struct.pack("<QQ", now, now + ttl) + bytes(48)
+    out += struct.pack("<QQQQ", 0, 0, 0, footer_offset)
+    assert len(out) - footer_offset == FOOTER_SIZE
     return bytes(out)
