@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from huggingface_hub import HfApi
+from huggingface_hub.hf_api import RepoFile
 
 from .clients import client_env, run_python
 from .conftest import Server
@@ -20,6 +21,7 @@ from .conftest import Server
 UPLOAD = r"""
 import sys, json
 from huggingface_hub import HfApi
+from huggingface_hub.hf_api import RepoFile
 a = json.loads(sys.argv[1])
 api = HfApi()
 api.create_repo(a["repo"], exist_ok=True, private=a.get("private", False))
@@ -76,7 +78,7 @@ def test_stock_client_uploads_above_the_ceiling_and_downloads_every_way(
     sha = hashlib.sha256(data).hexdigest()
     # Git holds an LFS pointer with the sha256 the hub computed.
     tree = HfApi(endpoint=srv.url, token=token).list_repo_tree(repo)
-    entry = next(f for f in tree if f.path == "model.safetensors")
+    entry = next(f for f in tree if isinstance(f, RepoFile) and f.path == "model.safetensors")
     assert entry.lfs is not None and entry.lfs.sha256 == sha and entry.size == len(data)
     assert getattr(entry, "xet_hash", None)
     # Through Xet (the stock client), and through plain HTTP (Xet disabled).
