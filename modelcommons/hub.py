@@ -25,6 +25,7 @@ from .storage.blobs import BlobStore, open_blob_store
 from .storage.commits import Committer
 from .storage.signed_urls import UrlSigner
 from .storage.trees import TreeCache
+from .xet.blobstore import XetBackedStore
 from .xet.tokens import XetSigner
 
 
@@ -33,7 +34,8 @@ class Hub:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.resolved_database_url)
-        self.blobs: BlobStore = open_blob_store(settings.blob_dir)
+        #: Files held as Xet chunks read through it like any blob (xet/blobstore.py).
+        self.blobs: BlobStore = XetBackedStore(open_blob_store(settings.blob_dir), self.db)
         self.tree_cache = TreeCache()
         #: Signs LFS upload URLs; ``download_signer`` signs download URLs, with
         #: another salt, so that neither kind of URL works as the other.
