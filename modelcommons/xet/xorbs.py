@@ -57,24 +57,42 @@ class ParsedXorb:
 
 
 class Reader:
-    """Exact reads over an iterator of byte blocks (a staged file, a blob range)."""
+    """Exact reads over an iterator of byte blocks (a staged file, a blob range),
+    copying only the bytes asked for."""
 
     def __init__(self, blocks: Iterator[bytes]) -> None:
         self._blocks = blocks
-        self._buf = bytearray()
+        self._block = b""
+        self._pos = 0
         self.position = 0
 
     def read(self, n: int) -> bytes:
         """Up to ``n`` bytes; fewer only at the end."""
-        while len(self._buf) < n:
-            block = next(self._blocks, None)
-            if block is None:
-                break
-            self._buf += block
-        out = bytes(self._buf[:n])
-        del self._buf[:n]
+        end = self._pos + n
+        if end <= len(self._block):
+            out = self._block[self._pos : end]
+            self._pos = end
+        else:
+            parts = [self._block[self._pos :]]
+            got = len(parts[0])
+            self._block, self._pos = b"", 0
+            while got < n:
+                block = next(self._blocks, None)
+                if block is None:
+                    break
+                take = min(n - got, len(block))
+                parts.append(block[:take])
+                got += take
+                self._block, self._pos = block, take
+            out = b"".join(parts)
         self.position += len(out)
         return out
+
+    def unread(self, data: bytes) -> None:
+        """Give back bytes just read (to look at them again)."""
+        self._block = data + self._block[self._pos :]
+        self._pos = 0
+        self.position -= len(data)
 
     def exact(self, n: int, what: str) -> bytes:
         out = self.read(n)
@@ -129,8 +147,7 @@ def read_chunk(reader: Reader) -> tuple[bytes, int] | None:
     if not head:
         return None
     if len(head) < _HEADER.size or head[:1] == FOOTER_IDENT[:1]:
-        reader._buf[:0] = head  # not a chunk: give the bytes back for the footer
-        reader.position -= len(head)
+        reader.unread(head)  # not a chunk: give the bytes back for the footer
         return None
     version, csize_b, scheme, size_b = _HEADER.unpack(head)
     csize, size = _u24(csize_b), _u24(size_b)
