@@ -42,7 +42,7 @@ class BadFile(BadRequest):
 class StoredXorb:
     hash: str
     blob: str
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]
     data_end: int
 
     def byte_range(self, start: int, end: int) -> tuple[int, int]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import overload
 
 import lz4.frame
 
@@ -209,5 +210,34 @@ def _check_footer(reader: Reader, xorb_hash: bytes, chunks: list[Chunk]) -> None
     del rest
 
 
-def unpack_index(index: bytes) -> list[Chunk]:
-    return [Chunk(h, o, s) for h, o, s in INDEX.iter_unpack(index)]
+class ChunkIndex(Sequence[Chunk]):
+    """A stored xorb's chunks, read from its packed index as they are asked for: 40
+    bytes a chunk in memory, whatever the file's size."""
+
+    def __init__(self, index: bytes) -> None:
+        if len(index) % INDEX.size:
+            raise ValueError("a chunk index is a whole number of entries")
+        self._index = index
+
+    def __len__(self) -> int:
+        return len(self._index) // INDEX.size
+
+    @overload
+    def __getitem__(self, i: int) -> Chunk: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Chunk]: ...
+    def __getitem__(self, i: int | slice) -> Chunk | Sequence[Chunk]:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if step != 1:
+                raise ValueError("contiguous slices only")
+            return ChunkIndex(self._index[start * INDEX.size : max(stop, start) * INDEX.size])
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return Chunk(*INDEX.unpack_from(self._index, i * INDEX.size))
+
+
+def unpack_index(index: bytes) -> ChunkIndex:
+    return ChunkIndex(index)
