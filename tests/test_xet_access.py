@@ -267,3 +267,70 @@ def test_expired_and_forged_tokens_are_refused(repo_name: str) -> None:
         assert put_xorb(srv, forged, name, body).status_code == 401
     finally:
         srv.close()
+
+
+PLAN = {
+    "stages": [
+        {"name": "owners", "audience": "owners", "opens": {"files": ["staged/*"]}},
+        {"name": "everyone", "audience": "public", "opens": {"files": ["staged/*"]}},
+    ],
+    "rationale": "a staged release",
+}
+
+
+def test_release_plans_and_revoked_credentials_hold_for_xet(
+    cas_server: Server, repo_name: str
+) -> None:
+    srv = cas_server
+    alice, bob = srv.user("alice"), srv.user("bob")
+    repo = f"alice/{repo_name}"
+    HfApi(endpoint=srv.url, token=alice).create_repo(repo)
+    _, auth = xet_token(srv, alice, repo, "write")
+    mine = chunks(10, 3)
+    name, body = xet_wire.xorb(mine)
+    assert put_xorb(srv, auth, name, body).status_code == 200
+    assert put_shard(srv, auth, xet_wire.shard([(mine, "", [(name, 0, 3)])])).status_code == 200
+    data = b"".join(mine)
+    lines = [
+        {"key": "header", "value": {"summary": "staged"}},
+        {
+            "key": "lfsFile",
+            "value": {
+                "path": "staged/w.bin",
+                "algo": "sha256",
+                "oid": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+            },
+        },
+    ]
+    r = httpx.post(
+        f"{srv.url}/api/models/{repo}/commit/main",
+        content="\n".join(json.dumps(x) for x in lines),
+        headers={"Authorization": f"Bearer {alice}"},
+    )
+    assert r.status_code == 200, r.text
+    r = httpx.put(
+        f"{srv.url}/api/models/{repo}/release-plan",
+        json=PLAN,
+        headers={"Authorization": f"Bearer {alice}"},
+    )
+    assert r.status_code == 200, r.text
+    file_id = xet_wire.file_id(mine)
+    # Bob may read the repository but not the staged file: not through Xet either.
+    status, bob_read = xet_token(srv, bob, repo, "read")
+    assert status == 200
+    r = httpx.get(f"{srv.url}/cas/v1/reconstructions/{file_id}", headers=bob_read)
+    assert r.status_code in (403, 404), r.text
+    resolve = httpx.get(
+        f"{srv.url}/{repo}/resolve/main/staged/w.bin", headers={"Authorization": f"Bearer {bob}"}
+    )
+    assert resolve.status_code in (403, 404)
+    # A Xet token dies with the hub token it was issued on.
+    spare = srv.cli("token", "create", "alice", "--write", "--name", f"s{repo_name}")
+    spare_token = spare.stdout.strip().splitlines()[-1]
+    _, spare_auth = xet_token(srv, spare_token, repo, "read")
+    r = httpx.get(f"{srv.url}/cas/v1/reconstructions/{file_id}", headers=spare_auth)
+    assert r.status_code == 200
+    srv.cli("token", "revoke", "alice", f"s{repo_name}")
+    r = httpx.get(f"{srv.url}/cas/v1/reconstructions/{file_id}", headers=spare_auth)
+    assert r.status_code == 401
