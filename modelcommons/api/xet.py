@@ -188,7 +188,7 @@ def _register_shard(
     new = False
     with hub.db.write() as session:
         for entry, sha256, size in checked:
-            new = store.register_file(session, entry, sha256, size, grant.repo_id) or new
+            new = store.register_file(session, entry, sha256, size, grant.repo_id, stored) or new
     return 1 if new else 0
 
 
@@ -202,10 +202,10 @@ def dedup_query(ctx: Ctx) -> Response:
     grant, principal = _authorize(ctx, "read")
     with ctx.hub.db.read() as session:
         candidates = list(
-            session.scalars(select(XetDedup.xorb).where(XetDedup.chunk == chunk).limit(32))
+            session.scalars(select(XetDedup.xorb).where(XetDedup.chunk == chunk).limit(64))
         )
         allowed = store.usable(session, principal, grant.repo_id, candidates)
-        stored = store.load_xorbs(session, sorted(allowed)[:8])
+        stored = store.load_xorbs(session, sorted(allowed)[: 2 * store.DEDUP_WINDOW])
     if not stored:
         raise NotFound("No chunk like this that you may build on.")
     key = secrets.token_bytes(32)

@@ -229,8 +229,43 @@ def file_sha256(
     return h.hexdigest()
 
 
+#: Distinct xorbs ahead of a chunk, in the file's order, that a dedup query for that
+#: chunk answers with (about this many times 64 MiB of the file).
+DEDUP_WINDOW = 8
+
+
+def dedup_rows(entry: shards.FileEntry, stored: dict[str, StoredXorb]) -> list[dict[str, str]]:
+    """Index a file for the global dedup query: its first chunk and every eligible
+    chunk lead to the xorb holding it and the next xorbs the file uses. A client
+    queries only eligible chunks (about one per 64 MiB), so without the window the
+    xorbs between them would never be found."""
+    order: list[str] = []
+    for t in entry.terms:
+        name = hashing.to_hex(t.xorb)
+        if not order or order[-1] != name:
+            order.append(name)
+    rows: dict[tuple[str, str], None] = {}
+    at = 0
+    for i, t in enumerate(entry.terms):
+        name = hashing.to_hex(t.xorb)
+        while order[at] != name:
+            at += 1
+        ahead = list(dict.fromkeys(order[at : at + 4 * DEDUP_WINDOW]))[:DEDUP_WINDOW]
+        chunks = stored[name].chunks[t.start : t.end]
+        for j, c in enumerate(chunks):
+            if (i == 0 and j == 0) or hashing.dedup_eligible(c.hash):
+                for x in ahead:
+                    rows[(hashing.to_hex(c.hash), x)] = None
+    return [{"chunk": c, "xorb": x} for c, x in rows]
+
+
 def register_file(
-    session: Session, entry: shards.FileEntry, sha256: str, size: int, repo_id: int
+    session: Session,
+    entry: shards.FileEntry,
+    sha256: str,
+    size: int,
+    repo_id: int,
+    stored: dict[str, StoredXorb],
 ) -> bool:
     name = hashing.to_hex(entry.hash)
     known = session.get(XetFile, name) is not None
@@ -243,6 +278,8 @@ def register_file(
     insert_ignore(session, RepoLfsObject, [{"repo_id": repo_id, "oid": sha256}])
     used = sorted({hashing.to_hex(t.xorb) for t in entry.terms})
     insert_ignore(session, XetXorbRepo, [{"xorb": x, "repo_id": repo_id} for x in used])
+    if not known:
+        insert_ignore(session, XetDedup, dedup_rows(entry, stored))
     return not known
 
 
