@@ -161,3 +161,27 @@ def test_random_data_costs_little_overhead(
     upload(srv, srv.user("alice"), tmp_path / "r", f"alice/{repo_name}", src, "r.bin")
     grew = stored_bytes(srv) - before
     assert len(data) <= grew <= 1.01 * len(data)
+
+
+def test_server_memory_stays_flat(tmp_path: Path, repo_name: str) -> None:
+    """A 256 MB Xet upload (four xorbs, sent in parallel), then downloads through Xet
+    and plain HTTP: the server's peak RSS grows by less than 100 MB."""
+    srv = Server("sqlite", regular_upload_max_bytes=1_000_000, log_requests="false")
+    srv.start()
+    try:
+        token = srv.user("alice")
+        src = tmp_path / "big.bin"
+        with open(src, "wb") as f:
+            for i in range(32):
+                f.write(weights(8_000_000, 100 + i))
+        base = srv.rss_kb()
+        srv.reset_high_water()
+        repo = f"alice/{repo_name}"
+        upload(srv, token, tmp_path / "u", repo, src, "big.bin")
+        for extra in ({}, {"HF_HUB_DISABLE_XET": "1"}):
+            env = client_env(srv, token, tmp_path / f"d{len(extra)}", **extra)
+            run_python(DOWNLOAD, {"repo": repo, "name": "big.bin"}, env)
+        growth = srv.rss_high_water_kb() - base
+        assert growth < 100 * 1024, f"server memory grew by {growth // 1024} MiB"
+    finally:
+        srv.close()

@@ -213,7 +213,7 @@ def _blocks(f: object, length: int) -> Iterator[bytes]:
     read = f.read  # type: ignore[attr-defined]
     left = length
     while left > 0:
-        block = read(min(left, 4 * 1024 * 1024))
+        block = read(min(left, 1024 * 1024))
         if not block:
             return
         left -= len(block)
