@@ -10,8 +10,9 @@ valid and still have write (resp. read) access to the repository.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,29 @@ _SLOTS = 2
 _receiving: asyncio.Semaphore | None = None
 
 
-def _slots() -> asyncio.Semaphore:
+#: How long an upload waits for a slot before it is told to retry (503, which the
+#: client retries): a stalled upload cannot hold the others forever.
+_WAIT_SECONDS = 120.0
+
+
+class Busy(HubError):
+    status = 503
+    code = "Busy"
+
+
+@contextlib.asynccontextmanager
+async def _slots() -> AsyncIterator[None]:
     global _receiving
     if _receiving is None:
         _receiving = asyncio.Semaphore(_SLOTS)
-    return _receiving
+    try:
+        await asyncio.wait_for(_receiving.acquire(), _WAIT_SECONDS)
+    except TimeoutError as exc:
+        raise Busy("The CAS is busy with other uploads; retry.") from exc
+    try:
+        yield
+    finally:
+        _receiving.release()
 
 
 class RangeNotSatisfiable(HubError):
