@@ -35,6 +35,7 @@ _API_MAY = {
     "server",
     "storage",
     "validation",
+    "xet",
 }
 
 #: What each unit may import besides itself and FOUNDATION.
@@ -51,6 +52,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "governance": frozenset({"storage", "accounts", "audit", "db", "scanning", "validation"}),
     "search": frozenset({"governance", "storage", "accounts", "db", "validation"}),
     "gitserver": frozenset({"storage", "accounts", "db", "validation"}),
+    "xet": frozenset({"storage", "accounts", "governance", "db", "validation"}),
     "scanning": frozenset({"storage", "db"}),
     "pipeline": frozenset({"scanning", "governance", "storage", "accounts", "db"}),
     "provenance": frozenset(
@@ -58,7 +60,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     ),
     "jobs": frozenset({"governance"}),
     "hub": frozenset(
-        {"accounts", "audit", "db", "governance", "jobs", "pipeline", "search", "storage"}
+        {"accounts", "audit", "db", "governance", "jobs", "pipeline", "search", "storage", "xet"}
     ),
     "server": frozenset({"accounts", "validation"}),
     "api": frozenset(_API_MAY),
