@@ -21,7 +21,8 @@ from .governance.card_updates import CardUpdates
 from .jobs import Jobs
 from .search import SearchIndex, open_search_index
 from .settings import Settings
-from .storage.blobs import BlobStore, open_blob_store
+from .storage.backends import open_blob_store
+from .storage.blobs import BlobStore
 from .storage.commits import Committer
 from .storage.signed_urls import UrlSigner
 from .storage.trees import TreeCache
@@ -32,7 +33,7 @@ class Hub:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.resolved_database_url)
-        self.blobs: BlobStore = open_blob_store(settings.blob_dir)
+        self.blobs: BlobStore = open_blob_store(settings)
         self.tree_cache = TreeCache()
         #: Signs LFS upload URLs; ``download_signer`` signs download URLs, with
         #: another salt, so that neither kind of URL works as the other.

@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from .s3 import S3Target, s3_target
+
 # The client reads its cache location at import time; keep it out of ~.
 _HF_HOME = tempfile.mkdtemp(prefix="commons-hf-home-")
 os.environ["HF_HOME"] = _HF_HOME
@@ -165,7 +167,7 @@ class Server:
 
             from modelcommons.cli import main
 
-            settings = {k: v for k, v in self.env.items() if k.startswith("COMMONS_")}
+            settings = {k: v for k, v in self.env.items() if k.startswith(("COMMONS_", "AWS_"))}
             ran = CliRunner().invoke(main, [*args, *self.db_args], input=input, env=settings)
             if ran.exception is not None and not isinstance(ran.exception, SystemExit):
                 raise ran.exception
@@ -235,6 +237,21 @@ def lfs_server() -> Iterator[Server]:
     srv.start()
     yield srv
     srv.close()
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Target]:
+    """An S3-compatible store (moto's server, or COMMONS_TEST_S3_URL): see tests/s3.py."""
+    yield from s3_target()
+
+
+def s3_server(target: S3Target, backend: str = "sqlite", **settings: object) -> Server:
+    """A hub (not started) whose blobs live in a fresh prefix of ``target``."""
+    url = target.url()
+    srv = Server(backend, **{**target.settings(url), **settings})
+    srv.env.update(target.env)
+    srv.s3 = target.store(srv.data_dir / "scratch-test", url)  # type: ignore[attr-defined]
+    return srv
 
 
 @pytest.fixture()

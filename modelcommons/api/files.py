@@ -13,10 +13,11 @@ from .. import audit
 from ..db.schema import Repo
 from ..errors import BadRequest, ContentUnavailable, EntryNotFound
 from ..governance import access
-from ..server.responses import BlobFileResponse, iso, json_response
+from ..server.responses import iso, json_response
 from ..server.routing import Ctx
 from ..storage import repos
 from ..storage.trees import DirInfo, Entry, FileInfo, TreeReader
+from . import blobserve
 from .common import flag, load_repo, next_cursor, read_body, read_json, read_page
 
 EXPANDED_PAGE = 50
@@ -128,8 +129,6 @@ async def resolve(ctx: Ctx) -> Response:
             return repo.id, view.sha, info, gated
 
     repo_id, sha, info, gated = await ctx.run(lookup)
-    path = ctx.hub.blobs.local_path(info.sha256)
-    assert path is not None
     filename = info.path.rsplit("/", 1)[-1]
     headers = {
         "X-Repo-Commit": sha,
@@ -147,16 +146,20 @@ async def resolve(ctx: Ctx) -> Response:
     rng = ctx.request.headers.get("range", "")
     if method == "GET" and (not rng or rng.replace(" ", "").startswith("bytes=0-")):
         await ctx.run(lambda: _count_download(ctx, repo_id, (sha, info.path) if gated else None))
-    return BlobFileResponse(
-        path,
+    disposition = "attachment" if flag(ctx.request.query_params.get("download")) else "inline"
+    moved = blobserve.redirect(
+        ctx, info.sha256, headers, filename if disposition == "attachment" else None
+    )
+    if moved is not None:
+        return moved
+    return blobserve.send_blob(
+        ctx,
+        info.sha256,
+        info.size,
         headers=headers,
         media_type=_content_type(info.path),
-        content_disposition_type="attachment"
-        if flag(ctx.request.query_params.get("download"))
-        else "inline",
         filename=filename,
-        chunk_size=ctx.hub.settings.download_chunk_bytes,
-        stat_result=None,
+        disposition=disposition,
     )
 
 
