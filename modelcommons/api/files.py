@@ -147,11 +147,11 @@ async def resolve(ctx: Ctx) -> Response:
     if method == "GET" and (not rng or rng.replace(" ", "").startswith("bytes=0-")):
         await ctx.run(lambda: _count_download(ctx, repo_id, (sha, info.path) if gated else None))
     disposition = "attachment" if flag(ctx.request.query_params.get("download")) else "inline"
-    moved = blobserve.redirect(
-        ctx, info.sha256, headers, filename if disposition == "attachment" else None
-    )
-    if moved is not None:
-        return moved
+    if info.lfs:  # as the Hugging Face Hub: LFS files go to the CDN, the rest is served
+        where = filename if disposition == "attachment" else None
+        moved = blobserve.redirect(ctx, info.sha256, headers, where)
+        if moved is not None:
+            return moved
     return blobserve.send_blob(
         ctx,
         info.sha256,
