@@ -41,8 +41,12 @@ def build_router() -> Router:
 
 
 def health(ctx: Ctx) -> Response:
-    """Whether the hub answers."""
-    return json_response({"status": "ok"})
+    """Whether the hub answers, and whether what it needs does (the database, the blob
+    store, the Redis queue): 503 with the failing part named, for a load balancer."""
+    checks = ctx.hub.health()
+    if all(v == "ok" for v in checks.values()):
+        return json_response({"status": "ok", **checks})
+    return json_response({"status": "unavailable", **checks}, 503, {"Retry-After": "5"})
 
 
 @functools.cache

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from . import scaleout
 from .accounts.login_throttle import LoginThrottle
 from .audit import AuditLog
 from .clock import Clock, clock_for
@@ -37,11 +38,13 @@ class Hub:
         self.tree_cache = TreeCache()
         #: Signs LFS upload URLs; ``download_signer`` signs download URLs, with
         #: another salt, so that neither kind of URL works as the other.
-        self.signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "upload")
-        self.download_signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "download")
+        #: Signs URLs; every replica must have the same (``scaleout.check_secrets``).
+        self.secret = self._secret()
+        self.signer = UrlSigner(self.secret, settings.lfs_url_ttl_seconds, "upload")
+        self.download_signer = UrlSigner(self.secret, settings.lfs_url_ttl_seconds, "download")
         self.committer = Committer(self, CardUpdates(self))
         self.audit = AuditLog(
-            settings.data_dir / "audit-anchors.log",
+            scaleout.anchors_for(self.blobs, settings.data_dir / "audit-anchors.log"),
             settings.audit_key_path,
             every=settings.audit_checkpoint_entries,
             seconds=settings.audit_checkpoint_seconds,
@@ -77,10 +80,16 @@ class Hub:
         self.db.migrate()
 
     def startup(self) -> None:
-        """Run migrations and clear staging files left by interrupted uploads."""
-        self.migrate()
+        """Run migrations (or, with ``auto_migrate`` off, require them run), check that
+        this process shares the other replicas' secrets, and clear staging files left
+        by interrupted uploads."""
+        scaleout.prepare(self)
         self.index_missing()
         self.blobs.cleanup_staging(older_than_seconds=self.settings.lfs_url_ttl_seconds * 2)
+
+    def health(self) -> dict[str, str]:
+        """``ok`` or the error, for the database, the blob store and the queue."""
+        return scaleout.health(self)
 
     def index_missing(self) -> None:
         """Index repositories that have no search document (e.g. after upgrading)."""

@@ -118,6 +118,10 @@ class Settings:
     #: store (valid ``download_redirect_seconds``) instead of sending the bytes itself.
     download_redirect: bool = False
     download_redirect_seconds: int = 300
+    #: Whether ``serve`` (and every command) upgrades the database when it starts. Turn
+    #: it off for replicas: ``commons migrate`` runs once, and a replica started on an
+    #: older database refuses to start instead of racing the others to upgrade it.
+    auto_migrate: bool = True
     #: Tests only: a file holding seconds to add to the hub's clock, read on every
     #: reading of the clock, so a test can move time for a server in another process.
     test_clock_file: str | None = None

@@ -93,6 +93,8 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.data_dir / "server.log"
         self._tokens: dict[str, str] = {}
+        #: `commons worker` processes of this hub (start_worker).
+        self.workers: list[subprocess.Popen[bytes]] = []
 
     @property
     def db_args(self) -> list[str]:
@@ -121,7 +123,28 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError("server did not start in 60 s")
 
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        """A `commons worker` on this hub's settings (stopped with the server)."""
+        with open(self.data_dir / "worker.log", "ab") as log:
+            proc = subprocess.Popen(
+                [*COMMONS, "worker", *self.db_args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=ROOT,
+            )
+        self.workers.append(proc)
+        return proc
+
     def stop(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.terminate()
+                try:
+                    worker.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -246,8 +269,9 @@ def s3() -> Iterator[S3Target]:
 
 
 def s3_server(target: S3Target, backend: str = "sqlite", **settings: object) -> Server:
-    """A hub (not started) whose blobs live in a fresh prefix of ``target``."""
-    url = target.url()
+    """A hub (not started) whose blobs live in a fresh prefix of ``target`` (or in the
+    ``blob_store`` given, to share one between replicas)."""
+    url = str(settings.pop("blob_store", None) or target.url())
     srv = Server(backend, **{**target.settings(url), **settings})
     srv.env.update(target.env)
     srv.s3 = target.store(srv.data_dir / "scratch-test", url)  # type: ignore[attr-defined]

@@ -50,14 +50,17 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "search": frozenset({"governance", "storage", "accounts", "db", "validation"}),
     "gitserver": frozenset({"storage", "accounts", "db", "validation"}),
     "jobs": frozenset({"governance"}),
-    "hub": frozenset({"accounts", "audit", "db", "governance", "jobs", "search", "storage"}),
+    "hub": frozenset(
+        {"accounts", "audit", "db", "governance", "jobs", "search", "storage", "scaleout"}
+    ),
+    "scaleout": frozenset({"db", "storage"}),
     "server": frozenset({"accounts", "validation"}),
     "api": frozenset(_API_MAY),
     "web": frozenset(_API_MAY | {"api"}),
     "app": frozenset({"accounts", "api", "hub", "server", "web"}),
     "cli": frozenset(
         {"accounts", "app", "audit", "db", "governance", "hub", "server", "storage"}
-        | {"search", "jobs", "validation"}
+        | {"search", "jobs", "validation", "scaleout"}
     ),
     "__main__": frozenset({"cli"}),
 }

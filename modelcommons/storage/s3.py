@@ -314,6 +314,39 @@ class S3BlobStore:
         """Raise unless the bucket answers (for ``/api/health``)."""
         self.client.head_bucket(Bucket=self.bucket)
 
+    def audit_anchors(self) -> S3Anchors:
+        return S3Anchors(self)
+
+
+class S3Anchors:
+    """Audit anchors (``audit/chain.py``) as objects ``audit-anchors/<seq>`` holding
+    the entry's hash: outside the database like the file they replace, and shared by
+    every replica. Keys sort by sequence number (zero-padded)."""
+
+    def __init__(self, store: S3BlobStore) -> None:
+        self.store = store
+        self.folder = f"{store.prefix}audit-anchors/"
+
+    def append(self, seq: int, digest: str) -> None:
+        self.store.client.put_object(
+            Bucket=self.store.bucket, Key=f"{self.folder}{seq:020d}", Body=digest.encode()
+        )
+
+    def recent(self, count: int) -> list[tuple[int, str]]:
+        keys: list[str] = []
+        paginator = self.store.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.store.bucket, Prefix=self.folder):
+            keys += [item["Key"] for item in page.get("Contents", [])]
+            keys = keys[-count:]
+        out = []
+        for key in keys:
+            seq = key.rsplit("/", 1)[-1]
+            body = self.store.client.get_object(Bucket=self.store.bucket, Key=key)["Body"]
+            digest = body.read(128).decode("ascii", "replace")
+            if seq.isdigit() and len(digest) == 64:
+                out.append((int(seq), digest))
+        return out
+
 
 def _attachment(filename: str) -> str:
     from urllib.parse import quote
