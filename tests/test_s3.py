@@ -193,3 +193,31 @@ def test_multipart_with_wrong_or_missing_parts_stores_nothing(store: S3BlobStore
     assert not store.exists(oid)
     open_uploads = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=store.prefix)
     assert open_uploads.get("Uploads", []) == []
+
+
+def test_gc_and_fsck_on_a_hub_in_s3(s3: S3Target, tmp_path: Path, hf_env: None) -> None:
+    """`commons gc` collects what a deleted repository left in the bucket, and keeps
+    what another repository still uses; `commons fsck` then finds nothing amiss."""
+    from huggingface_hub import HfApi
+
+    from .conftest import s3_server
+
+    srv = s3_server(s3, regular_upload_max_bytes=MiB)
+    srv.start()
+    try:
+        api = HfApi(endpoint=srv.url, token=srv.user("alice"))
+        kept, dropped = os.urandom(2 * MiB), os.urandom(2 * MiB + 1)
+        for name, data in (("keep", kept), ("drop", dropped)):
+            api.create_repo(f"alice/{name}")
+            api.upload_file(path_or_fileobj=data, path_in_repo="w.bin", repo_id=f"alice/{name}")
+        api.delete_repo("alice/drop")
+        store = srv.s3  # type: ignore[attr-defined]
+        assert store.exists(_sha(dropped))
+        time.sleep(1.1)  # S3 times have one-second steps; the grace period is 0
+        out = srv.cli("gc", "--grace-hours", "0", process=True).stdout
+        assert "Removed 1 unreferenced blob" in out, out
+        assert not store.exists(_sha(dropped)) and store.exists(_sha(kept))
+        fsck = srv.cli("fsck", process=True, check=False)
+        assert fsck.returncode == 0 and "0 corrupt, 0 missing" in fsck.stdout, fsck.stdout
+    finally:
+        srv.close()
