@@ -108,9 +108,13 @@ class HubApp:
             response = await self._handle(ctx, route)
         except HubError as exc:
             response = self._error(ctx, exc, route, head=head)
-        except Exception:
-            log.exception("unhandled error on %s %s", request.method, scope.get("path"))
-            error = HubError("Internal server error", status=500, code="InternalError")
+        except Exception as exc:
+            error = self.hub.outage(exc)  # a backend down: 503 and Retry-After
+            if error is None:
+                log.exception("unhandled error on %s %s", request.method, scope.get("path"))
+                error = HubError("Internal server error", status=500, code="InternalError")
+            else:
+                log.warning("%s on %s %s: %s", error.message, request.method, full_path, exc)
             response = self._error(ctx, error, route, head=head)
         await response(scope, receive, send)
 

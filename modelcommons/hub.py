@@ -17,7 +17,7 @@ from .audit import AuditLog
 from .clock import Clock, clock_for
 from .db.database import Database
 from .db.schema import Repo
-from .errors import RepoNotFound
+from .errors import HubError, RepoNotFound
 from .governance.card_updates import CardUpdates
 from .jobs import Jobs
 from .search import SearchIndex, open_search_index
@@ -86,6 +86,10 @@ class Hub:
         scaleout.prepare(self)
         self.index_missing()
         self.blobs.cleanup_staging(older_than_seconds=self.settings.lfs_url_ttl_seconds * 2)
+
+    def outage(self, exc: BaseException) -> HubError | None:
+        """A 503 for an error that says a backend is unreachable (``scaleout``)."""
+        return scaleout.outage(exc)
 
     def health(self) -> dict[str, str]:
         """``ok`` or the error, for the database, the blob store and the queue."""

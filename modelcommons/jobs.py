@@ -102,7 +102,12 @@ class Jobs:
 
     def _flush(self, session: Session) -> None:
         for job in session.info.pop("after_commit_jobs", []):
-            job()
+            try:
+                job()
+            except Exception:
+                # The change is committed; a job that could not be enqueued (the queue
+                # is down) is found again by the release ticker.
+                log.exception("could not enqueue a job after a commit")
 
     def _discard(self, session: Session) -> None:
         session.info.pop("after_commit_jobs", None)

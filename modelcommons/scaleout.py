@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 
 from .db import identity
+from .errors import HubError
 from .storage.blobs import BlobStore
 from .storage.s3 import S3Anchors, S3BlobStore
+from .storage.s3send import error_code
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -100,6 +102,56 @@ def health(hub: Hub) -> dict[str, str]:
         except Exception as exc:
             out[name] = f"{type(exc).__name__}: {str(exc)[:200]}"
     return out
+
+
+#: What each kind of outage is called in the 503 a client gets.
+_OUTAGES = (
+    ("sqlalchemy.exc", ("OperationalError", "InterfaceError", "DisconnectionError"), "database"),
+    (
+        "botocore.exceptions",
+        (
+            "EndpointConnectionError",
+            "ConnectTimeoutError",
+            "ReadTimeoutError",
+            "ConnectionClosedError",
+        ),
+        "object store",
+    ),
+    ("redis.exceptions", ("ConnectionError", "TimeoutError"), "job queue"),
+)
+
+
+def outage(exc: BaseException) -> HubError | None:
+    """A 503 with ``Retry-After`` when ``exc`` (or what caused it) says the database,
+    the object store or the queue cannot be reached, or the store is overloaded; None
+    for any other error. The next request reconnects by itself (pools ping first)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            break
+        kind = type(seen)
+        for module, names, what in _OUTAGES:
+            if any(k.__module__ == module and k.__name__ in names for k in kind.__mro__):
+                return _unavailable(what)
+        if kind.__name__ == "ClientError" and error_code(seen) in (
+            "SlowDown",
+            "ServiceUnavailable",
+            "InternalError",
+            "503",
+            "500",
+        ):
+            return _unavailable("object store")
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _unavailable(what: str) -> HubError:
+    return HubError(
+        f"The hub's {what} cannot be reached right now; try again shortly.",
+        status=503,
+        code="ServiceUnavailable",
+        headers={"Retry-After": "5"},
+    )
 
 
 def _ping_db(hub: Hub) -> None:

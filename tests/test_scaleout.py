@@ -190,3 +190,40 @@ def test_health_answers_503_while_redis_is_down(s3: S3Target, tmp_path: Path) ->
         srv.close()
         redis.terminate()
         redis.wait(10)
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("COMMONS_TEST_S3_URL")), reason="stops an S3 server of its own"
+)
+def test_a_store_that_is_down_is_a_503_and_leaves_no_dangling_row(
+    tmp_path: Path, hf_env: None
+) -> None:
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from .s3 import s3_target
+
+    own = s3_target()  # a moto server of this test's own, to stop
+    target = next(own)
+    srv = s3_server(target, regular_upload_max_bytes=MiB)
+    try:
+        srv.start()
+        api = HfApi(endpoint=srv.url, token=srv.user("alice"))
+        api.create_repo("alice/m")
+        api.upload_file(
+            path_or_fileobj=os.urandom(2 * MiB), path_in_repo="a.bin", repo_id="alice/m"
+        )
+        own.close()  # the store goes away
+        for method in ("GET", "HEAD"):
+            down = httpx.request(method, f"{srv.url}/alice/m/resolve/main/a.bin", timeout=120)
+            assert down.status_code == 503, down.status_code
+            assert down.headers["retry-after"] == "5"
+            assert down.headers["x-error-code"] == "ServiceUnavailable"
+        with pytest.raises(HfHubHTTPError) as refused:
+            api.upload_file(path_or_fileobj=b"small", path_in_repo="b.txt", repo_id="alice/m")
+        assert refused.value.response.status_code == 503
+        assert api.list_repo_files("alice/m") == [".gitattributes", "a.bin"]
+        health = httpx.get(srv.health_url, timeout=120)
+        assert health.status_code == 503 and health.json()["store"] != "ok"
+    finally:
+        srv.close()
+        own.close()
