@@ -113,17 +113,35 @@ class Jobs:
 
     def _flush(self, session: Session) -> None:
         for job in session.info.pop("after_commit_jobs", []):
-            job()
+            try:
+                job()
+            except Exception:
+                # The change is committed; a job that could not be enqueued (the queue
+                # is down) is found again by the release ticker.
+                log.exception("could not enqueue a job after a commit")
 
     def _discard(self, session: Session) -> None:
         session.info.pop("after_commit_jobs", None)
 
     def start(self) -> None:
-        """Start a consumer (threads) and the ticker that enqueues due promotions."""
+        """Start a consumer (threads) and the ticker that enqueues due promotions,
+        inside ``commons serve``; with the Redis queue serve only enqueues, and
+        ``commons worker`` (:meth:`run_worker`) runs the jobs."""
+        if self.hub.settings.task_queue == "redis":
+            return
         if not self.huey.immediate and self.hub.settings.task_queue != "memory":
             consumer = self.huey.create_consumer(workers=2, worker_type="thread", periodic=False)
             consumer.start()
         threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
+
+    def run_worker(self, workers: int = 2) -> None:
+        """``commons worker``: consume the queue until SIGINT or SIGTERM. A job whose
+        worker died before it finished is in the queue no more (Huey takes it off
+        when it starts); release promotions are re-found by the ticker, which runs
+        here too."""
+        consumer = self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False)
+        threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
+        consumer.run()
 
     def _tick(self) -> None:
         while not self._stop.wait(self.hub.settings.release_tick_seconds):

@@ -116,6 +116,23 @@ class Settings:
     audit_checkpoint_entries: int = 32
     #: ...and, when entries are appended, at least this often.
     audit_checkpoint_seconds: int = 600
+    # -- scaling out (README "Scaling out") --
+    #: Where blobs live: unset (``<data_dir>/blobs``), a folder, or
+    #: ``s3://bucket/prefix`` for an S3-compatible object store. Credentials come from
+    #: the standard AWS variables (``AWS_ACCESS_KEY_ID``...) or profile (``AWS_PROFILE``).
+    blob_store: str | None = None
+    #: The S3 endpoint for a store that is not AWS (MinIO, Ceph, ...).
+    s3_endpoint_url: str | None = None
+    #: The S3 region; unset: ``AWS_REGION`` / the profile's.
+    s3_region: str | None = None
+    #: ``resolve`` of a file in an object store answers 302 to a presigned URL of the
+    #: store (valid ``download_redirect_seconds``) instead of sending the bytes itself.
+    download_redirect: bool = False
+    download_redirect_seconds: int = 300
+    #: Whether ``serve`` (and every command) upgrades the database when it starts. Turn
+    #: it off for replicas: ``commons migrate`` runs once, and a replica started on an
+    #: older database refuses to start instead of racing the others to upgrade it.
+    auto_migrate: bool = True
     #: Tests only: a file holding seconds to add to the hub's clock, read on every
     #: reading of the clock, so a test can move time for a server in another process.
     test_clock_file: str | None = None

@@ -60,15 +60,27 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     ),
     "jobs": frozenset({"governance"}),
     "hub": frozenset(
-        {"accounts", "audit", "db", "governance", "jobs", "pipeline", "search", "storage", "xet"}
+        {
+            "accounts",
+            "audit",
+            "db",
+            "governance",
+            "jobs",
+            "pipeline",
+            "search",
+            "storage",
+            "xet",
+            "scaleout",
+        }
     ),
+    "scaleout": frozenset({"db", "storage"}),
     "server": frozenset({"accounts", "validation"}),
     "api": frozenset(_API_MAY),
     "web": frozenset(_API_MAY | {"api"}),
     "app": frozenset({"accounts", "api", "hub", "server", "web"}),
     "cli": frozenset(
         {"accounts", "app", "audit", "db", "governance", "hub", "server", "storage"}
-        | {"search", "jobs", "validation", "pipeline", "scanning", "provenance"}
+        | {"search", "jobs", "validation", "pipeline", "scanning", "provenance", "scaleout"}
     ),
     "__main__": frozenset({"cli"}),
 }

@@ -13,11 +13,11 @@ from .. import audit
 from ..db.schema import Repo, XetFile
 from ..errors import BadRequest, ContentUnavailable, EntryNotFound
 from ..governance import access
-from ..server.responses import BlobFileResponse, iso, json_response
+from ..server.responses import iso, json_response
 from ..server.routing import Ctx
 from ..storage import repos
 from ..storage.trees import DirInfo, Entry, FileInfo, TreeReader
-from . import security, xet
+from . import blobserve, security, xet
 from .common import flag, load_repo, next_cursor, read_body, read_json, read_page
 
 EXPANDED_PAGE = 50
@@ -155,20 +155,22 @@ async def resolve(ctx: Ctx) -> Response:
     rng = ctx.request.headers.get("range", "")
     if method == "GET" and (not rng or rng.replace(" ", "").startswith("bytes=0-")):
         await ctx.run(lambda: _count_download(ctx, repo_id, (sha, info.path) if gated else None))
-    path = ctx.hub.blobs.local_path(info.sha256)
-    if held is not None and (path is None or not path.exists()):
-        return await xet.stream_file(ctx, held, headers, _content_type(info.path))
-    assert path is not None
-    return BlobFileResponse(
-        path,
+    disposition = "attachment" if flag(ctx.request.query_params.get("download")) else "inline"
+    # As the Hugging Face Hub: LFS files go to the CDN, the rest is served (and files
+    # held as Xet chunks, which no one URL of the store holds).
+    if info.lfs and held is None:
+        where = filename if disposition == "attachment" else None
+        moved = blobserve.redirect(ctx, info.sha256, headers, where)
+        if moved is not None:
+            return moved
+    return blobserve.send_blob(
+        ctx,
+        info.sha256,
+        info.size,
         headers=headers,
         media_type=_content_type(info.path),
-        content_disposition_type="attachment"
-        if flag(ctx.request.query_params.get("download"))
-        else "inline",
         filename=filename,
-        chunk_size=ctx.hub.settings.download_chunk_bytes,
-        stat_result=None,
+        disposition=disposition,
     )
 
 

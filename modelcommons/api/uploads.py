@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from .. import accounts
 from ..db.schema import Commit, LfsObject, LicenceCheck, Repo, RepoLfsObject
@@ -26,10 +26,10 @@ from ..errors import (
     RepoNotFound,
 )
 from ..governance import access, licence_checks
-from ..server.responses import BlobFileResponse, json_response
+from ..server.responses import json_response
 from ..server.routing import Ctx
 from ..storage import repos
-from ..storage.blobs import StagedBlob
+from ..storage.blobs import MultipartUpload, Promotable, StagedBlob
 from ..storage.commit_payload import Line, parse_lines
 from ..storage.commits import (
     AddFile,
@@ -40,11 +40,12 @@ from ..storage.commits import (
     StoredContent,
 )
 from ..storage.gitobjects import blob_hasher
-from ..storage.multipart import LocalMultipartUpload, UploadClosed
+from ..storage.multipart import UploadClosed
 from ..storage.transfer import StagedWriter, receive_exactly
 from ..storage.trees import TreeReader
 from ..validation.inputs import json_int
 from ..validation.names import URL_PREFIX, check_path
+from . import blobserve
 from .common import flag, load_repo, read_json, repo_url
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -350,7 +351,7 @@ def _register(ctx: Ctx, repo_pk: int, oid: str, size: int) -> None:
 
 
 def _store_verified(
-    ctx: Ctx, staged: StagedBlob, actual: tuple[str, int], oid: str, size: int, repo_pk: int
+    ctx: Ctx, staged: Promotable, actual: tuple[str, int], oid: str, size: int, repo_pk: int
 ) -> None:
     """Promote ``staged`` if its bytes are the announced object, then link it to the
     repository. Blocking: run it on a worker thread."""
@@ -388,7 +389,7 @@ async def lfs_upload(ctx: Ctx) -> Response:
     return Response(status_code=200)
 
 
-def _multipart(ctx: Ctx, claims: dict[str, Any]) -> LocalMultipartUpload:
+def _multipart(ctx: Ctx, claims: dict[str, Any]) -> MultipartUpload:
     return ctx.hub.blobs.multipart(f"{claims['o']}-{claims['n']}")
 
 
@@ -505,24 +506,11 @@ def lfs_download(ctx: Ctx) -> Response:
                 RepoLfsObject.repo_id == repo.id, RepoLfsObject.oid == str(claims.get("o"))
             )
         )
-    if held is None:
+    size = ctx.hub.blobs.size(held) if held is not None else None
+    if held is None or size is None:
         raise missing
-    path = ctx.hub.blobs.local_path(held)
-    if path is None:
-        size = ctx.hub.blobs.size(held)
-        if size is None:
-            raise missing
-        # Held as Xet chunks: reconstructed as it is sent.
-        stream = ctx.hub.blobs.open(held)
-        return StreamingResponse(
-            _read_all(stream),
-            headers={"Content-Length": str(size)},
-            media_type="application/octet-stream",
-        )
-    return BlobFileResponse(
-        path,
-        media_type="application/octet-stream",
-        chunk_size=ctx.hub.settings.download_chunk_bytes,
+    return blobserve.redirect(ctx, held, {}) or blobserve.send_blob(
+        ctx, held, size, headers={}, media_type="application/octet-stream"
     )
 
 

@@ -240,6 +240,17 @@ class AuditCheckpoint(Base):
     signature: Mapped[str] = mapped_column(String(128))
 
 
+class HubIdentity(Base):
+    """A fingerprint of something every replica of the hub must share (the URL
+    signing secret, the audit signing key): a replica with another refuses to start
+    (``scaleout.py``). Never the secret itself."""
+
+    __tablename__ = "hub_identity"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class LineageEdge(Base):
     """A parent named by a card (``base_model`` or ``datasets``), pinned when committed.
 
