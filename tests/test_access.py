@@ -326,8 +326,9 @@ REPO_OPS: dict[str, Op] = {
     "branch-delete": Op("write", "DELETE", delete_branch),
     "tag": Op("write", "POST", req("POST", M + "/tag/main", json={"tag": "t{n}"})),
     "tag-delete": Op("write", "DELETE", delete_tag),
+    # Anyone who may open a pull request may upload its files.
     "lfs-upload-batch": Op(
-        "write",
+        "participate",
         "POST",
         req(
             "POST",
@@ -468,6 +469,75 @@ REPO_OPS: dict[str, Op] = {
         page=True,
         twin=True,
     ),
+}
+
+
+def _discussion(c: Call) -> str:
+    """Discussion #1 of the repository, opened by org_admin (once); its URL."""
+    url = f"/api/models/{c.repo}/discussions/1"
+    if c.setup.get(url).status_code == 404:
+        r = c.setup.post(
+            f"/api/models/{c.repo}/discussions", json={"title": "matrix", "description": "first"}
+        )
+        assert r.status_code == 200 and r.json()["num"] == 1, r.text
+    return url
+
+
+def discussion_op(tail: str, body: dict[str, Any] | None = None, comment: bool = False) -> Run:
+    """A POST on discussion #1 (``{comment}``: a fresh comment of org_admin's)."""
+
+    def run(c: Call) -> int:
+        url = _discussion(c)
+        path = tail
+        if comment:
+            r = c.setup.post(f"{url}/comment", json={"comment": "by the admin"})
+            assert r.status_code == 200, r.text
+            path = tail.format(comment=r.json()["newMessage"]["id"])
+        return c.client.post(url + path, json=c.fmt(body) if body else None).status_code
+
+    return run
+
+
+def merge_fresh_pr(c: Call) -> int:
+    """Merge a pull request opened (with a commit) for this call by org_admin."""
+    r = c.setup.post(
+        f"/api/models/{c.repo}/commit/main", params={"create_pr": "1"}, content=_commit_body(c)
+    )
+    assert r.status_code == 200, r.text
+    num = r.json()["pullRequestUrl"].rsplit("/", 1)[1]
+    return c.client.post(f"/api/models/{c.repo}/discussions/{num}/merge").status_code
+
+
+def commit_pr(c: Call) -> int:
+    return c.client.post(
+        f"/api/models/{c.repo}/commit/main", params={"create_pr": "1"}, content=_commit_body(c)
+    ).status_code
+
+
+def read_discussion(c: Call) -> int:
+    _discussion(c)
+    return c.client.get(f"/api/models/{c.repo}/discussions/1", params={"diff": "1"}).status_code
+
+
+#: Discussions and pull requests: reading follows read access, taking part needs a
+#: credential that may act, acting on others' comments and discussions needs write.
+DISCUSSION_OPS: dict[str, Op] = {
+    "discussions": Op("read", "GET", req("GET", M + "/discussions")),
+    "discussion": Op("read", "GET", read_discussion),
+    "discussion-create": Op(
+        "participate", "POST", req("POST", M + "/discussions", json={"title": "t{n} here"})
+    ),
+    "discussion-comment": Op("participate", "POST", discussion_op("/comment", {"comment": "c{n}"})),
+    "commit-create-pr": Op("participate", "POST", commit_pr),
+    "discussion-edit-other": Op(
+        "write", "POST", discussion_op("/comment/{comment}/edit", {"content": "e{n}"}, True)
+    ),
+    "discussion-hide-other": Op(
+        "write", "POST", discussion_op("/comment/{comment}/hide", None, True)
+    ),
+    "discussion-rename-other": Op("write", "POST", discussion_op("/title", {"title": "r{n} t"})),
+    "discussion-status-other": Op("write", "POST", discussion_op("/status", {"status": "open"})),
+    "discussion-merge": Op("write", "POST", merge_fresh_pr),
 }
 
 
@@ -794,10 +864,10 @@ def walk(m: Matrix) -> list[str]:
         creator = m.tokens["org_admin" if actor == "contributor" else "creator"]
         targets = _targets(actor)
         # Repository operations on each target; the others once, on the last one.
-        runs = [(t, REPO_OPS) for t in targets] + [(targets[-1], GLOBAL_OPS)]
+        runs = [(t, REPO_OPS | DISCUSSION_OPS) for t in targets] + [(targets[-1], GLOBAL_OPS)]
         for (name, private), ops in runs:
             repo = f"{m.org}/{name}"
-            where = f" on {name}" if ops is REPO_OPS else ""
+            where = f" on {name}" if ops is not GLOBAL_OPS else ""
             for label, op in ops.items():
                 client = page if op.page else api
                 names = _names(m, repo, private)

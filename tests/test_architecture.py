@@ -26,6 +26,7 @@ FOUNDATION = frozenset({"errors", "settings", "clock", "sizes"})
 _API_MAY = {
     "accounts",
     "audit",
+    "community",
     "db",
     "gitserver",
     "governance",
@@ -48,7 +49,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "storage": frozenset({"db", "validation"}),
     "governance": frozenset({"storage", "accounts", "audit", "db", "validation"}),
     "search": frozenset({"governance", "storage", "accounts", "db", "validation"}),
-    "gitserver": frozenset({"storage", "accounts", "db", "validation"}),
+    "community": frozenset({"storage", "accounts", "audit", "db", "validation"}),
+    "gitserver": frozenset({"community", "storage", "accounts", "db", "validation"}),
     "jobs": frozenset({"governance"}),
     "hub": frozenset({"accounts", "audit", "db", "governance", "jobs", "search", "storage"}),
     "server": frozenset({"accounts", "validation"}),
@@ -56,7 +58,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "web": frozenset(_API_MAY | {"api"}),
     "app": frozenset({"accounts", "api", "hub", "server", "web"}),
     "cli": frozenset(
-        {"accounts", "app", "audit", "db", "governance", "hub", "server", "storage"}
+        {"accounts", "app", "audit", "community", "db", "governance", "hub", "server", "storage"}
         | {"search", "jobs", "validation"}
     ),
     "__main__": frozenset({"cli"}),

@@ -7,7 +7,19 @@ after these (:mod:`modelcommons.web.routes`), so that an API path always wins.
 from __future__ import annotations
 
 from ..server.routing import PREFIX, REPO, REV, Router, T
-from . import access_requests, audit, files, git, likes, lineage, refs, releases, repos, uploads
+from . import (
+    access_requests,
+    audit,
+    discussions,
+    files,
+    git,
+    likes,
+    lineage,
+    refs,
+    releases,
+    repos,
+    uploads,
+)
 
 
 def add_routes(r: Router) -> None:
@@ -63,4 +75,19 @@ def add_routes(r: Router) -> None:
     r.add("GET", "/api/users/(?P<user>[^/]+)/likes", likes.user_likes)
     r.add("GET", f"{api}/audit-log", audit.repo_log)
     r.add("GET", f"{api}/lineage", lineage.lineage_of)
+    add_discussion_routes(r, api)
+
+
+def add_discussion_routes(r: Router, api: str) -> None:
+    """Discussions and pull requests (``api/discussions.py``)."""
+    one = f"{api}/discussions/(?P<num>[0-9]{{1,9}})"
+    r.add("GET", f"{api}/discussions", discussions.list_discussions)
+    r.add("POST", f"{api}/discussions", discussions.create)
+    r.add("GET", one, discussions.details)
+    r.add("POST", f"{one}/comment", discussions.comment)
+    r.add("POST", f"{one}/comment/(?P<comment>[0-9a-fA-F]{{1,24}})/edit", discussions.edit_comment)
+    r.add("POST", f"{one}/comment/(?P<comment>[0-9a-fA-F]{{1,24}})/hide", discussions.hide_comment)
+    r.add("POST", f"{one}/title", discussions.rename)
+    r.add("POST", f"{one}/status", discussions.change_status)
+    r.add("POST", f"{one}/merge", discussions.merge)
     r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
