@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,7 @@ from huggingface_hub.community import (
 )
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
+from . import clients
 from .conftest import Server
 
 
@@ -297,3 +299,52 @@ def test_private_discussions_are_invisible_and_discussions_can_be_turned_off(
             call()
         assert off.value.response.status_code == 403
     assert owner.create_discussion(public, title="Owners still can").num == 1
+
+
+LOAD_PR = r"""
+import json, sys
+import datasets
+from transformers import AutoConfig
+
+args = json.loads(sys.argv[1])
+config = AutoConfig.from_pretrained(args["model"], revision="refs/pr/1")
+rows = datasets.load_dataset(args["dataset"], revision="refs/pr/1", split="train").to_list()
+print("RESULT " + json.dumps({"hidden": config.hidden_size, "rows": rows}))
+"""
+
+
+@pytest.mark.slow
+def test_transformers_and_datasets_load_a_pull_request(
+    sqlite_server: Server, repo_name: str, tmp_path: Path
+) -> None:
+    server = sqlite_server
+    owner, contributor = apis(server)
+    model, dataset = f"dora/{repo_name}", f"dora/{repo_name}-data"
+    owner.create_repo(model)
+    owner.create_repo(dataset, repo_type="dataset")
+    config = {"model_type": "bert", "hidden_size": 32, "num_attention_heads": 2}
+    owner.upload_file(
+        path_or_fileobj=json.dumps(config).encode(), path_in_repo="config.json", repo_id=model
+    )
+    owner.upload_file(
+        path_or_fileobj=b"a,b\n1,2\n", path_in_repo="data.csv", repo_id=dataset, repo_type="dataset"
+    )
+    config["hidden_size"] = 64
+    contributor.upload_file(
+        path_or_fileobj=json.dumps(config).encode(),
+        path_in_repo="config.json",
+        repo_id=model,
+        create_pr=True,
+    )
+    contributor.upload_file(
+        path_or_fileobj=b"a,b\n1,2\n3,4\n",
+        path_in_repo="data.csv",
+        repo_id=dataset,
+        repo_type="dataset",
+        create_pr=True,
+    )
+    env = clients.client_env(
+        server, server.user("pete"), tmp_path / "home", HF_DATASETS_CACHE=str(tmp_path / "ds")
+    )
+    got = clients.run_python(LOAD_PR, {"model": model, "dataset": dataset}, env)
+    assert got == {"hidden": 64, "rows": [{"a": 1, "b": 2}, {"a": 3, "b": 4}]}
