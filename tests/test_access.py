@@ -514,6 +514,31 @@ def commit_pr(c: Call) -> int:
     ).status_code
 
 
+def page_discussion(c: Call) -> int:
+    _discussion(c)
+    return c.client.get(f"/{c.repo}/discussions/1").status_code
+
+
+def discussion_form(tail: str, **fields: str) -> Run:
+    def run(c: Call) -> int:
+        _discussion(c)
+        data = {"csrf_token": c.csrf, **c.fmt(fields)}
+        return c.client.post(f"/{c.repo}/discussions/1{tail}", data=data).status_code
+
+    return run
+
+
+def merge_fresh_pr_page(c: Call) -> int:
+    r = c.setup.post(
+        f"/api/models/{c.repo}/commit/main", params={"create_pr": "1"}, content=_commit_body(c)
+    )
+    assert r.status_code == 200, r.text
+    num = r.json()["pullRequestUrl"].rsplit("/", 1)[1]
+    return c.client.post(
+        f"/{c.repo}/discussions/{num}/merge", data={"csrf_token": c.csrf}
+    ).status_code
+
+
 def read_discussion(c: Call) -> int:
     _discussion(c)
     return c.client.get(f"/api/models/{c.repo}/discussions/1", params={"diff": "1"}).status_code
@@ -538,6 +563,29 @@ DISCUSSION_OPS: dict[str, Op] = {
     "discussion-rename-other": Op("write", "POST", discussion_op("/title", {"title": "r{n} t"})),
     "discussion-status-other": Op("write", "POST", discussion_op("/status", {"status": "open"})),
     "discussion-merge": Op("write", "POST", merge_fresh_pr),
+    "page-discussions": Op("read", "GET", req("GET", P + "/discussions"), page=True),
+    "page-discussion": Op("read", "GET", page_discussion, page=True),
+    "page-discussion-new": Op("participate", "GET", req("GET", P + "/discussions/new"), page=True),
+    "page-discussion-create": Op(
+        "participate", "POST", form(P + "/discussions/new", title="p{n} t"), frozenset({303}), True
+    ),
+    "page-discussion-comment": Op(
+        "participate", "POST", discussion_form("/comment", comment="c{n}"), frozenset({303}), True
+    ),
+    "page-discussion-status-other": Op(
+        "write", "POST", discussion_form("/status", status="open"), frozenset({303}), True
+    ),
+    "page-discussion-merge": Op("write", "POST", merge_fresh_pr_page, frozenset({303}), True),
+    "page-propose-form": Op(
+        "participate", "GET", req("GET", P + "/propose/main/.gitattributes"), page=True
+    ),
+    "page-propose": Op(
+        "participate",
+        "POST",
+        form(P + "/propose/main/docs/p{n}.txt", content="x", summary="proposal"),
+        frozenset({303}),
+        True,
+    ),
 }
 
 
