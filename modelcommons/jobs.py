@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from . import webhooks
 from .governance import releases
 from .settings import Settings
 
@@ -55,6 +56,7 @@ class _Queue:
     huey: Huey
     promote: Any  # huey TaskWrappers: calling one enqueues the task
     check: Any
+    deliver: Any = None
 
 
 class Jobs:
@@ -79,10 +81,19 @@ class Jobs:
                 def check() -> int:
                     return releases.schedule_due(hub)
 
+                def deliver(delivery_id: int) -> bool:
+                    return webhooks.deliver(hub, delivery_id)
+
+                settings = hub.settings
                 self._queue = _Queue(
                     huey,
                     huey.task(name="release.promote")(promote),
                     huey.task(name="release.check")(check),
+                    huey.task(
+                        name="webhook.deliver",
+                        retries=max(settings.webhook_max_attempts - 1, 0),
+                        retry_delay=settings.webhook_retry_seconds,
+                    )(deliver),
                 )
             return self._queue
 
@@ -95,6 +106,9 @@ class Jobs:
 
     def check(self) -> None:
         self.queue.check()
+
+    def deliver_webhook(self, delivery_id: int) -> None:
+        self.queue.deliver(delivery_id)
 
     def after_commit(self, session: Session, job: Callable[[], None]) -> None:
         """Run ``job`` (an enqueue) once ``session`` commits; never if it rolls back."""

@@ -47,6 +47,8 @@ NEEDS = (
     "public",  # anyone, signed in or not, gets the same answer
     "user",  # signed in
     "self",  # signed in as the owner of the thing (org_admin's spare token)
+    "user-write",  # signed in, with a credential that may write (webhooks)
+    "self-write",  # the owner of the thing, with a credential that may write
     "ns-write",  # may create repositories in the organisation
     "ns-admin",  # administers the organisation
     "read",  # can see the repository
@@ -695,6 +697,37 @@ GLOBAL_OPS: dict[str, Op] = {
 }
 
 
+#: 192.0.2.1 (TEST-NET-1) is not public: deliveries are refused at once, without DNS.
+HOOK = {"url": "http://192.0.2.1/hook", "watched": [{"type": "user", "name": "{org}"}]}
+
+
+def on_admins_webhook(method: str, tail: str = "", **kw: Any) -> Run:
+    """A call on a webhook of org_admin's, made for this call."""
+
+    def run(c: Call) -> int:
+        r = c.setup.post("/api/settings/webhooks", json=c.fmt(HOOK))
+        assert r.status_code == 200, r.text
+        path = f"/api/settings/webhooks/{r.json()['webhook']['id']}{tail}"
+        return c.client.request(method, path, **c.fmt(kw)).status_code
+
+    return run
+
+
+#: A user's webhooks: their own only, changed with a credential that may write.
+WEBHOOK_OPS: dict[str, Op] = {
+    "webhooks": Op("user", "GET", req("GET", "/api/settings/webhooks")),
+    "webhook-create": Op("user-write", "POST", req("POST", "/api/settings/webhooks", json=HOOK)),
+    "webhook-get": Op("self", "GET", on_admins_webhook("GET")),
+    "webhook-update": Op(
+        "self-write", "POST", on_admins_webhook("POST", json={"domains": ["repo"]})
+    ),
+    "webhook-enable": Op("self-write", "POST", on_admins_webhook("POST", "/enable")),
+    "webhook-disable": Op("self-write", "POST", on_admins_webhook("POST", "/disable")),
+    "webhook-delete": Op("self-write", "DELETE", on_admins_webhook("DELETE")),
+}
+GLOBAL_OPS = {**WEBHOOK_OPS, **GLOBAL_OPS}
+
+
 def identity(actor: str, page: bool) -> Actor:
     """Who the actor is for this operation: on pages, tokens count for nothing."""
     a = ACTORS[actor]
@@ -717,6 +750,14 @@ def expected(op: Op, actor: str, private: bool) -> frozenset[int]:
         if not signed_in:
             return refused
         return op.ok if a.person == "org_admin" else frozenset({404})
+    if op.need in ("user-write", "self-write"):
+        if not signed_in:
+            return refused
+        if op.need == "self-write" and a.person != "org_admin":
+            return frozenset({404})  # someone else's webhook is not there
+        # (a fine-grained token with only other permissions, elsewhere, may not write)
+        may_write = LEVEL[a.cap] >= LEVEL["write"] and a.in_scope
+        return op.ok if may_write else frozenset({403})
     if op.need == "ns-write":
         if not signed_in:
             return refused

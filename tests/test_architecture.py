@@ -27,6 +27,7 @@ _API_MAY = {
     "accounts",
     "audit",
     "community",
+    "webhooks",
     "db",
     "gitserver",
     "governance",
@@ -51,8 +52,11 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "search": frozenset({"governance", "storage", "accounts", "db", "validation"}),
     "community": frozenset({"storage", "accounts", "audit", "db", "validation"}),
     "gitserver": frozenset({"community", "storage", "accounts", "db", "validation"}),
-    "jobs": frozenset({"governance"}),
-    "hub": frozenset({"accounts", "audit", "db", "governance", "jobs", "search", "storage"}),
+    "webhooks": frozenset({"accounts", "db", "validation"}),
+    "jobs": frozenset({"governance", "webhooks"}),
+    "hub": frozenset(
+        {"accounts", "audit", "db", "governance", "jobs", "search", "storage", "webhooks"}
+    ),
     "server": frozenset({"accounts", "validation"}),
     "api": frozenset(_API_MAY),
     "web": frozenset(_API_MAY | {"api"}),

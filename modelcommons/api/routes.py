@@ -19,6 +19,7 @@ from . import (
     releases,
     repos,
     uploads,
+    webhooks,
 )
 
 
@@ -76,6 +77,7 @@ def add_routes(r: Router) -> None:
     r.add("GET", f"{api}/audit-log", audit.repo_log)
     r.add("GET", f"{api}/lineage", lineage.lineage_of)
     add_discussion_routes(r, api)
+    add_webhook_routes(r)
 
 
 def add_discussion_routes(r: Router, api: str) -> None:
@@ -91,3 +93,16 @@ def add_discussion_routes(r: Router, api: str) -> None:
     r.add("POST", f"{one}/status", discussions.change_status)
     r.add("POST", f"{one}/merge", discussions.merge)
     r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
+
+
+def add_webhook_routes(r: Router) -> None:
+    """A user's webhooks (``api/webhooks.py``)."""
+    base = "/api/settings/webhooks"
+    one = f"{base}/(?P<id>[0-9a-f]{{1,24}})"
+    r.add("GET", base, webhooks.list_webhooks)
+    r.add("POST", base, webhooks.create)
+    r.add("GET", one, webhooks.get_webhook)
+    r.add("POST", one, webhooks.update)
+    r.add("DELETE", one, webhooks.delete)
+    r.add("POST", f"{one}/enable", webhooks.enable)
+    r.add("POST", f"{one}/disable", webhooks.disable)

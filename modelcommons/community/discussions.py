@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..clock import utcnow
+from ..db import outbox
 from ..db.schema import CommunitySettings, Discussion, DiscussionEvent, Repo
 from ..db.sqlutil import insert_ignore
 from ..errors import BadRequest, Conflict, Forbidden, HubError, NotFound
@@ -138,6 +139,7 @@ def open_discussion(
     )
     session.add(discussion)
     session.flush()
+    outbox.note(session, "discussion.created", discussion=discussion.id)
     if description and description.strip():
         add_comment(session, discussion, author, description)
     return discussion
@@ -217,6 +219,9 @@ def add_event(
     session.add(event)
     discussion.updated_at = now
     session.flush()
+    outbox.note(
+        session, "discussion.event", discussion=discussion.id, event=event.id, action="create"
+    )
     return event
 
 
@@ -277,6 +282,9 @@ def edit_comment(
     event.edited_by = actor
     event.edited_at = utcnow()
     discussion.updated_at = event.edited_at
+    outbox.note(
+        session, "discussion.event", discussion=discussion.id, event=event.id, action="update"
+    )
     return event
 
 

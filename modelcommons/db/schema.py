@@ -457,3 +457,43 @@ class DiscussionEvent(Base):
 
 Index("ix_discussions_repo_status", Discussion.repo_id, Discussion.status, Discussion.num)
 Index("ix_discussion_events_discussion", DiscussionEvent.discussion_id, DiscussionEvent.id)
+
+
+# --- webhooks (webhooks/) -------------------------------------------------------
+
+
+class Webhook(Base):
+    """A user's webhook: what it watches (repositories, users, organisations), which
+    domains (``repo``, ``discussion``), where it delivers, and its secret (encrypted
+    with the hub's key: it is sent with every delivery, so it cannot be hashed)."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    watched: Mapped[str] = mapped_column(Text, default="[]")
+    domains: Mapped[str] = mapped_column(Text, default="[]")
+    secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook, written in the event's transaction (an outbox) and
+    sent by the job queue: ``pending`` until delivered (``done``) or out of attempts
+    (``failed``, with the last error)."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+Index("ix_webhooks_owner", Webhook.owner_id)
+Index("ix_webhook_deliveries_webhook", WebhookDelivery.webhook_id, WebhookDelivery.id)

@@ -159,6 +159,19 @@ BODIES: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     "api.discussions.merge": (_JSON, {"type": "object", "properties": {"comment": _TEXT}}),
+    "api.webhooks.create": (
+        _JSON,
+        {
+            "type": "object",
+            "properties": {
+                "url": _TEXT,
+                "secret": _TEXT,
+                "watched": {"type": "array", "items": {"type": "object"}},
+                "domains": {"type": "array", "items": _TEXT},
+            },
+        },
+    ),
+    "api.webhooks.update": (_JSON, {"type": "object"}),
     "api.git.upload_pack": ("application/x-git-upload-pack-request", {"type": "string"}),
     "api.git.receive_pack": ("application/x-git-receive-pack-request", {"type": "string"}),
 }

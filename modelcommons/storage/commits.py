@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
+from ..db import outbox
 from ..db.schema import Commit, FileBlob, GitObject, LfsObject, Repo, RepoLfsObject
 from ..db.sqlutil import insert_ignore
 from ..errors import (
@@ -279,6 +280,7 @@ class Committer:
         made here and for one pushed over git alike (the rest of the hub hears of
         both the same way)."""
         repo.updated_at = utcnow()
+        outbox.note(session, "branch.moved", repo=repo.id, branch=branch, commit=commit_oid)
         if branch == repos.DEFAULT_BRANCH and readme_changed:
             self.observer.card_changed(session, reader, repo, commit_oid, tree_oid, author)
 
