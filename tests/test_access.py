@@ -654,6 +654,10 @@ GLOBAL_OPS: dict[str, Op] = {
     ),
     "page-token-revoke": Op("self", "POST", revoke_spare, frozenset({303}), True),
     "page-account": Op("user", "GET", req("GET", "/settings/account"), page=True),
+    "page-notifications": Op("user", "GET", req("GET", "/notifications"), page=True),
+    "page-notifications-read": Op(
+        "user", "POST", form("/notifications/read"), frozenset({303}), True
+    ),
     "page-account-email": Op(
         "user", "POST", account_form("/settings/account/email", email="m{n}@example.org"), page=True
     ),

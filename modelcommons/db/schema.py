@@ -497,3 +497,16 @@ class WebhookDelivery(Base):
 
 Index("ix_webhooks_owner", Webhook.owner_id)
 Index("ix_webhook_deliveries_webhook", WebhookDelivery.webhook_id, WebhookDelivery.id)
+
+
+class DiscussionRead(Base):
+    """When a user last looked at a discussion (its page), for their notifications."""
+
+    __tablename__ = "discussion_reads"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    discussion_id: Mapped[int] = mapped_column(
+        ForeignKey("discussions.id", ondelete="CASCADE"), primary_key=True
+    )
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

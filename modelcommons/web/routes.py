@@ -11,6 +11,7 @@ from .pages import (
     gating,
     home,
     manage,
+    notifications,
     releases,
     repository,
     search,
@@ -38,6 +39,8 @@ def add_routes(r: Router) -> None:
     r.add("GET", "/search", search.search, web=True)
     r.add("GET", "/models", search.models, web=True)
     r.add("GET", "/datasets", search.datasets, web=True)
+    r.add("GET", "/notifications", notifications.page, web=True)
+    r.add("POST", "/notifications/read", notifications.mark_all_read, web=True)
     r.add("GET", "/new", manage.new_form, web=True)
     r.add("POST", "/new", manage.create, web=True)
     r.add("GET", "/(?P<ns>[^/]+)/-/audit", manage.namespace_audit_page, web=True)

@@ -21,7 +21,7 @@ from ... import community
 from ...accounts import roles
 from ...api import discussions as api_discussions
 from ...api.common import load_repo
-from ...community import discussions, pulls
+from ...community import discussions, notifications, pulls
 from ...db.schema import Commit, Discussion, Repo
 from ...errors import BadRequest, GatedRepo, HubError
 from ...governance import access
@@ -114,6 +114,9 @@ def discussion_page(ctx: Ctx) -> Response:
         writer = roles.can_write(session, ctx.principal, repo)
         me = ctx.principal.name.lower() if ctx.principal else None
         pull = _pull_view(ctx, session, repo, d) if d.is_pr else {}
+        if ctx.principal is not None:
+            with ctx.hub.db.write() as marks:
+                notifications.mark_seen(marks, ctx.principal.user_id, [d.id])
         return render(
             ctx,
             "repo/discussion.html",
