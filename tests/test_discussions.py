@@ -233,7 +233,9 @@ def test_conflicting_pull_request_is_refused_with_the_files(server: Server, repo
     assert owner.get_discussion_details(repo, 1).status == "merged"
 
 
-def test_create_pull_request_then_commit_and_parent_commit(server: Server, repo_name: str) -> None:
+def test_create_pull_request_then_commit_and_parent_commit(
+    server: Server, repo_name: str, tmp_path: Path
+) -> None:
     owner, contributor = apis(server)
     repo = f"dora/{repo_name}"
     owner.create_repo(repo)
@@ -256,6 +258,15 @@ def test_create_pull_request_then_commit_and_parent_commit(server: Server, repo_
     assert info.pr_num == 2
     commits = contributor.list_repo_commits(repo, revision="refs/pr/2")
     assert [c.commit_id for c in commits][1] == first.oid
+    # upload_folder too; each call opens a new pull request.
+    folder = tmp_path / "folder"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.txt").write_bytes(b"a")
+    (folder / "b.txt").write_bytes(b"b")
+    up = contributor.upload_folder(repo_id=repo, folder_path=folder, create_pr=True)
+    assert up.pr_revision == "refs/pr/3"
+    files = contributor.list_repo_files(repo, revision="refs/pr/3")
+    assert {"sub/a.txt", "b.txt", "v.txt", "w.txt"} - set(files) == {"w.txt"}
 
 
 def test_private_discussions_are_invisible_and_discussions_can_be_turned_off(
