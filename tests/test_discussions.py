@@ -75,8 +75,9 @@ def test_discussion_lifecycle(server: Server, repo_name: str) -> None:
         f"{server.url}/api/models/{repo}/audit-log",
         headers={"Authorization": f"Bearer {server.user('dora')}"},
     ).json()
-    kinds = [e["kind"] for e in (log if isinstance(log, list) else log.get("events", log))]
-    assert "discussion.comment_hidden" in kinds and "discussion.status_changed" in kinds
+    events = {e["kind"]: e for e in log}
+    assert events["discussion.comment_hidden"]["actor"] == "dora"
+    assert events["discussion.status_changed"]["data"]["status"] == "closed"
 
 
 def test_listing_filters_and_pages(server: Server, repo_name: str) -> None:
@@ -196,6 +197,14 @@ def test_pull_request_by_commit_and_merge(server: Server, repo_name: str) -> Non
     assert (
         owner.list_repo_commits(repo)[0].title == "Merge pull request #1: Lower the learning rate"
     )
+    log = httpx.get(
+        f"{server.url}/api/models/{repo}/audit-log",
+        headers={"Authorization": f"Bearer {server.user('dora')}"},
+    ).json()
+    merges = [e for e in log if e["kind"] == "discussion.merged"]
+    assert [(e["actor"], e["data"]["commit"], e["data"]["num"]) for e in merges] == [
+        ("dora", head, 1)
+    ]
     with pytest.raises(HfHubHTTPError) as again:
         owner.merge_pull_request(repo, 1)
     assert again.value.response.status_code == 409
