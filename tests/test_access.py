@@ -54,6 +54,7 @@ NEEDS = (
     "read",  # can see the repository
     "download",  # can download a gated file: a role over the repository
     "participate",  # signed in, can see it, and the credential may act (likes, approvals)
+    "participate-download",  # participate, and may download every file (a role here)
     "write",
     "admin",
 )
@@ -328,9 +329,10 @@ REPO_OPS: dict[str, Op] = {
     "branch-delete": Op("write", "DELETE", delete_branch),
     "tag": Op("write", "POST", req("POST", M + "/tag/main", json={"tag": "t{n}"})),
     "tag-delete": Op("write", "DELETE", delete_tag),
-    # Anyone who may open a pull request may upload its files.
+    # Anyone who may open a pull request may upload its files, if they may download
+    # every file (the answers tell which objects the repository holds).
     "lfs-upload-batch": Op(
-        "participate",
+        "participate-download",
         "POST",
         req(
             "POST",
@@ -346,7 +348,7 @@ REPO_OPS: dict[str, Op] = {
     ),
     "git-receive-pack": Op("write", "POST", git_push_tag, git=True),
     "lfs-verify": Op(
-        "write",
+        "participate-download",
         "POST",
         req(
             "POST",
@@ -793,6 +795,9 @@ def expected(op: Op, actor: str, private: bool) -> frozenset[int]:
         return frozenset({401})
     if op.need == "participate":
         allowed = LEVEL[a.cap] >= LEVEL["write"] and in_scope
+        return op.ok if allowed else frozenset({403})
+    if op.need == "participate-download":
+        allowed = LEVEL[a.cap] >= LEVEL["write"] and in_scope and level >= LEVEL["read"]
         return op.ok if allowed else frozenset({403})
     return op.ok if level >= LEVEL[op.need] else frozenset({403})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 from pathlib import Path
 
 import httpx
@@ -368,3 +369,23 @@ def test_transformers_and_datasets_load_a_pull_request(
     )
     got = clients.run_python(LOAD_PR, {"model": model, "dataset": dataset}, env)
     assert got == {"hidden": 64, "rows": [{"a": 1, "b": 2}, {"a": 3, "b": 4}]}
+
+
+def test_a_strangers_pull_request_with_an_lfs_file(
+    lfs_server: Server, hf_env: None, repo_name: str
+) -> None:
+    owner, stranger = apis(lfs_server)
+    repo = f"dora/{repo_name}"
+    owner.create_repo(repo)
+    weights = os.urandom(2 * 1000 * 1000)  # over regular_upload_max_bytes: sent via LFS
+    info = stranger.upload_file(
+        path_or_fileobj=weights, path_in_repo="model.bin", repo_id=repo, create_pr=True
+    )
+    assert info.pr_num == 1
+    got = Path(stranger.hf_hub_download(repo, "model.bin", revision="refs/pr/1")).read_bytes()
+    assert got == weights
+    siblings = owner.model_info(repo, revision="refs/pr/1", files_metadata=True).siblings or []
+    lfs = {s.rfilename: s.lfs for s in siblings}
+    assert lfs["model.bin"] is not None and lfs["model.bin"].size == len(weights)
+    owner.merge_pull_request(repo, 1)
+    assert Path(owner.hf_hub_download(repo, "model.bin")).read_bytes() == weights

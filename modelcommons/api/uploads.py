@@ -327,10 +327,14 @@ async def lfs_batch(ctx: Ctx) -> Response:
 
 
 def _lfs_upload_mode(session: Session, ctx: Ctx) -> Mode:
-    """Writers upload; so may anyone who may open a pull request (files for it)."""
+    """Writers upload; so may anyone who may open a pull request (its files), if they
+    may download every file: the answers say which objects the repository holds,
+    and only such callers may name LFS objects in a commit (``CommitAccess``)."""
     repo = load_repo(session, ctx, mode="participate")
-    if roles.can_write(session, ctx.principal, repo) or community.discussions_disabled(
-        session, repo
+    if (
+        roles.can_write(session, ctx.principal, repo)
+        or community.discussions_disabled(session, repo)
+        or not access.content(session, ctx.principal, repo).may_download_all()
     ):
         return "write"
     return "participate"
@@ -488,7 +492,7 @@ async def lfs_verify(ctx: Ctx) -> Response:
 
     def work() -> Response:
         with ctx.hub.db.read() as session:
-            repo = load_repo(session, ctx, mode="write")
+            repo = load_repo(session, ctx, mode=_lfs_upload_mode(session, ctx))
             stored = session.scalar(
                 select(LfsObject.size)
                 .join(RepoLfsObject, RepoLfsObject.oid == LfsObject.oid)
