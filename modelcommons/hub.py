@@ -28,6 +28,7 @@ from .storage.blobs import BlobStore
 from .storage.commits import Committer
 from .storage.signed_urls import UrlSigner
 from .storage.trees import TreeCache
+from .webhooks import Webhooks
 from .xet.blobstore import XetBackedStore
 from .xet.tokens import XetSigner
 
@@ -78,6 +79,7 @@ class Hub:
         self.clock: Clock = clock_for(settings)
         self.login_throttle = LoginThrottle.from_settings(settings)
         self.jobs = Jobs(self)
+        self.webhooks = Webhooks(self, self._secret())
         #: Threads for hashing and disk writes, so the event loop keeps receiving.
         self.io = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="io")
 

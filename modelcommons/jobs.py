@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from . import webhooks
 from .governance import releases
 from .settings import Settings
 
@@ -57,6 +58,7 @@ class _Queue:
     promote: Any  # huey TaskWrappers: calling one enqueues the task
     check: Any
     step: Any
+    deliver: Any
 
 
 class Jobs:
@@ -84,12 +86,21 @@ class Jobs:
                 def step(landed: Landed, name: str) -> str:
                     return hub.pipeline.run_step(landed, name)
 
+                def deliver(delivery_id: int) -> bool:
+                    return webhooks.deliver(hub, delivery_id)
+
+                settings = hub.settings
                 self._queue = _Queue(
                     huey,
                     huey.task(name="release.promote")(promote),
                     huey.task(name="release.check")(check),
                     # Post-commit steps: retried, each run idempotent (pipeline/runner.py).
                     huey.task(name="pipeline.step", retries=3, retry_delay=2)(step),
+                    huey.task(
+                        name="webhook.deliver",
+                        retries=max(settings.webhook_max_attempts - 1, 0),
+                        retry_delay=settings.webhook_retry_seconds,
+                    )(deliver),
                 )
             return self._queue
 
@@ -106,6 +117,9 @@ class Jobs:
     def pipeline_step(self, landed: Landed, name: str) -> None:
         """Queue one background step of the post-commit pipeline for one commit."""
         self.queue.step(landed, name)
+
+    def deliver_webhook(self, delivery_id: int) -> None:
+        self.queue.deliver(delivery_id)
 
     def after_commit(self, session: Session, job: Callable[[], None]) -> None:
         """Run ``job`` (an enqueue) once ``session`` commits; never if it rolls back."""

@@ -133,6 +133,15 @@ class Settings:
     #: it off for replicas: ``commons migrate`` runs once, and a replica started on an
     #: older database refuses to start instead of racing the others to upgrade it.
     auto_migrate: bool = True
+    #: Webhooks are delivered only to public addresses (checked on the address the
+    #: URL resolves to, at each delivery), and to these networks too: comma-separated
+    #: CIDRs (``10.0.0.0/8,192.168.1.20/32``), for receivers inside your own network.
+    webhook_allowed_networks: str = ""
+    #: Attempts per delivery (the first and the retries), and the wait between them.
+    webhook_max_attempts: int = 5
+    webhook_retry_seconds: int = 60
+    #: How long one delivery may take (connecting and the answer).
+    webhook_timeout_seconds: int = 10
     #: Tests only: a file holding seconds to add to the hub's clock, read on every
     #: reading of the clock, so a test can move time for a server in another process.
     test_clock_file: str | None = None

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from .. import accounts
+from .. import accounts, community
 from ..accounts import roles
 from ..db.schema import Repo
 from ..errors import BadRequest, HubError, RepoNotFound, Unauthorized
@@ -147,10 +147,15 @@ async def settings(ctx: Ctx) -> Response:
     private = _private(body)
     mode = gating.parse_mode(body["gated"]) if "gated" in body else None
     seconds = _access_seconds(body)
+    no_discussions = body.get("discussionsDisabled")
+    if no_discussions is not None and not isinstance(no_discussions, bool):
+        raise BadRequest("'discussionsDisabled' must be true or false.")
 
     def work() -> Response:
         with ctx.hub.db.write() as session:
             repo = load_repo(session, ctx, mode="admin")
+            if no_discussions is not None:
+                community.set_discussions_disabled(session, repo, no_discussions)
             if private is not None:
                 lifecycle.set_visibility(ctx.hub, session, ctx.principal, repo, private=private)
             if mode is not None or seconds is not False:
@@ -158,7 +163,13 @@ async def settings(ctx: Ctx) -> Response:
                     ctx.hub, session, ctx.principal, repo, mode=mode, access_seconds=seconds
                 )
             now = gating.mode_of(session, repo)
-            return json_response({"private": repo.private, "gated": False if now == "off" else now})
+            return json_response(
+                {
+                    "private": repo.private,
+                    "gated": False if now == "off" else now,
+                    "discussionsDisabled": community.discussions_disabled(session, repo),
+                }
+            )
 
     return await ctx.run(work)
 

@@ -20,6 +20,10 @@ and asks that about each path. The rules, in order:
      caller. So a closed branch is closed by every name, and a commit that only
      closed refs reach, or that no ref reaches any more, is closed.
 
+   A pull request's ref (``refs/pr/N``) is open as a commit id is: only when an
+   open line of history leads to it (so under a plan with closed refs, a pull
+   request with new commits is for owners only).
+
    A closed revision answers ``GatedRepo`` (401 anonymous, 403 signed in), on every
    route, listings and history included.
 3. **Each path** at an open revision:
@@ -271,7 +275,7 @@ class RevisionContent:
         plan = content.plan
         staged = plan is not None and (
             plan.file_controlled(path)
-            or (self.revision.is_ref and plan.ref_controlled(self.revision.name))
+            or (self.revision.kind in ("branch", "tag") and plan.ref_controlled(self.revision.name))
         )
         return staged or (content.gate != "off" and path not in content.open_files)
 
