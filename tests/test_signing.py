@@ -278,3 +278,26 @@ def test_organisation_keys_and_signed_release_check(sqlite_server: Server, tmp_p
         json={"key": other, "account": org},
     )
     assert r.status_code == 403
+
+
+def test_signing_a_dataset_at_a_tag(sqlite_server: Server, tmp_path: Path) -> None:
+    server = sqlite_server
+    user, api = fresh_user(server, "dsig")
+    data = f"{user}/rows"
+    api.create_repo(data, repo_type="dataset")
+    api.upload_file(
+        path_or_fileobj=b"a,b\n1,2\n", path_in_repo="train.csv", repo_id=data, repo_type="dataset"
+    )
+    api.create_tag(data, tag="v1", repo_type="dataset")
+    private, public = keypair(tmp_path, "d")
+    server.cli("key", "add", user, str(public))
+    args = ["sign", data, "--type", "dataset", "--revision", "v1", "--key", str(private)]
+    refused = server.cli(*args, check=False)
+    assert refused.returncode != 0 and "--branch" in refused.stdout + refused.stderr
+    server.cli(*args, "--branch", "main")
+    r = httpx.get(f"{server.url}/api/datasets/{data}/signature", params={"revision": "main"})
+    assert (r.json()["status"], r.json()["signedFiles"]) == ("verified", 1)
+    tagged = httpx.get(f"{server.url}/api/datasets/{data}/signature", params={"revision": "v1"})
+    assert tagged.json()["status"] == "unsigned"  # the tag still names the signed commit
+    folder = Path(api.snapshot_download(data, repo_type="dataset", local_dir=tmp_path / "d"))
+    assert standard_verify(folder, public).returncode == 0
