@@ -17,14 +17,17 @@ from .clock import Clock, clock_for
 from .db.database import Database
 from .db.schema import Repo
 from .errors import RepoNotFound
-from .governance.card_updates import CardUpdates
+from .governance import quarantine
 from .jobs import Jobs
+from .pipeline.runner import Pipeline
 from .search import SearchIndex, open_search_index
 from .settings import Settings
 from .storage.blobs import BlobStore, open_blob_store
 from .storage.commits import Committer
 from .storage.signed_urls import UrlSigner
 from .storage.trees import TreeCache
+from .xet.blobstore import XetBackedStore
+from .xet.tokens import XetSigner
 
 
 class Hub:
@@ -32,13 +35,24 @@ class Hub:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.resolved_database_url)
-        self.blobs: BlobStore = open_blob_store(settings.blob_dir)
+        if settings.scan_policy not in quarantine.POLICIES:
+            raise ValueError(
+                f"scan_policy must be warn or quarantine, not {settings.scan_policy!r}"
+            )
+        # access.content reads the hub's scan policy from the session it is given.
+        self.db.sessions.configure(info={quarantine.SESSION_KEY: settings.scan_policy})
+        #: Files held as Xet chunks read through it like any blob (xet/blobstore.py).
+        self.blobs: BlobStore = XetBackedStore(open_blob_store(settings.blob_dir), self.db)
         self.tree_cache = TreeCache()
         #: Signs LFS upload URLs; ``download_signer`` signs download URLs, with
         #: another salt, so that neither kind of URL works as the other.
         self.signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "upload")
         self.download_signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "download")
-        self.committer = Committer(self, CardUpdates(self))
+        #: Signs Xet CAS tokens and xorb range URLs.
+        self.xet_signer = XetSigner(self._secret(), settings.xet_token_ttl_seconds)
+        #: The post-commit pipeline (plugins): the commit engine's observer.
+        self.pipeline = Pipeline(self)
+        self.committer = Committer(self, self.pipeline)
         self.audit = AuditLog(
             settings.data_dir / "audit-anchors.log",
             settings.audit_key_path,

@@ -1,4 +1,4 @@
-"""Background jobs on Huey: due release promotions.
+"""Background jobs on Huey: due release promotions, post-commit pipeline steps.
 
 Huey is a small, mature task queue with storage backends chosen at run time: the
 embedded default needs nothing beyond the data dir (``SqliteHuey``, a file next to the
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from huey import Huey
 
     from .hub import Hub
+    from .pipeline.steps import Landed
 
 log = logging.getLogger("modelcommons.jobs")
 QUEUES = ("sqlite", "memory", "immediate", "redis")
@@ -55,6 +56,7 @@ class _Queue:
     huey: Huey
     promote: Any  # huey TaskWrappers: calling one enqueues the task
     check: Any
+    step: Any
 
 
 class Jobs:
@@ -79,10 +81,15 @@ class Jobs:
                 def check() -> int:
                     return releases.schedule_due(hub)
 
+                def step(landed: Landed, name: str) -> str:
+                    return hub.pipeline.run_step(landed, name)
+
                 self._queue = _Queue(
                     huey,
                     huey.task(name="release.promote")(promote),
                     huey.task(name="release.check")(check),
+                    # Post-commit steps: retried, each run idempotent (pipeline/runner.py).
+                    huey.task(name="pipeline.step", retries=3, retry_delay=2)(step),
                 )
             return self._queue
 
@@ -95,6 +102,10 @@ class Jobs:
 
     def check(self) -> None:
         self.queue.check()
+
+    def pipeline_step(self, landed: Landed, name: str) -> None:
+        """Queue one background step of the post-commit pipeline for one commit."""
+        self.queue.step(landed, name)
 
     def after_commit(self, session: Session, job: Callable[[], None]) -> None:
         """Run ``job`` (an enqueue) once ``session`` commits; never if it rolls back."""

@@ -29,11 +29,13 @@ _API_MAY = {
     "db",
     "gitserver",
     "governance",
+    "scanning",
     "provenance",
     "search",
     "server",
     "storage",
     "validation",
+    "xet",
 }
 
 #: What each unit may import besides itself and FOUNDATION.
@@ -47,19 +49,26 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "audit": frozenset({"db"}),
     "accounts": frozenset({"audit", "db", "validation"}),
     "storage": frozenset({"db", "validation"}),
-    "governance": frozenset({"storage", "accounts", "audit", "db", "validation"}),
+    "governance": frozenset({"storage", "accounts", "audit", "db", "scanning", "validation"}),
     "search": frozenset({"governance", "storage", "accounts", "db", "validation"}),
     "gitserver": frozenset({"storage", "accounts", "db", "validation"}),
-    "provenance": frozenset({"governance", "storage", "accounts", "audit", "db", "validation"}),
+    "xet": frozenset({"storage", "accounts", "governance", "db", "validation"}),
+    "scanning": frozenset({"storage", "db"}),
+    "pipeline": frozenset({"scanning", "governance", "storage", "accounts", "db"}),
+    "provenance": frozenset(
+        {"governance", "scanning", "storage", "accounts", "audit", "db", "validation"}
+    ),
     "jobs": frozenset({"governance"}),
-    "hub": frozenset({"accounts", "audit", "db", "governance", "jobs", "search", "storage"}),
+    "hub": frozenset(
+        {"accounts", "audit", "db", "governance", "jobs", "pipeline", "search", "storage", "xet"}
+    ),
     "server": frozenset({"accounts", "validation"}),
     "api": frozenset(_API_MAY),
     "web": frozenset(_API_MAY | {"api"}),
     "app": frozenset({"accounts", "api", "hub", "server", "web"}),
     "cli": frozenset(
         {"accounts", "app", "audit", "db", "governance", "hub", "server", "storage"}
-        | {"search", "jobs", "validation", "provenance"}
+        | {"search", "jobs", "validation", "pipeline", "scanning", "provenance"}
     ),
     "__main__": frozenset({"cli"}),
 }

@@ -113,7 +113,12 @@ def test_model_bom_with_card_files_lineage_and_signature(server: Server, tmp_pat
     assert {"README.md", "config.json", "model.bin", ".gitattributes"} <= set(by_name)
     props = {p["name"]: p["value"] for p in subject["properties"]}
     assert props["modelcommons:signature:status"] == "unsigned"
-    assert props["modelcommons:scan:files"] == "0"
+    # Every file carries its scan status from the commit pipeline (queued until scanned).
+    files = [c for c in doc["components"] if c["type"] == "file"]
+    assert props["modelcommons:scan:files"] == str(len(files))
+    for component in files:
+        status = {p["name"]: p["value"] for p in component["properties"]}
+        assert status["modelcommons:scan:status"] in {"queued", "safe", "suspicious", "unsafe"}
 
     # Signed: the BOM says by whom; an older revision keeps its own files.
     private, public = keypair(tmp_path, "k")

@@ -34,6 +34,7 @@ from ..errors import HubError
 from ..governance import lineage
 from ..governance.content import RevisionContent
 from ..governance.licenses import catalogue
+from ..scanning import results as scan_statuses
 from ..validation.inputs import loads_json
 from .signatures import revision_files, verify_revision
 
@@ -55,12 +56,23 @@ _MAX_TEXT = 4000
 _HEADING = re.compile(r"^(#{1,4})\s+(.+?)\s*#*\s*$")
 
 
-def scan_results(session: Session, repo: Repo, commit: str) -> list[dict[str, Any]]:
-    """Scan results per file at a commit: ``[{"path", "status", "findings"}]``.
-
-    A stand-in that reports nothing: the ``scan`` branch (the commit pipeline and its
-    scanners) supplies the real data, and the coordinator wires it here at merge."""
-    return []
+def scan_results(
+    session: Session, repo: Repo, commit: str, files: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Scan results per file at a commit, from the commit pipeline's scanners
+    (:mod:`modelcommons.scanning.results`): ``[{"path", "status", "findings"}]``;
+    ``files`` maps each path to its stored file (``sha256``, ``size``)."""
+    statuses = scan_statuses.statuses_of(
+        session, repo, commit, ((path, info.sha256, info.size) for path, info in files.items())
+    )
+    return [
+        {
+            "path": status.path,
+            "status": status.status,
+            "findings": [finding.message for finding in status.findings],
+        }
+        for status in statuses.values()
+    ]
 
 
 def purl(repo: Repo, commit: str | None) -> str:
@@ -187,7 +199,9 @@ def cyclonedx(
     page = f"{base_url}/{prefix}{repo.repo_id}"
 
     components: list[dict[str, Any]] = []
-    scans = {r.get("path"): r for r in scan_results(session, repo, sha)}
+    listed = {path: info for path, info in files.items() if at.listable(path)}
+    scanned = scan_results(session, repo, sha, listed)
+    scans = {r.get("path"): r for r in scanned}
     for path, info in sorted(files.items()):
         if not at.listable(path):
             continue
@@ -240,7 +254,6 @@ def cyclonedx(
         properties.append({"name": "modelcommons:signature:signer", "value": state.signer})
     if state.key:
         properties.append({"name": "modelcommons:signature:key", "value": state.key})
-    scanned = scan_results(session, repo, sha)
     unsafe = sum(1 for r in scanned if r.get("status") == "unsafe")
     properties.append({"name": "modelcommons:scan:files", "value": str(len(scanned))})
     properties.append({"name": "modelcommons:scan:unsafe", "value": str(unsafe)})
