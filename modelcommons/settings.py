@@ -53,6 +53,11 @@ class Settings:
     #: Stock clients with hf_xet installed can only upload LFS-mode files through
     #: Xet, which this hub does not speak yet, so this is deliberately generous.
     regular_upload_max_bytes: int = 1 * GB
+    #: Preupload also answers ``lfs`` for non-empty files that ``.gitattributes`` sends
+    #: to LFS (``*.bin``...) or that are stored as LFS, whatever their size, as the
+    #: Hugging Face Hub does. Off while this hub has no Xet: a stock client with hf_xet
+    #: installed sends every ``lfs``-mode file through Xet only.
+    lfs_by_pattern: bool = False
     #: Largest single file accepted (the plain-HTTP download limit of the client).
     max_file_bytes: int = 50 * GB
     max_operations_per_commit: int = 25_000

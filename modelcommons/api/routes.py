@@ -7,7 +7,22 @@ after these (:mod:`modelcommons.web.routes`), so that an API path always wins.
 from __future__ import annotations
 
 from ..server.routing import PREFIX, REPO, REV, Router, T
-from . import access_requests, audit, files, git, likes, lineage, refs, releases, repos, uploads
+from . import (
+    access_requests,
+    audit,
+    bare_ids,
+    collections,
+    files,
+    git,
+    history,
+    likes,
+    lineage,
+    preupload,
+    refs,
+    releases,
+    repos,
+    uploads,
+)
 
 
 def add_routes(r: Router) -> None:
@@ -40,10 +55,12 @@ def add_routes(r: Router) -> None:
     r.add("POST", f"{api}/tag/{REV}", refs.create_tag)
     r.add("DELETE", f"{api}/tag/{REV}", refs.delete_tag)
     r.add("GET", f"{api}/commits/{REV}", refs.list_commits)
-    r.add("POST", f"{api}/preupload/{REV}", uploads.preupload)
+    r.add("POST", f"{api}/super-squash/{REV}", history.squash)
+    r.add("POST", f"{api}/preupload/{REV}", preupload.preupload)
     r.add("POST", f"{api}/commit/{REV}", uploads.commit)
     r.add("GET", f"{api}/xet-(?:read|write)-token/(?P<rev>.*)", uploads.xet_token)
     r.add("GET", f"{api}/xet-(?:read|write)-token", uploads.xet_token)
+    r.add("GET", uploads.XET_ADVICE_PATH.replace(".", "\\."), uploads.xet_advice)
     lfs = f"/{PREFIX}{REPO}\\.git/info/lfs"
     r.add("POST", f"{lfs}/objects/batch", uploads.lfs_batch)
     r.add("POST", f"{lfs}/objects/verify", uploads.lfs_verify)
@@ -64,3 +81,13 @@ def add_routes(r: Router) -> None:
     r.add("GET", f"{api}/audit-log", audit.repo_log)
     r.add("GET", f"{api}/lineage", lineage.lineage_of)
     r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
+    coll = "/api/collections/(?P<owner>[^/]+)/(?P<slug>[^/]+)"
+    r.add("GET", "/api/collections", collections.list_collections)
+    r.add("POST", "/api/collections", collections.create_collection)
+    r.add("GET", coll, collections.get_collection)
+    r.add("PATCH", coll, collections.update_collection)
+    r.add("DELETE", coll, collections.delete_collection)
+    r.add("POST", f"{coll}/items", collections.add_item)
+    r.add("PATCH", f"{coll}/items/(?P<item>[^/]+)", collections.update_item)
+    r.add("DELETE", f"{coll}/items/(?P<item>[^/]+)", collections.delete_item)
+    bare_ids.add_routes(r)  # last: ids without a namespace are never a real route's

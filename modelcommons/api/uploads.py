@@ -1,9 +1,8 @@
-"""Writing: preupload, the NDJSON commit, and the git LFS batch/transfer API."""
+"""Writing: the NDJSON commit and the git LFS batch/transfer API (preupload: ``preupload``)."""
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import json
 import math
 import re
@@ -14,21 +13,18 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from .. import accounts
-from ..db.schema import Commit, LfsObject, LicenceCheck, Repo, RepoLfsObject
+from ..db.schema import LfsObject, LicenceCheck, Repo, RepoLfsObject
 from ..db.sqlutil import insert_ignore
 from ..errors import (
     BadRequest,
     Forbidden,
-    HubError,
     NotFound,
-    PayloadTooLarge,
     RepoNotFound,
     XetNotSupported,
 )
 from ..governance import access, licence_checks
 from ..server.responses import BlobFileResponse, json_response
 from ..server.routing import Ctx
-from ..storage import repos
 from ..storage.blobs import StagedBlob
 from ..storage.commit_payload import Line, parse_lines
 from ..storage.commits import (
@@ -42,73 +38,11 @@ from ..storage.commits import (
 from ..storage.gitobjects import blob_hasher
 from ..storage.multipart import LocalMultipartUpload, UploadClosed
 from ..storage.transfer import StagedWriter, receive_exactly
-from ..storage.trees import TreeReader
-from ..validation.inputs import json_int
 from ..validation.names import URL_PREFIX, check_path
 from .common import flag, load_repo, read_json, repo_url
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 LFS_JSON = "application/vnd.git-lfs+json"
-
-
-def _ignored(patterns: list[str], path: str) -> bool:
-    base = path.rsplit("/", 1)[-1]
-    for pattern in patterns:
-        p = pattern.rstrip("/")
-        if (
-            fnmatch.fnmatchcase(path, p.lstrip("/"))
-            or fnmatch.fnmatchcase(base, p)
-            or path.startswith(p.lstrip("/") + "/")
-        ):
-            return True
-    return False
-
-
-async def preupload(ctx: Ctx) -> Response:
-    body = await read_json(ctx)
-    files = body.get("files")
-    if not isinstance(files, list):
-        raise BadRequest("The body must list 'files'.")
-    gitignore = body.get("gitIgnore") or ""
-    ignore = [
-        ln.strip()
-        for ln in str(gitignore).splitlines()
-        if ln.strip() and not ln.startswith(("#", "!"))
-    ]
-    limit = ctx.hub.settings.regular_upload_max_bytes
-
-    def work() -> Response:
-        with ctx.hub.db.read() as session:
-            repo = load_repo(session, ctx, mode="write")
-            try:
-                sha: str | None = repos.resolve(session, repo, ctx.params["rev"])
-            except HubError:
-                sha = None  # a branch the commit will need first; answer modes anyway
-            reader = TreeReader(session, ctx.hub.tree_cache)
-            tree = session.get(Commit, (repo.id, sha)).tree_oid if sha else None  # type: ignore[union-attr]
-            out = []
-            for f in files:
-                if not isinstance(f, dict) or not isinstance(f.get("path"), str):
-                    raise BadRequest("Each file needs a 'path'.")
-                path = check_path(f["path"], ctx.hub.settings.max_path_length)
-                size = json_int(f.get("size", 0), f"The 'size' of {path!r}")
-                if size > ctx.hub.settings.max_file_bytes:
-                    raise PayloadTooLarge(
-                        f"{path!r} is {size} bytes; the limit is {ctx.hub.settings.max_file_bytes}."
-                    )
-                item: dict[str, Any] = {
-                    "path": path,
-                    "uploadMode": "lfs" if size > limit else "regular",
-                    "shouldIgnore": _ignored(ignore, path),
-                }
-                current = reader.file(tree, path) if tree else None
-                # No oid for bytes the store lost (quarantined): the client uploads again.
-                if current is not None and ctx.hub.blobs.exists(current.sha256):
-                    item["oid"] = current.sha256 if current.lfs else current.oid
-                out.append(item)
-            return json_response({"files": out, "commitOid": sha})
-
-    return await ctx.run(work)
 
 
 async def _prepare_content(ctx: Ctx, staged: StagedBlob) -> StoredContent:
@@ -517,5 +451,17 @@ def lfs_download(ctx: Ctx) -> Response:
     )
 
 
+#: Where a Xet token request is sent while this hub has no Xet: hf_xet (which asks for
+#: the token itself) shows the client only the status and the URL of the last answer,
+#: never its body, so the advice has to travel in the URL.
+XET_ADVICE_PATH = "/api/xet-not-supported-set-HF_HUB_DISABLE_XET=1-or-pip-uninstall-hf_xet"
+
+
 def xet_token(ctx: Ctx) -> Response:
+    """No Xet here: a redirect to :data:`XET_ADVICE_PATH`, whose 404 says what to do."""
+    raise XetNotSupported(headers={"Location": ctx.href(XET_ADVICE_PATH)}, status=307)
+
+
+def xet_advice(ctx: Ctx) -> Response:
+    """The 404 a Xet token request ends at, with the advice in its message and URL."""
     raise XetNotSupported()

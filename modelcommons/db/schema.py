@@ -393,3 +393,66 @@ class LoginAttempt(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
     window_start: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class RepoRedirect(Base):
+    """A name a repository had before it was moved (migration 0015): requests for it
+    are redirected to the repository's name now, for callers who may see it. A
+    repository that takes the name later wins: names are looked up first."""
+
+    __tablename__ = "repo_redirects"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    namespace: Mapped[str] = mapped_column(String(96))
+    name: Mapped[str] = mapped_column(String(96))
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+Index(
+    "uq_repo_redirects_name",
+    RepoRedirect.kind,
+    func.lower(RepoRedirect.namespace),
+    func.lower(RepoRedirect.name),
+    unique=True,
+)
+
+
+class Collection(Base):
+    """A curated list of repositories and other collections (migration 0016), owned by
+    a user or an organisation. Its slug is ``namespace/title-words-<uid>``; only the
+    ``uid`` identifies it, so the slug may change with the title."""
+
+    __tablename__ = "collections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(24), unique=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    theme: Mapped[str] = mapped_column(String(16), default="default")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CollectionItem(Base):
+    """A repository or a collection in a collection, at a position, with a note.
+    Deleting the repository or collection it names deletes it."""
+
+    __tablename__ = "collection_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(24), unique=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # "model" | "dataset" | "collection"
+    repo_id: Mapped[int | None] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
