@@ -228,7 +228,7 @@ def test_validate_yaml_checks_model_index_and_warns_on_no_metadata(
 ) -> None:
     api = HfApi(endpoint=sqlite_server.url, token=sqlite_server.user("carder"))
     repo = api.create_repo(f"carder/{repo_name}").repo_id
-    invalid = b"---\nmodel-index: foo\n---\n\nInvalid.\n"
+    invalid = b"\n---\nmodel-index: foo\n---\n\nInvalid.\n"  # the suite's, blank line first
     with pytest.raises(ValueError, match=r"Invalid metadata in README\.md"):
         api.create_commit(
             repo, [CommitOperationAdd("README.md", invalid)], commit_message="bad card"
