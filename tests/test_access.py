@@ -371,6 +371,7 @@ REPO_OPS: dict[str, Op] = {
             json={"oid": WEIGHTS_OID, "size": len(WEIGHTS)},
         ),
     ),
+    "lfs-files": Op("write", "GET", req("GET", M + "/lfs-files")),
     "super-squash": Op(
         "write",
         "POST",
@@ -379,6 +380,12 @@ REPO_OPS: dict[str, Op] = {
     ),
     # Administering
     "settings": Op("admin", "PUT", keep_visibility),
+    # An object the repository does not hold: nothing is deleted, whoever asks.
+    "lfs-files-delete": Op(
+        "admin",
+        "POST",
+        req("POST", M + "/lfs-files/batch", json={"deletions": {"sha": ["0" * 64]}}),
+    ),
     "audit-log": Op("admin", "GET", req("GET", M + "/audit-log")),
     "requests-pending": Op("admin", "GET", req("GET", M + "/user-access-request/pending")),
     "requests-handle": Op(

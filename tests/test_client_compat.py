@@ -359,3 +359,41 @@ def test_super_squash_folds_one_branch(server: Server, repo_name: str, hf_env: N
     with pytest.raises(HfHubHTTPError) as refused:
         reader.super_squash_history(repo_id=repo)
     assert refused.value.response.status_code == 403
+
+
+def test_lfs_files_listed_and_deleted_for_good(
+    server: Server, repo_name: str, hf_env: None
+) -> None:
+    api = HfApi(endpoint=server.url, token=server.user("purger"))
+    repo = api.create_repo(f"purger/{repo_name}").repo_id
+    other = api.create_repo(f"purger/{repo_name}-other").repo_id
+    api.upload_file(path_or_fileobj=b"LFS content", path_in_repo="lfs_file.bin", repo_id=repo)
+    api.upload_file(path_or_fileobj=b"TXT content", path_in_repo="txt_file.txt", repo_id=repo)
+    api.upload_file(path_or_fileobj=b"shared bytes", path_in_repo="shared.bin", repo_id=repo)
+    api.upload_file(path_or_fileobj=b"shared bytes", path_in_repo="copy.bin", repo_id=other)
+    api.create_branch(repo, branch="my-branch")
+    api.upload_file(
+        path_or_fileobj=b"LFS branch", path_in_repo="b.bin", repo_id=repo, revision="my-branch"
+    )
+    files = list(api.list_lfs_files(repo))
+    assert {(f.filename, f.ref) for f in files} == {
+        ("lfs_file.bin", "main"),
+        ("shared.bin", "main"),
+        ("b.bin", "my-branch"),
+    }
+    assert {f.file_oid for f in files} >= {hashlib.sha256(b"LFS content").hexdigest()}
+    reader = HfApi(endpoint=server.url, token=server.user("lfs-reader"))
+    with pytest.raises(HfHubHTTPError) as refused:
+        list(reader.list_lfs_files(repo))
+    assert refused.value.response.status_code == 403
+
+    api.permanently_delete_lfs_files(repo, [f for f in files if f.ref == "main"])
+    assert [f.filename for f in api.list_lfs_files(repo)] == ["b.bin"]
+    # Unshared bytes are gone: the pointer answers 410. Shared ones stay, for both.
+    gone = httpx.get(f"{server.url}/{repo}/resolve/main/lfs_file.bin")
+    assert gone.status_code == 410
+    assert httpx.get(f"{server.url}/{other}/resolve/main/copy.bin").content == b"shared bytes"
+    assert httpx.get(f"{server.url}/{repo}/resolve/main/txt_file.txt").content == b"TXT content"
+    # commons fsck does not report bytes deleted on purpose as missing.
+    fsck = server.cli("fsck")
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr

@@ -15,6 +15,7 @@ from . import (
     files,
     git,
     history,
+    lfs_files,
     likes,
     lineage,
     preupload,
@@ -56,6 +57,8 @@ def add_routes(r: Router) -> None:
     r.add("DELETE", f"{api}/tag/{REV}", refs.delete_tag)
     r.add("GET", f"{api}/commits/{REV}", refs.list_commits)
     r.add("POST", f"{api}/super-squash/{REV}", history.squash)
+    r.add("GET", f"{api}/lfs-files", lfs_files.list_files)
+    r.add("POST", f"{api}/lfs-files/batch", lfs_files.delete_files)
     r.add("POST", f"{api}/preupload/{REV}", preupload.preupload)
     r.add("POST", f"{api}/commit/{REV}", uploads.commit)
     r.add("GET", f"{api}/xet-(?:read|write)-token/(?P<rev>.*)", uploads.xet_token)

@@ -456,3 +456,17 @@ class CollectionItem(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PurgedLfsObject(Base):
+    """An LFS object a repository's admin deleted for good (migration 0017): the link
+    (``repo_lfs_objects``) is gone, and so are the bytes unless another repository
+    shares them. ``commons fsck`` does not report purged bytes as missing."""
+
+    __tablename__ = "purged_lfs_objects"
+    repo_id: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True
+    )
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    purged_by: Mapped[str] = mapped_column(String(96))
+    purged_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
