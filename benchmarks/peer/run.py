@@ -164,6 +164,7 @@ def run_suite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict
     install_notes = ensure_venv(args.venv, src, client)
     set_xet(args.venv, installed=not args.without_xet)
     suite = suite_constants(src)
+    hub_commit = git_commit(ROOT, "modelcommons")  # the code the hub starts with
     started = time.monotonic()
     modules: list[dict[str, Any]] = []
     # Without hf_xet the client uploads lfs-mode files by LFS, so the hub may answer
@@ -187,7 +188,7 @@ def run_suite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict
             modules.append(run_module(args, src, work, hub, constants, module))
     record = {
         "client": client.__dict__,
-        "hub_commit": git_commit(ROOT, "modelcommons"),
+        "hub_commit": hub_commit,
         "modules": modules,
         "notes": [
             *install_notes,
