@@ -22,6 +22,7 @@ from huggingface_hub import (
     hf_hub_download,
 )
 from huggingface_hub.errors import (
+    EntryNotFoundError,
     HfHubHTTPError,
     RepositoryNotFoundError,
 )
@@ -387,10 +388,20 @@ def test_lfs_files_listed_and_deleted_for_good(
         list(reader.list_lfs_files(repo))
     assert refused.value.response.status_code == 403
 
+    before = api.model_info(repo).sha
     api.permanently_delete_lfs_files(repo, [f for f in files if f.ref == "main"])
     assert [f.filename for f in api.list_lfs_files(repo)] == ["b.bin"]
-    # Unshared bytes are gone: the pointer answers 410. Shared ones stay, for both.
-    gone = httpx.get(f"{server.url}/{repo}/resolve/main/lfs_file.bin")
+    # The files leave every branch whose head held them, in a new commit...
+    assert api.list_repo_files(repo) == [".gitattributes", "txt_file.txt"]
+    assert api.list_repo_files(repo, revision="my-branch") == [
+        ".gitattributes",
+        "b.bin",
+        "txt_file.txt",
+    ]
+    with pytest.raises(EntryNotFoundError):
+        api.hf_hub_download(repo, "lfs_file.bin")
+    # ...and older commits keep their pointers, to bytes that are gone: 410.
+    gone = httpx.get(f"{server.url}/{repo}/resolve/{before}/lfs_file.bin")
     assert gone.status_code == 410
     assert httpx.get(f"{server.url}/{other}/resolve/main/copy.bin").content == b"shared bytes"
     assert httpx.get(f"{server.url}/{repo}/resolve/main/txt_file.txt").content == b"TXT content"

@@ -12,6 +12,7 @@ from ..errors import BadRequest
 from ..server.responses import json_response
 from ..server.routing import Ctx
 from ..storage import lfs_files
+from ..storage.commits import CommitRequest, DeleteFile
 from ..storage.trees import TreeReader
 from .common import load_repo, read_json
 
@@ -32,6 +33,7 @@ async def delete_files(ctx: Ctx) -> Response:
         raise BadRequest('The body must be {"deletions": {"sha": [...]}}.')
     if len(shas) > 1000:
         raise BadRequest("Delete at most 1000 LFS files at a time.")
+    rewrite = deletions.get("rewriteHistory", True) is not False  # type: ignore[union-attr]
 
     def work() -> Response:
         since = time.time()
@@ -48,6 +50,18 @@ async def delete_files(ctx: Ctx) -> Response:
                         repo, ctx.principal.name, removed=len(removed), kept=len(kept)
                     ),
                 )
+            held = (
+                lfs_files.held_by_branches(
+                    session, TreeReader(session, ctx.hub.tree_cache), repo, set(removed + kept)
+                )
+                if rewrite
+                else {}
+            )
+            repo_pk, actor = repo.id, ctx.principal.name
+        for branch, paths in held.items():
+            summary = f"Permanently delete {len(paths)} LFS file(s)"
+            operations = [DeleteFile(p) for p in paths]
+            ctx.hub.committer.commit(repo_pk, branch, actor, CommitRequest(summary, "", operations))
         lfs_files.remove_bytes(ctx.hub.blobs, removed, since)
         return json_response({"deleted": removed, "keptShared": kept})
 

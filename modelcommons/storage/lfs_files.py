@@ -11,7 +11,9 @@ no regular file anywhere has the same bytes. Shared bytes stay, and with them th
 files of this repository's commits that point at them. Unshared, the repository's
 pointers to them answer 410 from then on. Each deletion is recorded
 (``purged_lfs_objects``) so that ``commons fsck`` does not report the bytes missing.
-Commits are never rewritten (``rewriteHistory`` is not supported).
+Commits are never rewritten: with ``rewriteHistory`` (the client's default) each
+branch whose head holds such a file gets a new commit that deletes it, so the files
+leave the branches; older commits keep their pointers.
 """
 
 from __future__ import annotations
@@ -47,6 +49,26 @@ def _named(session: Session, reader: TreeReader, repo: Repo) -> dict[str, tuple[
             if isinstance(info, FileInfo) and info.lfs:
                 found.setdefault(info.sha256, (info.path, name, info.oid))
     return found
+
+
+def held_by_branches(
+    session: Session, reader: TreeReader, repo: Repo, oids: set[str]
+) -> dict[str, list[str]]:
+    """branch -> paths of its head's LFS files whose object is one of ``oids``."""
+    out: dict[str, list[str]] = {}
+    for ref in repos.list_refs(session, repo):
+        head = session.get(Commit, (repo.id, ref.target)) if ref.kind == "branch" else None
+        if head is None:
+            continue
+        files = [(p, e) for p, e in reader.walk(head.tree_oid, "", recursive=True) if not e.is_dir]
+        paths = [
+            info.path
+            for info in reader.describe(files)
+            if isinstance(info, FileInfo) and info.lfs and info.sha256 in oids
+        ]
+        if paths:
+            out[ref.name] = paths
+    return out
 
 
 def list_files(session: Session, reader: TreeReader, repo: Repo) -> list[dict[str, Any]]:
