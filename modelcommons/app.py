@@ -90,6 +90,7 @@ class HubApp:
             return
         if scope["type"] != "http":
             return
+        send = request_log.with_request_id(scope, send)
         full_path = self._normalize(scope)
         request = Request(scope, receive)
         head = request.method == "HEAD"
@@ -146,6 +147,8 @@ class HubApp:
             return templating.redirect(ctx, exc.headers["Location"])
         if route is not None and route.plain:
             return plain_error_response(exc, head=head)
+        if 300 <= exc.status < 400:  # a redirect (a moved repository), for every caller
+            return error_response(exc, head=head)
         browser = "text/html" in ctx.request.headers.get("accept", "")
         if (route is not None and not route.web) or (route is None and not browser) or head:
             return error_response(exc, head=head)

@@ -53,6 +53,10 @@ class Settings:
     #: ``lfs`` above, as the Hugging Face Hub does: stock clients then upload through
     #: Xet (or Git LFS with ``HF_HUB_DISABLE_XET=1``), streamed, whatever the size.
     regular_upload_max_bytes: int = 10 * MB
+    #: Preupload also answers ``lfs`` for non-empty files that ``.gitattributes`` sends
+    #: to LFS (``*.bin``...) or that are stored as LFS, whatever their size, as the
+    #: Hugging Face Hub does (stock clients then upload them through Xet or Git LFS).
+    lfs_by_pattern: bool = True
     #: Largest single file accepted (the plain-HTTP download limit of the client).
     max_file_bytes: int = 50 * GB
     max_operations_per_commit: int = 25_000

@@ -198,6 +198,25 @@ def disposable(method: str, path: str, *, plan: bool = False, **kw: Any) -> Run:
     return run
 
 
+def collection(method: str, suffix: str = "", *, item: bool = False, **kw: Any) -> Run:
+    """On a fresh public collection of the organisation (made by its admin), with one
+    item of its public repository when ``item`` ({item} in ``suffix``)."""
+
+    def run(c: Call) -> int:
+        made = c.setup.post("/api/collections", json={"title": "m", "namespace": c.org})
+        assert made.status_code == 200, made.text
+        slug, uid = made.json()["slug"], ""
+        if item:
+            body = {"item": {"id": f"{c.org}/public", "type": "model"}}
+            added = c.setup.post(f"/api/collections/{slug}/items", json=body)
+            assert added.status_code == 200, added.text
+            uid = added.json()["items"][-1]["_id"]
+        path = f"/api/collections/{slug}{suffix.format(item=uid)}"
+        return c.client.request(method, path, **c.fmt(kw)).status_code
+
+    return run
+
+
 def _commit_body(c: Call) -> bytes:
     lines = [
         {"key": "header", "value": {"summary": "acl"}},
@@ -288,9 +307,9 @@ REPO_OPS: dict[str, Op] = {
     "release-plan": Op("read", "GET", req("GET", M + "/release-plan")),
     "signature": Op("read", "GET", req("GET", M + "/signature")),
     "sbom": Op("read", "GET", req("GET", M + "/sbom")),
-    "resolve-open": Op("read", "GET", req("GET", P + "/resolve/main/.gitattributes")),
-    "resolve-head": Op("read", "HEAD", req("HEAD", P + "/resolve/main/.gitattributes")),
-    "raw-open": Op("read", "GET", req("GET", P + "/raw/main/.gitattributes")),
+    "resolve-open": Op("read", "GET", req("GET", P + "/resolve/main/LICENSE")),
+    "resolve-head": Op("read", "HEAD", req("HEAD", P + "/resolve/main/LICENSE")),
+    "raw-open": Op("read", "GET", req("GET", P + "/raw/main/LICENSE")),
     # Read tokens go to readers; what each file's reconstruction allows is checked
     # per file by the CAS (tests/test_xet_access.py).
     "xet-read-token": Op("read", "GET", req("GET", M + "/xet-read-token/main")),
@@ -372,8 +391,21 @@ REPO_OPS: dict[str, Op] = {
             json={"oid": WEIGHTS_OID, "size": len(WEIGHTS)},
         ),
     ),
+    "lfs-files": Op("write", "GET", req("GET", M + "/lfs-files")),
+    "super-squash": Op(
+        "write",
+        "POST",
+        disposable("POST", "/api/models/{fresh}/super-squash/main", json={"message": "sq"}),
+        twin=True,
+    ),
     # Administering
     "settings": Op("admin", "PUT", keep_visibility),
+    # An object the repository does not hold: nothing is deleted, whoever asks.
+    "lfs-files-delete": Op(
+        "admin",
+        "POST",
+        req("POST", M + "/lfs-files/batch", json={"deletions": {"sha": ["0" * 64]}}),
+    ),
     "audit-log": Op("admin", "GET", req("GET", M + "/audit-log")),
     "requests-pending": Op("admin", "GET", req("GET", M + "/user-access-request/pending")),
     "requests-handle": Op(
@@ -384,6 +416,7 @@ REPO_OPS: dict[str, Op] = {
             M + "/user-access-request/handle",
             json={"user": "{requester}", "status": "pending"},
         ),
+        ANY,  # pending already: deciding what is decided is refused (409), as on the Hub
     ),
     "requests-grant": Op(
         "admin",
@@ -422,7 +455,7 @@ REPO_OPS: dict[str, Op] = {
     "page-card": Op("read", "GET", req("GET", P), page=True),
     "page-tree": Op("read", "GET", req("GET", P + "/tree/main"), page=True),
     "page-tree-path": Op("read", "GET", req("GET", P + "/tree/main/docs"), page=True),
-    "page-blob": Op("read", "GET", req("GET", P + "/blob/main/.gitattributes"), page=True),
+    "page-blob": Op("read", "GET", req("GET", P + "/blob/main/LICENSE"), page=True),
     "page-blob-gated": Op("download", "GET", req("GET", P + "/blob/main/weights.bin"), page=True),
     "page-commits": Op("read", "GET", req("GET", P + "/commits/main"), page=True),
     "page-commit": Op("read", "GET", req("GET", P + "/commit/main"), page=True),
@@ -469,7 +502,7 @@ REPO_OPS: dict[str, Op] = {
         "admin",
         "POST",
         form(P + "/access-requests", user="{requester}", status="pending"),
-        frozenset({303}),
+        FORM_ANY,
         True,
     ),
     "page-release-pause": Op("admin", "POST", form(P + "/release", action="pause"), FORM_ANY, True),
@@ -597,7 +630,7 @@ DISCUSSION_OPS: dict[str, Op] = {
     ),
     "page-discussion-merge": Op("write", "POST", merge_fresh_pr_page, frozenset({303}), True),
     "page-propose-form": Op(
-        "participate", "GET", req("GET", P + "/propose/main/.gitattributes"), page=True
+        "participate", "GET", req("GET", P + "/propose/main/LICENSE"), page=True
     ),
     "page-propose": Op(
         "participate",
@@ -666,12 +699,47 @@ GLOBAL_OPS: dict[str, Op] = {
     "signing-key-delete": Op(
         "user", "DELETE", req("DELETE", "/api/signing-keys/" + "0" * 64), frozenset({404})
     ),
+    # Repository ids without a namespace: none exists, for anyone.
+    "bare-info": Op("public", "GET", req("GET", "/api/models/nobody{n}"), frozenset({404})),
+    "bare-revision": Op(
+        "public", "GET", req("GET", "/api/models/nobody{n}/revision/main"), frozenset({404})
+    ),
+    "bare-unlike": Op(
+        "public", "DELETE", req("DELETE", "/api/models/nobody{n}/like"), frozenset({404})
+    ),
+    "bare-resolve": Op(
+        "public", "HEAD", req("HEAD", "/nobody{n}/resolve/main/file.txt"), frozenset({404})
+    ),
     "create": Op(
         "ns-write",
         "POST",
         req("POST", "/api/repos/create", json={"name": "c{n}", "organization": "{org}"}),
     ),
     "namespace-audit-log": Op("ns-admin", "GET", req("GET", "/api/audit-log/{org}")),
+    # Collections: public ones are for everyone to read; changing the organisation's
+    # needs what creating a repository in it needs.
+    "collections-list": Op(
+        "public", "GET", req("GET", "/api/collections", params={"owner": "{org}"})
+    ),
+    "collection-get": Op("public", "GET", collection("GET")),
+    "collection-create": Op(
+        "ns-write",
+        "POST",
+        req("POST", "/api/collections", json={"title": "c{n}", "namespace": "{org}"}),
+    ),
+    "collection-update": Op("ns-write", "PATCH", collection("PATCH", json={"title": "t{n}"})),
+    "collection-delete": Op("ns-write", "DELETE", collection("DELETE")),
+    "collection-add-item": Op(
+        "ns-write",
+        "POST",
+        collection("POST", "/items", json={"item": {"id": "{org}/public", "type": "model"}}),
+    ),
+    "collection-update-item": Op(
+        "ns-write", "PATCH", collection("PATCH", "/items/{item}", item=True, json={"note": "n"})
+    ),
+    "collection-delete-item": Op(
+        "ns-write", "DELETE", collection("DELETE", "/items/{item}", item=True)
+    ),
     "page-home": Op("public", "GET", req("GET", "/"), page=True),
     "page-static": Op("public", "GET", req("GET", "/static/commons.css"), page=True),
     "page-datasets": Op("public", "GET", req("GET", "/datasets"), page=True),
@@ -696,6 +764,9 @@ GLOBAL_OPS: dict[str, Op] = {
     ),
     "page-account-email": Op(
         "user", "POST", account_form("/settings/account/email", email="m{n}@example.org"), page=True
+    ),
+    "page-account-fullname": Op(
+        "user", "POST", account_form("/settings/account/fullname", fullname="M {n}"), page=True
     ),
     # The same password again: the change goes through, and later sign-ins still work.
     "page-account-password": Op(
@@ -945,6 +1016,8 @@ def matrix(server: Server) -> Iterator[Matrix]:
         hf = HfApi(endpoint=server.url, token=tokens["org_admin"])
         hf.upload_file(path_or_fileobj=WEIGHTS, path_in_repo="weights.bin", repo_id=repo)
         hf.upload_file(path_or_fileobj=b"notes\n", path_in_repo="docs/notes.txt", repo_id=repo)
+        # A licence: open to whoever sees a gated repository (.gitattributes is gated).
+        hf.upload_file(path_or_fileobj=b"licence\n", path_in_repo="LICENSE", repo_id=repo)
         assert setup.put(f"/api/models/{repo}/settings", json={"gated": "manual"}).is_success
         assert setup.put(f"/api/models/{repo}/release-plan", json=PLAN).is_success
         # A member asks for access, so that decisions have a request to decide on;

@@ -16,7 +16,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 from sqlalchemy import select
 
-from modelcommons.db.schema import WebhookDelivery
+from modelcommons.db.community_tables import WebhookDelivery
 from modelcommons.hub import Hub
 from modelcommons.settings import Settings
 

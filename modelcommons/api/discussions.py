@@ -22,7 +22,8 @@ from starlette.responses import Response
 from .. import community
 from ..accounts import roles
 from ..community import discussions, pulls
-from ..db.schema import Commit, Discussion, DiscussionEvent, Repo
+from ..db.community_tables import Discussion, DiscussionEvent
+from ..db.schema import Commit, Repo
 from ..errors import BadRequest, Conflict, Forbidden, GatedRepo
 from ..governance import access
 from ..server.responses import iso, json_response

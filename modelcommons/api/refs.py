@@ -51,7 +51,7 @@ def delete_branch(ctx: Ctx) -> Response:
     with ctx.hub.db.write() as session:
         repo = load_repo(session, ctx, mode="write")
         if ctx.params["branch"] == repos.DEFAULT_BRANCH:
-            raise BadRequest("The default branch 'main' cannot be deleted.")
+            raise BadRequest("Cannot delete refs/heads/main: it is the default branch.")
         repos.delete_ref(session, repo, "branch", ctx.params["branch"])
     return json_response({"deleted": True})
 

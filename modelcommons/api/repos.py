@@ -13,7 +13,7 @@ from ..accounts import roles
 from ..db.schema import Repo
 from ..errors import BadRequest, HubError, RepoNotFound, Unauthorized
 from ..governance import access, gating, lifecycle
-from ..governance.cards import parse_front_matter
+from ..governance.cards import check_card, parse_front_matter
 from ..governance.content import RevisionContent
 from ..search import SearchQuery, Viewer
 from ..server.responses import iso, json_response
@@ -31,6 +31,7 @@ def whoami(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         user = accounts.get_account(session, ctx.principal.name)
         roles = accounts.org_roles(session, user.id)
+        fullnames = accounts.org_fullnames(session, user.id)
     return json_response(
         {
             "type": "user",
@@ -39,7 +40,10 @@ def whoami(ctx: Ctx) -> Response:
             "fullname": user.fullname,
             "email": user.email,
             "isAdmin": user.is_admin,
-            "orgs": [{"type": "org", "name": n, "roleInOrg": r} for n, r in sorted(roles.items())],
+            "orgs": [
+                {"type": "org", "name": n, "fullname": fullnames.get(n, n), "roleInOrg": r}
+                for n, r in sorted(roles.items())
+            ],
             "auth": {
                 "type": "access_token",
                 "accessToken": {
@@ -337,11 +341,14 @@ async def validate_yaml(ctx: Ctx) -> Response:
     content = body.get("content", "")
     if not isinstance(content, str):
         raise BadRequest("'content' must be the README text.")
-    try:
-        parse_front_matter(content)
-    except HubError as exc:
-        return json_response({"errors": [{"message": exc.message}], "warnings": []}, status=400)
-    return json_response({"errors": [], "warnings": []})
+    errors, warnings = check_card(content)
+    return json_response(
+        {
+            "errors": [{"message": m} for m in errors],
+            "warnings": [{"message": m} for m in warnings],
+        },
+        status=400 if errors else 200,
+    )
 
 
 def auth_check(ctx: Ctx) -> Response:

@@ -10,11 +10,16 @@ from ..server.routing import PREFIX, REPO, REV, Router, T
 from . import (
     access_requests,
     audit,
+    bare_ids,
+    collections,
     discussions,
     files,
     git,
+    history,
+    lfs_files,
     likes,
     lineage,
+    preupload,
     refs,
     releases,
     repos,
@@ -55,7 +60,10 @@ def add_routes(r: Router) -> None:
     r.add("POST", f"{api}/tag/{REV}", refs.create_tag)
     r.add("DELETE", f"{api}/tag/{REV}", refs.delete_tag)
     r.add("GET", f"{api}/commits/{REV}", refs.list_commits)
-    r.add("POST", f"{api}/preupload/{REV}", uploads.preupload)
+    r.add("POST", f"{api}/super-squash/{REV}", history.squash)
+    r.add("GET", f"{api}/lfs-files", lfs_files.list_files)
+    r.add("POST", f"{api}/lfs-files/batch", lfs_files.delete_files)
+    r.add("POST", f"{api}/preupload/{REV}", preupload.preupload)
     r.add("POST", f"{api}/commit/{REV}", uploads.commit)
     xet.add_routes(r, api)
     lfs = f"/{PREFIX}{REPO}\\.git/info/lfs"
@@ -77,8 +85,12 @@ def add_routes(r: Router) -> None:
     r.add("GET", "/api/users/(?P<user>[^/]+)/likes", likes.user_likes)
     r.add("GET", f"{api}/audit-log", audit.repo_log)
     r.add("GET", f"{api}/lineage", lineage.lineage_of)
+    r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
+    add_provenance_routes(r)  # signed revisions, signing keys, bills of materials
     add_discussion_routes(r, api)
     add_webhook_routes(r)
+    add_collection_routes(r)
+    bare_ids.add_routes(r)  # last: ids without a namespace are never a real route's
 
 
 def add_discussion_routes(r: Router, api: str) -> None:
@@ -93,8 +105,19 @@ def add_discussion_routes(r: Router, api: str) -> None:
     r.add("POST", f"{one}/title", discussions.rename)
     r.add("POST", f"{one}/status", discussions.change_status)
     r.add("POST", f"{one}/merge", discussions.merge)
-    r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
-    add_provenance_routes(r)  # signed revisions, signing keys, bills of materials
+
+
+def add_collection_routes(r: Router) -> None:
+    """Collections (``api/collections.py``)."""
+    coll = "/api/collections/(?P<owner>[^/]+)/(?P<slug>[^/]+)"
+    r.add("GET", "/api/collections", collections.list_collections)
+    r.add("POST", "/api/collections", collections.create_collection)
+    r.add("GET", coll, collections.get_collection)
+    r.add("PATCH", coll, collections.update_collection)
+    r.add("DELETE", coll, collections.delete_collection)
+    r.add("POST", f"{coll}/items", collections.add_item)
+    r.add("PATCH", f"{coll}/items/(?P<item>[^/]+)", collections.update_item)
+    r.add("DELETE", f"{coll}/items/(?P<item>[^/]+)", collections.delete_item)
 
 
 def add_webhook_routes(r: Router) -> None:

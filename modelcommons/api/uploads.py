@@ -1,15 +1,13 @@
-"""Writing: preupload, the NDJSON commit, and the git LFS batch/transfer API."""
+"""Writing: the NDJSON commit and the git LFS batch/transfer API (preupload: ``preupload``)."""
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import json
 import math
 import re
 import secrets
-from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,20 +15,17 @@ from starlette.responses import Response
 
 from .. import accounts, community
 from ..accounts import roles
-from ..db.schema import Commit, LfsObject, LicenceCheck, Repo, RepoLfsObject
+from ..db.schema import LfsObject, LicenceCheck, Repo, RepoLfsObject
 from ..db.sqlutil import insert_ignore
 from ..errors import (
     BadRequest,
     Forbidden,
-    HubError,
     NotFound,
-    PayloadTooLarge,
     RepoNotFound,
 )
 from ..governance import access, licence_checks
 from ..server.responses import json_response
 from ..server.routing import Ctx
-from ..storage import repos
 from ..storage.blobs import MultipartUpload, Promotable, StagedBlob
 from ..storage.commit_payload import Line, parse_lines
 from ..storage.commits import (
@@ -44,78 +39,12 @@ from ..storage.commits import (
 from ..storage.gitobjects import blob_hasher
 from ..storage.multipart import UploadClosed
 from ..storage.transfer import StagedWriter, receive_exactly
-from ..storage.trees import TreeReader
-from ..validation.inputs import json_int
 from ..validation.names import URL_PREFIX, check_path
 from . import blobserve, discussions
 from .common import Mode, flag, load_repo, read_json, repo_url
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 LFS_JSON = "application/vnd.git-lfs+json"
-
-
-def _ignored(patterns: list[str], path: str) -> bool:
-    base = path.rsplit("/", 1)[-1]
-    for pattern in patterns:
-        p = pattern.rstrip("/")
-        if (
-            fnmatch.fnmatchcase(path, p.lstrip("/"))
-            or fnmatch.fnmatchcase(base, p)
-            or path.startswith(p.lstrip("/") + "/")
-        ):
-            return True
-    return False
-
-
-async def preupload(ctx: Ctx) -> Response:
-    body = await read_json(ctx)
-    files = body.get("files")
-    if not isinstance(files, list):
-        raise BadRequest("The body must list 'files'.")
-    gitignore = body.get("gitIgnore") or ""
-    ignore = [
-        ln.strip()
-        for ln in str(gitignore).splitlines()
-        if ln.strip() and not ln.startswith(("#", "!"))
-    ]
-    limit = ctx.hub.settings.regular_upload_max_bytes
-
-    create_pr = flag(ctx.request.query_params.get("create_pr"))
-
-    def work() -> Response:
-        with ctx.hub.db.read() as session:
-            allowed = discussions.commit_access(session, ctx, ctx.params["rev"], create_pr)
-            repo = session.get(Repo, allowed.repo_id)
-            assert repo is not None
-            try:
-                sha: str | None = repos.resolve(session, repo, ctx.params["rev"])
-            except HubError:
-                sha = None  # a branch the commit will need first; answer modes anyway
-            reader = TreeReader(session, ctx.hub.tree_cache)
-            tree = session.get(Commit, (repo.id, sha)).tree_oid if sha else None  # type: ignore[union-attr]
-            out = []
-            for f in files:
-                if not isinstance(f, dict) or not isinstance(f.get("path"), str):
-                    raise BadRequest("Each file needs a 'path'.")
-                path = check_path(f["path"], ctx.hub.settings.max_path_length)
-                size = json_int(f.get("size", 0), f"The 'size' of {path!r}")
-                if size > ctx.hub.settings.max_file_bytes:
-                    raise PayloadTooLarge(
-                        f"{path!r} is {size} bytes; the limit is {ctx.hub.settings.max_file_bytes}."
-                    )
-                item: dict[str, Any] = {
-                    "path": path,
-                    "uploadMode": "lfs" if size > limit else "regular",
-                    "shouldIgnore": _ignored(ignore, path),
-                }
-                current = reader.file(tree, path) if tree else None
-                # No oid for bytes the store lost (quarantined): the client uploads again.
-                if current is not None and ctx.hub.blobs.exists(current.sha256):
-                    item["oid"] = current.sha256 if current.lfs else current.oid
-                out.append(item)
-            return json_response({"files": out, "commitOid": sha})
-
-    return await ctx.run(work)
 
 
 async def _prepare_content(ctx: Ctx, staged: StagedBlob) -> StoredContent:
@@ -546,9 +475,3 @@ def lfs_download(ctx: Ctx) -> Response:
     return blobserve.redirect(ctx, held, {}) or blobserve.send_blob(
         ctx, held, size, headers={}, media_type="application/octet-stream"
     )
-
-
-def _read_all(stream: BinaryIO) -> Iterator[bytes]:
-    with stream:
-        while block := stream.read(1024 * 1024):
-            yield block

@@ -120,6 +120,16 @@ class RepoDeleted(RepoEvent):
 
 
 @dataclasses.dataclass(frozen=True)
+class LfsFilesPurged(RepoEvent):
+    """LFS objects deleted for good (``permanently_delete_lfs_files``): how many had
+    their bytes removed, and how many stayed because another repository shares them."""
+
+    kind: ClassVar[str] = "repo.lfs_purged"
+    removed: int = 0
+    kept: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
 class VisibilityChanged(RepoEvent):
     kind: ClassVar[str] = "repo.visibility_changed"
     private: bool = False

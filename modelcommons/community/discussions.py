@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..clock import utcnow
 from ..db import outbox
-from ..db.schema import CommunitySettings, Discussion, DiscussionEvent, Repo
+from ..db.community_tables import CommunitySettings, Discussion, DiscussionEvent
+from ..db.schema import Repo
 from ..db.sqlutil import insert_ignore
 from ..errors import BadRequest, Conflict, Forbidden, HubError, NotFound
 

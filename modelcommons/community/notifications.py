@@ -11,7 +11,8 @@ from ..accounts import Principal
 from ..accounts.roles import WRITE_ROLES, can_read, repo_role
 from ..accounts.users import org_roles
 from ..clock import utcnow
-from ..db.schema import Discussion, DiscussionEvent, DiscussionRead, Repo
+from ..db.community_tables import Discussion, DiscussionEvent, DiscussionRead
+from ..db.schema import Repo
 from ..db.sqlutil import insert_ignore
 
 MAX_SHOWN = 100

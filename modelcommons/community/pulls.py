@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..db.schema import Commit, Discussion, FileBlob, Repo
+from ..db.community_tables import Discussion
+from ..db.schema import Commit, FileBlob, Repo
 from ..errors import BadRequest, Conflict, HubError, NotFound
 from ..storage import merges, repos
 from ..storage.trees import TreeReader

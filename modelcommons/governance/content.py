@@ -34,8 +34,9 @@ and asks that about each path. The rules, in order:
      not hide names: listings of gated repositories stay visible, as on the
      Hugging Face Hub.
    - *downloadable* (bytes: resolve, raw, previews, diff contents, LFS): listed, and
-     on a gated repository either one of the open files (the card, the licence,
-     ``.gitattributes``) or the caller is an owner or holds a current acceptance.
+     on a gated repository either one of the open files (the card, the licence; not
+     ``.gitattributes``, as on the Hub) or the caller is an owner or holds a current
+     acceptance.
      A refusal is ``GatedRepo`` whether or not the file exists, so a refusal never
      tells whether a hidden path is there.
    - *quarantined*: under a scan policy of ``quarantine`` (``quarantine.py``), a
@@ -100,12 +101,14 @@ class RepoContent:
     def _gated(self) -> GatedRepo:
         if self.principal is None:
             return GatedRepo(
-                f"Access to {self.repo.repo_id} is restricted: you must be signed in and "
+                f"Access to {self.repo.kind} {self.repo.repo_id} is restricted: you must be "
+                "signed in and "
                 "have an accepted access request to download its files.",
                 status=401,
             )
         return GatedRepo(
-            f"Access to {self.repo.repo_id} is restricted and you are not in the authorized "
+            f"Access to {self.repo.kind} {self.repo.repo_id} is restricted and you are not in "
+            "the authorized "
             "list. Request access on its page and wait for it to be accepted.",
             status=403,
         )

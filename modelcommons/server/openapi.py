@@ -115,7 +115,7 @@ BODIES: dict[str, tuple[str, dict[str, Any]]] = {
         {"type": "object", "properties": {"startingPoint": _TEXT}},
     ),
     "api.refs.create_tag": (_JSON, {"type": "object", "properties": {"tag": _TEXT}}),
-    "api.uploads.preupload": (
+    "api.preupload.preupload": (
         _JSON,
         {
             "type": "object",

@@ -211,8 +211,9 @@ class Committer:
         head = ref.target
         if request.parent_commit and not head.startswith(request.parent_commit.lower()):
             raise PreconditionFailed(
-                f"A commit has happened since: {branch} is at {head}, not at "
-                f"{request.parent_commit}. Refresh and try again."
+                # The Hub's words (its clients' users match on them), then ours.
+                "The branch was updated since you opened this page. Please refresh and try "
+                f"again. ({branch} is at {head}, not at {request.parent_commit}.)"
             )
         head_commit = session.get(Commit, (repo.id, head))
         assert head_commit is not None
@@ -256,8 +257,9 @@ class Committer:
         if not repos.move_ref(session, repo, kind, branch, head, commit_oid):
             if request.parent_commit:
                 raise PreconditionFailed(
-                    f"A commit has happened since {request.parent_commit} on {branch}; "
-                    "refresh and try again."
+                    # The Hub's words (its clients' users match on them), then ours.
+                    "The branch was updated since you opened this page. Please refresh "
+                    f"and try again. ({branch} has moved on from {request.parent_commit}.)"
                 )
             return None
         if kind == "branch":
@@ -371,7 +373,9 @@ class Committer:
             is_dir = isinstance(existing, _Dir) or (
                 isinstance(existing, TreeEntry) and existing.is_dir
             )
-            if existing is None or is_dir != want_dir:
+            # A file deletion naming a folder deletes the folder, as on the Hub (the
+            # client sends a folder without its trailing "/" as a file deletion).
+            if existing is None or (want_dir and not is_dir):
                 kind = "folder" if want_dir else "file"
                 raise EntryNotFound(f"A {kind} with this name doesn't exist: {op.path}")
             del node.children[leaf]

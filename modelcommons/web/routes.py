@@ -33,6 +33,7 @@ def add_routes(r: Router) -> None:
     r.add("POST", "/logout", account.logout, web=True)
     r.add("GET", "/settings/account", account_settings.account_page, web=True)
     r.add("POST", "/settings/account/email", account_settings.change_email, web=True)
+    r.add("POST", "/settings/account/fullname", account_settings.change_fullname, web=True)
     r.add("POST", "/settings/account/password", account_settings.change_password, web=True)
     r.add("GET", "/settings/tokens", tokens.tokens, web=True)
     r.add("POST", "/settings/tokens", tokens.create_token, web=True)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from ..clock import utcnow
-from ..db.schema import Webhook, WebhookDelivery
+from ..db.community_tables import Webhook, WebhookDelivery
 from ..settings import Settings
 
 if TYPE_CHECKING:

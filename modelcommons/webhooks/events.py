@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from ..accounts import Principal
 from ..accounts.roles import can_read
 from ..db import outbox
-from ..db.schema import Account, Discussion, DiscussionEvent, Repo, Webhook, WebhookDelivery
+from ..db.community_tables import Discussion, DiscussionEvent, Webhook, WebhookDelivery
+from ..db.schema import Account, Repo
 from .delivery import payload_text
 from .store import WebhookSecrets
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
-from ..db.schema import Webhook
+from ..db.community_tables import Webhook
 from ..errors import BadRequest, NotFound
 from ..validation.names import check_name
 

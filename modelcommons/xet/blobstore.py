@@ -5,7 +5,7 @@ git packs and LFS downloads, checks) works for them without knowing about xorbs.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -15,16 +15,39 @@ from . import hashing, store
 
 
 class _Stream(io.RawIOBase):
-    """A read-only stream over blocks of bytes."""
+    """A read-only, seekable stream over a file held as Xet chunks: ``open_at(offset)``
+    gives the file's blocks from ``offset`` on, so a seek starts a new reconstruction
+    there (previews read a Parquet footer, then its pages; a text preview reads its
+    head twice) and nothing is ever held whole."""
 
-    def __init__(self, blocks: Iterator[bytes]) -> None:
-        self._blocks = blocks
+    def __init__(self, size: int, open_at: Callable[[int], Iterator[bytes]]) -> None:
+        self._size = size
+        self._open_at = open_at
+        self._pos = 0
+        self._blocks: Iterator[bytes] | None = None
         self._left = b""
 
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        target = max(0, base + offset)
+        if target != self._pos:
+            self._pos, self._blocks, self._left = target, None, b""
+        return self._pos
+
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._pos >= self._size:
+            return 0
+        if self._blocks is None:
+            self._blocks = self._open_at(self._pos)
         while not self._left:
             block = next(self._blocks, None)
             if block is None:
@@ -33,6 +56,7 @@ class _Stream(io.RawIOBase):
         n = min(len(buffer), len(self._left))
         buffer[:n] = self._left[:n]
         self._left = self._left[n:]
+        self._pos += n
         return n
 
 
@@ -110,10 +134,17 @@ class XetBackedStore:
         try:
             return self.inner.open(sha256)
         except FileNotFoundError:
-            held = self._held(sha256)
-            if held is None:
+            size = self._size_held(sha256)
+            if size is None:
                 raise
-            return io.BufferedReader(_Stream(held[1]), buffer_size=1024 * 1024)
+
+            def open_at(offset: int) -> Iterator[bytes]:
+                held = self._held(sha256, offset)
+                if held is None:  # gone since: a reader sees the file end
+                    return iter(())
+                return held[1]
+
+            return io.BufferedReader(_Stream(size, open_at), buffer_size=1024 * 1024)
 
     def quarantine(self, sha256: str) -> str | None:
         return self.inner.quarantine(sha256)

@@ -22,7 +22,8 @@ from ...accounts import roles
 from ...api import discussions as api_discussions
 from ...api.common import load_repo
 from ...community import discussions, notifications, pulls
-from ...db.schema import Commit, Discussion, Repo
+from ...db.community_tables import Discussion
+from ...db.schema import Commit, Repo
 from ...errors import BadRequest, GatedRepo, HubError
 from ...governance import access
 from ...server.routing import Ctx
