@@ -448,3 +448,14 @@ class XetFile(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     terms: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+def xet_term_xorbs(terms: bytes) -> set[str]:
+    """The xorbs (in the protocol's string form: each 8-byte group of the hash as a
+    little-endian u64 in hex) that a packed ``XetFile.terms`` uses. Each term is the
+    xorb hash (32 bytes) and three little-endian u32s."""
+    out = set()
+    for i in range(0, len(terms), 44):
+        h = terms[i : i + 32]
+        out.add("".join(h[j : j + 8][::-1].hex() for j in (0, 8, 16, 24)))
+    return out

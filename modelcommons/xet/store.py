@@ -268,15 +268,25 @@ def register_file(
     stored: dict[str, StoredXorb],
 ) -> bool:
     name = hashing.to_hex(entry.hash)
+    # lfs_objects first: garbage collection locks it before the Xet tables, so either
+    # it waits for this transaction or this one waits for it, and then finds below
+    # any xorb it removed (PostgreSQL: the rows are also held until the commit).
+    insert_ignore(session, LfsObject, [{"oid": sha256, "size": size}])
+    used = sorted({hashing.to_hex(t.xorb) for t in entry.terms})
+    present = set(
+        session.scalars(
+            select(XetXorb.hash).where(XetXorb.hash.in_(used)).with_for_update(read=True)
+        )
+    )
+    if present != set(used):
+        raise BadFile("A xorb this file uses was collected meanwhile; upload the file again.")
     known = session.get(XetFile, name) is not None
     insert_ignore(
         session,
         XetFile,
         [{"hash": name, "sha256": sha256, "size": size, "terms": pack_terms(entry.terms)}],
     )
-    insert_ignore(session, LfsObject, [{"oid": sha256, "size": size}])
     insert_ignore(session, RepoLfsObject, [{"repo_id": repo_id, "oid": sha256}])
-    used = sorted({hashing.to_hex(t.xorb) for t in entry.terms})
     insert_ignore(session, XetXorbRepo, [{"xorb": x, "repo_id": repo_id} for x in used])
     if not known:
         insert_ignore(session, XetDedup, dedup_rows(entry, stored))
