@@ -185,3 +185,27 @@ def test_server_memory_stays_flat(tmp_path: Path, repo_name: str) -> None:
         assert growth < 100 * 1024, f"server memory grew by {growth // 1024} MiB"
     finally:
         srv.close()
+
+
+def test_xet_under_a_url_prefix(tmp_path: Path, repo_name: str) -> None:
+    """A hub served under /hub: casUrl, fetch URLs and the xet-auth link carry it."""
+    srv = Server("sqlite", prefix="/hub", regular_upload_max_bytes=1_000_000)
+    srv.start()
+    try:
+        token = srv.user("alice")
+        data = weights(2_500_000, 7)
+        src = tmp_path / "w.bin"
+        src.write_bytes(data)
+        repo = f"alice/{repo_name}"
+        env = {**client_env(srv, token, tmp_path / "u"), "HF_ENDPOINT": srv.endpoint}
+        run_python(UPLOAD, {"repo": repo, "path": str(src), "name": "w.bin"}, env)
+        env = {**client_env(srv, token, tmp_path / "d"), "HF_ENDPOINT": srv.endpoint}
+        got, hashes = run_python(DOWNLOAD, {"repo": repo, "name": "w.bin"}, env)
+        assert got == hashlib.sha256(data).hexdigest() and hashes["w.bin"]
+        r = httpx.get(
+            f"{srv.endpoint}/api/models/{repo}/xet-read-token/main",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.json()["casUrl"] == f"{srv.endpoint}/cas"
+    finally:
+        srv.close()
