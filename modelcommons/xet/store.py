@@ -293,5 +293,17 @@ def register_file(
     return not known
 
 
+def known_files(session: Session, hexes: Sequence[str]) -> dict[str, str]:
+    """sha256 of the files among ``hexes`` already registered."""
+    out: dict[str, str] = {}
+    wanted = sorted(set(hexes))
+    for i in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(XetFile.hash, XetFile.sha256).where(XetFile.hash.in_(wanted[i : i + 500]))
+        )
+        out.update({h: sha for h, sha in rows})
+    return out
+
+
 def file_by_sha256(session: Session, sha256: str) -> XetFile | None:
     return session.scalars(select(XetFile).where(XetFile.sha256 == sha256).limit(1)).first()
