@@ -150,7 +150,8 @@ def check_file(
         raise BadFile("A file in the shard has no terms.")
     if len(entry.verification) != len(entry.terms):
         raise BadFile("Every term of an uploaded file needs its verification entry.")
-    leaves: list[tuple[bytes, int]] = []
+    tree = hashing.MerkleBuilder()
+    total = 0
     for term, check in zip(entry.terms, entry.verification, strict=True):
         name = hashing.to_hex(term.xorb)
         xorb = stored.get(name)
@@ -163,12 +164,14 @@ def check_file(
             raise BadFile(f"A term's unpacked size does not match xorb {name}.")
         if hashing.verification_hash(c.hash for c in chunks) != check:
             raise BadFile(f"A term's verification hash does not match xorb {name}.")
-        leaves.extend((c.hash, c.size) for c in chunks)
-        if sum(s for _, s in leaves) > max_bytes:
+        for c in chunks:
+            tree.add(c.hash, c.size)
+        total += term.unpacked
+        if total > max_bytes:
             raise PayloadTooLarge(f"A file in the shard is larger than {max_bytes} bytes.")
-    if hashing.file_hash(leaves) != entry.hash:
+    if hashing.file_hash_of(tree) != entry.hash:
         raise BadFile(f"The file hash {hashing.to_hex(entry.hash)} does not match its chunks.")
-    return sum(s for _, s in leaves)
+    return total
 
 
 def read_terms(
