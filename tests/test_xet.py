@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -209,3 +210,30 @@ def test_xet_under_a_url_prefix(tmp_path: Path, repo_name: str) -> None:
         assert r.json()["casUrl"] == f"{srv.endpoint}/cas"
     finally:
         srv.close()
+
+
+def test_the_cas_can_run_in_a_process_of_its_own(tmp_path: Path, repo_name: str) -> None:
+    """Scale-out: a second ``commons serve`` on the same data dir and database serves
+    the CAS, and the hub tells clients its URL (``xet_cas_url``)."""
+    cas = Server("sqlite")
+    hub = Server("sqlite", regular_upload_max_bytes=1_000_000, xet_cas_url=f"{cas.url}/cas")
+    shutil.rmtree(cas.data_dir)
+    cas.data_dir, cas.log = hub.data_dir, hub.data_dir / "cas.log"
+    hub.start()
+    cas.start()
+    try:
+        token = hub.user("alice")
+        data = weights(2_000_000, 9)
+        src = tmp_path / "w.bin"
+        src.write_bytes(data)
+        repo = f"alice/{repo_name}"
+        upload(hub, token, tmp_path / "u", repo, src, "w.bin")
+        got, _ = run_python(
+            DOWNLOAD, {"repo": repo, "name": "w.bin"}, client_env(hub, token, tmp_path / "d")
+        )
+        assert got == hashlib.sha256(data).hexdigest()
+        assert "/cas/v1/shards" in cas.log.read_text()
+        assert "/cas/v1/shards" not in hub.log.read_text()
+    finally:
+        cas.stop()
+        hub.close()
