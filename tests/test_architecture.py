@@ -59,7 +59,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "app": frozenset({"accounts", "api", "hub", "server", "web"}),
     "cli": frozenset(
         {"accounts", "app", "audit", "db", "governance", "hub", "server", "storage"}
-        | {"search", "jobs", "validation"}
+        | {"search", "jobs", "validation", "xet"}
     ),
     "__main__": frozenset({"cli"}),
 }

@@ -237,3 +237,40 @@ def test_the_cas_can_run_in_a_process_of_its_own(tmp_path: Path, repo_name: str)
     finally:
         cas.stop()
         hub.close()
+
+
+def test_files_that_came_by_lfs_move_into_the_chunk_store(
+    xet_server: Server, tmp_path: Path, repo_name: str
+) -> None:
+    """``commons xet migrate``: an LFS upload is chunked by the hub (through its own
+    CAS), its whole-file blob goes, it downloads as before and through Xet, and a
+    fine-tune uploaded by Xet dedups against it."""
+    srv = xet_server
+    token = srv.user("alice")
+    base = weights(6_000_000, 11)
+    src = tmp_path / "base.bin"
+    src.write_bytes(base)
+    repo = f"alice/{repo_name}"
+    env = client_env(srv, token, tmp_path / "lfs", HF_HUB_DISABLE_XET="1")
+    run_python(UPLOAD, {"repo": repo, "path": str(src), "name": "w.bin"}, env)
+    sha = hashlib.sha256(base).hexdigest()
+    blob = srv.data_dir / "blobs" / "objects" / sha[:2] / sha[2:4] / sha
+    assert blob.exists()
+    out = srv.cli("xet", "migrate", "--cas-url", f"{srv.url}/cas")
+    assert "Moved 1 file" in out.stdout
+    assert not blob.exists()
+    assert "Moved 0 file" in srv.cli("xet", "migrate", "--cas-url", f"{srv.url}/cas").stdout
+    url = f"{srv.url}/{repo}/resolve/main/w.bin"
+    auth = {"Authorization": f"Bearer {token}"}
+    assert httpx.head(url, headers=auth).headers.get("x-xet-hash")
+    assert hashlib.sha256(httpx.get(url, headers=auth).content).hexdigest() == sha
+    got, _ = run_python(
+        DOWNLOAD, {"repo": repo, "name": "w.bin"}, client_env(srv, token, tmp_path / "d")
+    )
+    assert got == sha
+    tuned = bytearray(base)
+    tuned[2_000_000:2_300_000] = weights(300_000, 12)
+    src.write_bytes(bytes(tuned))
+    before = stored_bytes(srv)
+    upload(srv, srv.user("bob"), tmp_path / "b", f"bob/{repo_name}", src, "w.bin")
+    assert stored_bytes(srv) - before <= 0.10 * len(tuned)

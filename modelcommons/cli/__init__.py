@@ -2,7 +2,8 @@
 
 One module per group of commands: ``serve``, ``accounts`` (``user``, ``org``,
 ``token``), ``maintenance`` (``gc``, ``fsck``, ``search``), ``releases`` (``policy``,
-``release``) and ``audit_log`` (``audit-log``), over the helpers in ``common``.
+``release``), ``audit_log`` (``audit-log``) and ``xet`` (``xet migrate``), over the
+helpers in ``common``.
 
 May import: everything; nothing imports it.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from . import accounts, audit_log, maintenance, releases, serve
+from . import accounts, audit_log, maintenance, releases, serve, xet
 
 
 @click.group()
@@ -30,5 +31,6 @@ for command in (
     releases.policy,
     releases.release,
     audit_log.audit_log,
+    xet.xet_group,
 ):
     main.add_command(command)
