@@ -23,7 +23,15 @@ from .. import accounts
 from ..accounts import Principal
 from ..accounts.roles import require_read, require_write
 from ..db.schema import Repo, RepoLfsObject, XetDedup, XetFile
-from ..errors import BadRequest, EntryNotFound, HubError, NotFound, PayloadTooLarge, Unauthorized
+from ..errors import (
+    BadRequest,
+    EntryNotFound,
+    Forbidden,
+    HubError,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
 from ..governance import access
 from ..server.responses import json_response
 from ..server.routing import Ctx, Router
@@ -110,7 +118,7 @@ def _authorize(ctx: Ctx, scope: Scope) -> tuple[Grant, Principal | None]:
         raise Unauthorized("The CAS needs a Xet token (from xet-read-token or xet-write-token).")
     grant = ctx.hub.xet_signer.verify(value.strip())
     if scope == "write" and grant.scope != "write":
-        raise_forbidden("This Xet token is read-only; ask for xet-write-token.")
+        raise Forbidden("This Xet token is read-only; ask for xet-write-token.")
     with ctx.hub.db.read() as session:
         principal = None
         if grant.user_id is not None:
@@ -125,12 +133,6 @@ def _authorize(ctx: Ctx, scope: Scope) -> tuple[Grant, Principal | None]:
         if not grant.system:
             (require_write if scope == "write" else require_read)(session, principal, repo)
     return grant, principal
-
-
-def raise_forbidden(message: str) -> None:
-    from ..errors import Forbidden
-
-    raise Forbidden(message)
 
 
 def _hash_param(ctx: Ctx) -> bytes:
@@ -463,7 +465,7 @@ def xorb_range(ctx: Ctx) -> Response:
     claims = ctx.hub.xet_signer.verify_range(ctx.params["token"])
     start, end = int(claims["a"]), int(claims["z"])
     if ctx.request.headers.get("range", "").replace(" ", "") != f"bytes={start}-{end}":
-        raise_forbidden("Send the Range header this URL was issued for.")
+        raise Forbidden("Send the Range header this URL was issued for.")
     blob = str(claims["b"])
     size = ctx.hub.blobs.size(blob)
     if size is None or end >= size:
