@@ -51,7 +51,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "search": frozenset({"governance", "storage", "accounts", "db", "validation"}),
     "gitserver": frozenset({"storage", "accounts", "db", "validation"}),
     "xet": frozenset({"storage", "accounts", "governance", "db", "validation"}),
-    "jobs": frozenset({"governance"}),
+    "jobs": frozenset({"governance", "xet"}),
     "hub": frozenset({"accounts", "audit", "db", "governance", "jobs", "search", "storage", "xet"}),
     "server": frozenset({"accounts", "validation"}),
     "api": frozenset(_API_MAY),

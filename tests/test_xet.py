@@ -8,6 +8,7 @@ import hashlib
 import os
 import random
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -274,3 +275,32 @@ def test_files_that_came_by_lfs_move_into_the_chunk_store(
     before = stored_bytes(srv)
     upload(srv, srv.user("bob"), tmp_path / "b", f"bob/{repo_name}", src, "w.bin")
     assert stored_bytes(srv) - before <= 0.10 * len(tuned)
+
+
+def test_lfs_uploads_move_into_the_chunk_store_in_the_background(
+    tmp_path: Path, repo_name: str
+) -> None:
+    srv = Server("sqlite", regular_upload_max_bytes=1_000_000, xet_chunk_uploads="true")
+    srv.start()
+    try:
+        token = srv.user("alice")
+        data = weights(3_000_000, 13)
+        src = tmp_path / "w.bin"
+        src.write_bytes(data)
+        repo = f"alice/{repo_name}"
+        env = client_env(srv, token, tmp_path / "lfs", HF_HUB_DISABLE_XET="1")
+        run_python(UPLOAD, {"repo": repo, "path": str(src), "name": "w.bin"}, env)
+        sha = hashlib.sha256(data).hexdigest()
+        blob = srv.data_dir / "blobs" / "objects" / sha[:2] / sha[2:4] / sha
+        url = f"{srv.url}/{repo}/resolve/main/w.bin"
+        auth = {"Authorization": f"Bearer {token}"}
+        for _ in range(600):  # the job runs on the server's queue: wait for it
+            if blob.exists() or not httpx.head(url, headers=auth).headers.get("x-xet-hash"):
+                time.sleep(0.1)
+                continue
+            break
+        assert not blob.exists()
+        assert httpx.head(url, headers=auth).headers.get("x-xet-hash")
+        assert httpx.get(url, headers=auth).content == data
+    finally:
+        srv.close()

@@ -94,3 +94,28 @@ def convert(
     # The bytes are now reachable as chunks: the whole-file copy goes.
     inner.remove_if_older(item.sha256, time.time() + 60)
     return True
+
+
+def candidate(db: Database, sha256: str) -> Candidate | None:
+    """One LFS object, if it is linked to a repository and not held as Xet yet."""
+    with db.read() as session:
+        if store.file_by_sha256(session, sha256) is not None:
+            return None
+        size = session.scalar(select(LfsObject.size).where(LfsObject.oid == sha256))
+        repo_id = session.scalar(
+            select(RepoLfsObject.repo_id).where(RepoLfsObject.oid == sha256).limit(1)
+        )
+    if size is None or repo_id is None:
+        return None
+    return Candidate(sha256, size, repo_id)
+
+
+def local_cas_url(host: str, port: int, prefix: str, configured: str | None) -> str:
+    """Where this process reaches its own CAS: the configured one, else itself."""
+    if configured:
+        return configured
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (a listening address, not a bind)
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}{prefix}/cas"
