@@ -1,5 +1,5 @@
-"""Background jobs on Huey: due release promotions, and moving LFS uploads into the
-Xet chunk store (``xet_chunk_uploads``).
+"""Background jobs on Huey: due release promotions, post-commit pipeline steps, and
+moving LFS uploads into the Xet chunk store (``xet_chunk_uploads``).
 
 Huey is a small, mature task queue with storage backends chosen at run time: the
 embedded default needs nothing beyond the data dir (``SqliteHuey``, a file next to the
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from . import webhooks
 from .governance import releases
 from .settings import Settings
 from .xet import migrate as xet_migrate
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from huey import Huey
 
     from .hub import Hub
+    from .pipeline.steps import Landed
 
 log = logging.getLogger("modelcommons.jobs")
 QUEUES = ("sqlite", "memory", "immediate", "redis")
@@ -67,6 +69,8 @@ class _Queue:
     huey: Huey
     promote: Any  # huey TaskWrappers: calling one enqueues the task
     check: Any
+    step: Any
+    deliver: Any
     chunk: Any
 
 
@@ -92,6 +96,14 @@ class Jobs:
                 def check() -> int:
                     return releases.schedule_due(hub)
 
+                def step(landed: Landed, name: str) -> str:
+                    return hub.pipeline.run_step(landed, name)
+
+                def deliver(delivery_id: int) -> bool:
+                    return webhooks.deliver(hub, delivery_id)
+
+                settings = hub.settings
+
                 def chunk(sha256: str) -> bool:
                     return _chunk(hub, sha256)
 
@@ -99,6 +111,13 @@ class Jobs:
                     huey,
                     huey.task(name="release.promote")(promote),
                     huey.task(name="release.check")(check),
+                    # Post-commit steps: retried, each run idempotent (pipeline/runner.py).
+                    huey.task(name="pipeline.step", retries=3, retry_delay=2)(step),
+                    huey.task(
+                        name="webhook.deliver",
+                        retries=max(settings.webhook_max_attempts - 1, 0),
+                        retry_delay=settings.webhook_retry_seconds,
+                    )(deliver),
                     huey.task(name="xet.chunk")(chunk),
                 )
             return self._queue
@@ -113,6 +132,13 @@ class Jobs:
     def check(self) -> None:
         self.queue.check()
 
+    def pipeline_step(self, landed: Landed, name: str) -> None:
+        """Queue one background step of the post-commit pipeline for one commit."""
+        self.queue.step(landed, name)
+
+    def deliver_webhook(self, delivery_id: int) -> None:
+        self.queue.deliver(delivery_id)
+
     def chunk(self, sha256: str) -> None:
         """Move a verified LFS upload into the Xet chunk store (``xet_chunk_uploads``)."""
         self.queue.chunk(sha256)
@@ -123,17 +149,35 @@ class Jobs:
 
     def _flush(self, session: Session) -> None:
         for job in session.info.pop("after_commit_jobs", []):
-            job()
+            try:
+                job()
+            except Exception:
+                # The change is committed; a job that could not be enqueued (the queue
+                # is down) is found again by the release ticker.
+                log.exception("could not enqueue a job after a commit")
 
     def _discard(self, session: Session) -> None:
         session.info.pop("after_commit_jobs", None)
 
     def start(self) -> None:
-        """Start a consumer (threads) and the ticker that enqueues due promotions."""
+        """Start a consumer (threads) and the ticker that enqueues due promotions,
+        inside ``commons serve``; with the Redis queue serve only enqueues, and
+        ``commons worker`` (:meth:`run_worker`) runs the jobs."""
+        if self.hub.settings.task_queue == "redis":
+            return
         if not self.huey.immediate and self.hub.settings.task_queue != "memory":
             consumer = self.huey.create_consumer(workers=2, worker_type="thread", periodic=False)
             consumer.start()
         threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
+
+    def run_worker(self, workers: int = 2) -> None:
+        """``commons worker``: consume the queue until SIGINT or SIGTERM. A job whose
+        worker died before it finished is in the queue no more (Huey takes it off
+        when it starts); release promotions are re-found by the ticker, which runs
+        here too."""
+        consumer = self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False)
+        threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
+        consumer.run()
 
     def _tick(self) -> None:
         while not self._stop.wait(self.hub.settings.release_tick_seconds):

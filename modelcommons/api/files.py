@@ -13,11 +13,11 @@ from .. import audit
 from ..db.schema import Repo, XetFile
 from ..errors import BadRequest, ContentUnavailable, EntryNotFound
 from ..governance import access
-from ..server.responses import BlobFileResponse, iso, json_response
+from ..server.responses import iso, json_response
 from ..server.routing import Ctx
 from ..storage import repos
 from ..storage.trees import DirInfo, Entry, FileInfo, TreeReader
-from . import xet
+from . import blobserve, security, xet
 from .common import flag, load_repo, next_cursor, read_body, read_json, read_page
 
 EXPANDED_PAGE = 50
@@ -66,6 +66,7 @@ def tree(ctx: Ctx) -> Response:
                 c = last.get(doc["path"])
                 if c is not None:
                     doc["lastCommit"] = {"id": c.oid, "title": c.title, "date": iso(c.created_at)}
+            security.add_file_status(session, repo, sha, zip(docs, entries, strict=True))
     headers = next_cursor(ctx, offset + page) if len(items) > page else {}
     return json_response(docs, headers=headers)
 
@@ -76,10 +77,12 @@ async def paths_info(ctx: Ctx) -> Response:
         if not isinstance(body.get("paths", []), list):
             raise BadRequest('The body must be {"paths": [...]}.')
         paths = [str(p) for p in body.get("paths", [])]
+        expand = body.get("expand") in (True, "true", "True", "1")
     else:
         raw = await read_body(ctx)
         form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
         paths = form.get("paths", [])
+        expand = flag((form.get("expand") or [""])[-1])
     if len(paths) > 10_000:
         raise BadRequest("Ask for at most 10000 paths at a time.")
 
@@ -93,8 +96,10 @@ async def paths_info(ctx: Ctx) -> Response:
                 entry = reader.find(view.commit.tree_oid, p) if p else None
                 if entry is not None:
                     wanted.append((p, entry))
-            found = list(view.listed(reader, wanted))
-            docs = [entry_json(e) for e in reader.describe(found)]
+            found = reader.describe(view.listed(reader, wanted))
+            docs = [entry_json(e) for e in found]
+            if expand:
+                security.add_file_status(session, repo, view.sha, zip(docs, found, strict=True))
             return json_response(xet.with_hashes(session, docs))
 
     return await ctx.run(work)
@@ -150,20 +155,22 @@ async def resolve(ctx: Ctx) -> Response:
     rng = ctx.request.headers.get("range", "")
     if method == "GET" and (not rng or rng.replace(" ", "").startswith("bytes=0-")):
         await ctx.run(lambda: _count_download(ctx, repo_id, (sha, info.path) if gated else None))
-    path = ctx.hub.blobs.local_path(info.sha256)
-    if held is not None and (path is None or not path.exists()):
-        return await xet.stream_file(ctx, held, headers, _content_type(info.path))
-    assert path is not None
-    return BlobFileResponse(
-        path,
+    disposition = "attachment" if flag(ctx.request.query_params.get("download")) else "inline"
+    # As the Hugging Face Hub: LFS files go to the CDN, the rest is served (and files
+    # held as Xet chunks, which no one URL of the store holds).
+    if info.lfs and held is None:
+        where = filename if disposition == "attachment" else None
+        moved = blobserve.redirect(ctx, info.sha256, headers, where)
+        if moved is not None:
+            return moved
+    return blobserve.send_blob(
+        ctx,
+        info.sha256,
+        info.size,
         headers=headers,
         media_type=_content_type(info.path),
-        content_disposition_type="attachment"
-        if flag(ctx.request.query_params.get("download"))
-        else "inline",
         filename=filename,
-        chunk_size=ctx.hub.settings.download_chunk_bytes,
-        stat_result=None,
+        disposition=disposition,
     )
 
 

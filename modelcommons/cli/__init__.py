@@ -2,7 +2,9 @@
 
 One module per group of commands: ``serve``, ``accounts`` (``user``, ``org``,
 ``token``), ``maintenance`` (``gc``, ``fsck``, ``search``), ``releases`` (``policy``,
-``release``), ``audit_log`` (``audit-log``) and ``xet`` (``xet migrate``), over the
+``release``), ``audit_log`` (``audit-log``), ``scanning`` (``plugins``, ``scan``),
+``provenance`` (``sign``, ``key``), ``processes`` (``migrate``, ``worker``) and ``xet``
+(``xet migrate``), over the
 helpers in ``common``.
 
 May import: everything; nothing imports it.
@@ -12,7 +14,17 @@ from __future__ import annotations
 
 import click
 
-from . import accounts, audit_log, maintenance, releases, serve, xet
+from . import (
+    accounts,
+    audit_log,
+    maintenance,
+    processes,
+    provenance,
+    releases,
+    scanning,
+    serve,
+    xet,
+)
 
 
 @click.group()
@@ -31,6 +43,12 @@ for command in (
     releases.policy,
     releases.release,
     audit_log.audit_log,
+    scanning.plugins,
+    scanning.scan,
+    provenance.sign,
+    provenance.key,
+    processes.migrate,
+    processes.worker,
     xet.xet_group,
 ):
     main.add_command(command)

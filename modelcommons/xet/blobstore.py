@@ -7,14 +7,11 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from ..db.database import Database
-from ..storage.blobs import BlobStore, StagedBlob, StoredObject
+from ..storage.blobs import BlobStore, MultipartUpload, Promotable, StagedBlob, StoredObject
 from . import hashing, store
-
-if TYPE_CHECKING:
-    from ..storage.multipart import LocalMultipartUpload
 
 
 class _Stream(io.RawIOBase):
@@ -48,7 +45,9 @@ class XetBackedStore:
         self.inner = inner
         self.db = db
 
-    def _held(self, sha256: str) -> tuple[int, Iterator[bytes]] | None:
+    def _held(
+        self, sha256: str, start: int = 0, end: int | None = None
+    ) -> tuple[int, Iterator[bytes]] | None:
         with self.db.read() as session:
             row = store.file_by_sha256(session, sha256)
             if row is None:
@@ -56,7 +55,7 @@ class XetBackedStore:
             terms = store.unpack_terms(row.terms)
             stored = store.load_xorbs(session, {hashing.to_hex(t.xorb) for t in terms})
             size = row.size
-        return size, store.read_terms(self.inner, stored, terms)
+        return size, store.read_terms(self.inner, stored, terms, start, end)
 
     def _size_held(self, sha256: str) -> int | None:
         with self.db.read() as session:
@@ -66,10 +65,10 @@ class XetBackedStore:
     def stage(self) -> StagedBlob:
         return self.inner.stage()
 
-    def multipart(self, upload_id: str) -> LocalMultipartUpload:
+    def multipart(self, upload_id: str) -> MultipartUpload:
         return self.inner.multipart(upload_id)
 
-    def promote(self, staged: StagedBlob, sha256: str) -> None:
+    def promote(self, staged: Promotable, sha256: str) -> None:
         self.inner.promote(staged, sha256)
 
     def exists(self, sha256: str) -> bool:
@@ -83,6 +82,29 @@ class XetBackedStore:
         """A path only for bytes stored whole (a Xet-held file has none)."""
         path = self.inner.local_path(sha256)
         return path if path is not None and path.exists() else None
+
+    def read_range(self, sha256: str, start: int, end: int, chunk: int) -> Iterator[bytes]:
+        """Bytes ``start``..``end`` (inclusive): from the store when it holds them
+        whole, else reconstructed from the xorbs that hold the file's chunks."""
+        if self.inner.exists(sha256):
+            return self.inner.read_range(sha256, start, end, chunk)
+        held = self._held(sha256, start, end + 1)
+        if held is None:
+            raise FileNotFoundError(sha256)
+        return held[1]
+
+    def presigned_url(self, sha256: str, seconds: int, filename: str | None = None) -> str | None:
+        """The store's URL for bytes it holds whole; a Xet-held file has none (its
+        bytes are in several xorbs), so the hub sends it itself."""
+        if not self.inner.exists(sha256):
+            return None
+        return self.inner.presigned_url(sha256, seconds, filename)
+
+    def check(self) -> None:
+        self.inner.check()
+
+    def describe(self) -> str:
+        return self.inner.describe()
 
     def open(self, sha256: str) -> BinaryIO:
         try:
