@@ -259,7 +259,9 @@ def main() -> None:
         "|---|---|",
     ]
     for key, value in results.items():
-        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        shown = str(value)
+        if isinstance(value, float):
+            shown = f"{value:.5f}" if abs(value) < 0.01 else f"{value:.3f}"
         lines.append(f"| {key} | {shown} |")
     text = "\n".join(lines) + "\n"
     (ROOT / "benchmarks" / "XET_RESULTS.md").write_text(text)

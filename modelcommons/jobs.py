@@ -1,4 +1,5 @@
-"""Background jobs on Huey: due release promotions, post-commit pipeline steps.
+"""Background jobs on Huey: due release promotions, post-commit pipeline steps, and
+moving LFS uploads into the Xet chunk store (``xet_chunk_uploads``).
 
 Huey is a small, mature task queue with storage backends chosen at run time: the
 embedded default needs nothing beyond the data dir (``SqliteHuey``, a file next to the
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from . import webhooks
 from .governance import releases
 from .settings import Settings
+from .xet import migrate as xet_migrate
 
 if TYPE_CHECKING:
     from huey import Huey
@@ -33,6 +35,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("modelcommons.jobs")
 QUEUES = ("sqlite", "memory", "immediate", "redis")
+
+
+def _chunk(hub: Hub, sha256: str) -> bool:
+    item = xet_migrate.candidate(hub.db, sha256)
+    if item is None:
+        return False
+    s = hub.settings
+    prefix = "" if s.proxy_strips_prefix else s.url_prefix  # as requests reach this process
+    url = xet_migrate.local_cas_url(s.host, s.port, prefix, s.xet_cas_url)
+    return xet_migrate.convert(hub.db, hub.blobs, hub.xet_signer, url, item)
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -59,6 +71,7 @@ class _Queue:
     check: Any
     step: Any
     deliver: Any
+    chunk: Any
 
 
 class Jobs:
@@ -90,6 +103,10 @@ class Jobs:
                     return webhooks.deliver(hub, delivery_id)
 
                 settings = hub.settings
+
+                def chunk(sha256: str) -> bool:
+                    return _chunk(hub, sha256)
+
                 self._queue = _Queue(
                     huey,
                     huey.task(name="release.promote")(promote),
@@ -101,6 +118,7 @@ class Jobs:
                         retries=max(settings.webhook_max_attempts - 1, 0),
                         retry_delay=settings.webhook_retry_seconds,
                     )(deliver),
+                    huey.task(name="xet.chunk")(chunk),
                 )
             return self._queue
 
@@ -120,6 +138,10 @@ class Jobs:
 
     def deliver_webhook(self, delivery_id: int) -> None:
         self.queue.deliver(delivery_id)
+
+    def chunk(self, sha256: str) -> None:
+        """Move a verified LFS upload into the Xet chunk store (``xet_chunk_uploads``)."""
+        self.queue.chunk(sha256)
 
     def after_commit(self, session: Session, job: Callable[[], None]) -> None:
         """Run ``job`` (an enqueue) once ``session`` commits; never if it rolls back."""

@@ -77,6 +77,9 @@ class Settings:
     #: Xet: the CAS's URL as clients are told it (``casUrl``). Unset: ``/cas`` on
     #: this hub, served by the same process.
     xet_cas_url: str | None = None
+    #: Xet: move each verified LFS upload into the chunk store in the background (as
+    #: ``commons xet migrate`` does), so that it is stored once and deduplicates.
+    xet_chunk_uploads: bool = False
     #: How long signed LFS upload URLs stay valid.
     lfs_url_ttl_seconds: int = 3600
     #: Multipart LFS uploads are offered for objects above this size.

@@ -62,7 +62,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "provenance": frozenset(
         {"governance", "scanning", "storage", "accounts", "audit", "db", "validation"}
     ),
-    "jobs": frozenset({"governance", "webhooks"}),
+    "jobs": frozenset({"governance", "webhooks", "xet"}),
     "hub": frozenset(
         {
             "accounts",
@@ -85,7 +85,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "app": frozenset({"accounts", "api", "hub", "server", "web"}),
     "cli": frozenset(
         {"accounts", "app", "audit", "community", "db", "governance", "hub", "server", "storage"}
-        | {"search", "jobs", "validation", "pipeline", "scanning", "provenance", "scaleout"}
+        | {"search", "jobs", "validation", "pipeline", "scanning", "provenance", "scaleout", "xet"}
     ),
     "__main__": frozenset({"cli"}),
 }

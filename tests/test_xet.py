@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -183,5 +185,122 @@ def test_server_memory_stays_flat(tmp_path: Path, repo_name: str) -> None:
             run_python(DOWNLOAD, {"repo": repo, "name": "big.bin"}, env)
         growth = srv.rss_high_water_kb() - base
         assert growth < 100 * 1024, f"server memory grew by {growth // 1024} MiB"
+    finally:
+        srv.close()
+
+
+def test_xet_under_a_url_prefix(tmp_path: Path, repo_name: str) -> None:
+    """A hub served under /hub: casUrl, fetch URLs and the xet-auth link carry it."""
+    srv = Server("sqlite", prefix="/hub", regular_upload_max_bytes=1_000_000)
+    srv.start()
+    try:
+        token = srv.user("alice")
+        data = weights(2_500_000, 7)
+        src = tmp_path / "w.bin"
+        src.write_bytes(data)
+        repo = f"alice/{repo_name}"
+        env = {**client_env(srv, token, tmp_path / "u"), "HF_ENDPOINT": srv.endpoint}
+        run_python(UPLOAD, {"repo": repo, "path": str(src), "name": "w.bin"}, env)
+        env = {**client_env(srv, token, tmp_path / "d"), "HF_ENDPOINT": srv.endpoint}
+        got, hashes = run_python(DOWNLOAD, {"repo": repo, "name": "w.bin"}, env)
+        assert got == hashlib.sha256(data).hexdigest() and hashes["w.bin"]
+        r = httpx.get(
+            f"{srv.endpoint}/api/models/{repo}/xet-read-token/main",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.json()["casUrl"] == f"{srv.endpoint}/cas"
+    finally:
+        srv.close()
+
+
+def test_the_cas_can_run_in_a_process_of_its_own(tmp_path: Path, repo_name: str) -> None:
+    """Scale-out: a second ``commons serve`` on the same data dir and database serves
+    the CAS, and the hub tells clients its URL (``xet_cas_url``)."""
+    cas = Server("sqlite")
+    hub = Server("sqlite", regular_upload_max_bytes=1_000_000, xet_cas_url=f"{cas.url}/cas")
+    shutil.rmtree(cas.data_dir)
+    cas.data_dir, cas.log = hub.data_dir, hub.data_dir / "cas.log"
+    hub.start()
+    cas.start()
+    try:
+        token = hub.user("alice")
+        data = weights(2_000_000, 9)
+        src = tmp_path / "w.bin"
+        src.write_bytes(data)
+        repo = f"alice/{repo_name}"
+        upload(hub, token, tmp_path / "u", repo, src, "w.bin")
+        got, _ = run_python(
+            DOWNLOAD, {"repo": repo, "name": "w.bin"}, client_env(hub, token, tmp_path / "d")
+        )
+        assert got == hashlib.sha256(data).hexdigest()
+        assert "/cas/v1/shards" in cas.log.read_text()
+        assert "/cas/v1/shards" not in hub.log.read_text()
+    finally:
+        cas.stop()
+        hub.close()
+
+
+def test_files_that_came_by_lfs_move_into_the_chunk_store(
+    xet_server: Server, tmp_path: Path, repo_name: str
+) -> None:
+    """``commons xet migrate``: an LFS upload is chunked by the hub (through its own
+    CAS), its whole-file blob goes, it downloads as before and through Xet, and a
+    fine-tune uploaded by Xet dedups against it."""
+    srv = xet_server
+    token = srv.user("alice")
+    base = weights(6_000_000, 11)
+    src = tmp_path / "base.bin"
+    src.write_bytes(base)
+    repo = f"alice/{repo_name}"
+    env = client_env(srv, token, tmp_path / "lfs", HF_HUB_DISABLE_XET="1")
+    run_python(UPLOAD, {"repo": repo, "path": str(src), "name": "w.bin"}, env)
+    sha = hashlib.sha256(base).hexdigest()
+    blob = srv.data_dir / "blobs" / "objects" / sha[:2] / sha[2:4] / sha
+    assert blob.exists()
+    out = srv.cli("xet", "migrate", "--cas-url", f"{srv.url}/cas")
+    assert "Moved 1 file" in out.stdout
+    assert not blob.exists()
+    assert "Moved 0 file" in srv.cli("xet", "migrate", "--cas-url", f"{srv.url}/cas").stdout
+    url = f"{srv.url}/{repo}/resolve/main/w.bin"
+    auth = {"Authorization": f"Bearer {token}"}
+    assert httpx.head(url, headers=auth).headers.get("x-xet-hash")
+    assert hashlib.sha256(httpx.get(url, headers=auth).content).hexdigest() == sha
+    got, _ = run_python(
+        DOWNLOAD, {"repo": repo, "name": "w.bin"}, client_env(srv, token, tmp_path / "d")
+    )
+    assert got == sha
+    tuned = bytearray(base)
+    tuned[2_000_000:2_300_000] = weights(300_000, 12)
+    src.write_bytes(bytes(tuned))
+    before = stored_bytes(srv)
+    upload(srv, srv.user("bob"), tmp_path / "b", f"bob/{repo_name}", src, "w.bin")
+    assert stored_bytes(srv) - before <= 0.10 * len(tuned)
+
+
+def test_lfs_uploads_move_into_the_chunk_store_in_the_background(
+    tmp_path: Path, repo_name: str
+) -> None:
+    srv = Server("sqlite", regular_upload_max_bytes=1_000_000, xet_chunk_uploads="true")
+    srv.start()
+    try:
+        token = srv.user("alice")
+        data = weights(3_000_000, 13)
+        src = tmp_path / "w.bin"
+        src.write_bytes(data)
+        repo = f"alice/{repo_name}"
+        env = client_env(srv, token, tmp_path / "lfs", HF_HUB_DISABLE_XET="1")
+        run_python(UPLOAD, {"repo": repo, "path": str(src), "name": "w.bin"}, env)
+        sha = hashlib.sha256(data).hexdigest()
+        blob = srv.data_dir / "blobs" / "objects" / sha[:2] / sha[2:4] / sha
+        url = f"{srv.url}/{repo}/resolve/main/w.bin"
+        auth = {"Authorization": f"Bearer {token}"}
+        for _ in range(600):  # the job runs on the server's queue: wait for it
+            if blob.exists() or not httpx.head(url, headers=auth).headers.get("x-xet-hash"):
+                time.sleep(0.1)
+                continue
+            break
+        assert not blob.exists()
+        assert httpx.head(url, headers=auth).headers.get("x-xet-hash")
+        assert httpx.get(url, headers=auth).content == data
     finally:
         srv.close()

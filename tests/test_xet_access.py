@@ -334,3 +334,33 @@ def test_release_plans_and_revoked_credentials_hold_for_xet(
     srv.cli("token", "revoke", "alice", f"s{repo_name}")
     r = httpx.get(f"{srv.url}/cas/v1/reconstructions/{file_id}", headers=spare_auth)
     assert r.status_code == 401
+
+
+def test_gc_removes_xorbs_no_file_uses(cas_server: Server, repo_name: str) -> None:
+    srv = cas_server
+    alice = srv.user("alice")
+    repo = f"alice/{repo_name}"
+    api = HfApi(endpoint=srv.url, token=alice)
+    api.create_repo(repo)
+    _, auth = xet_token(srv, alice, repo, "write")
+    used, orphan = chunks(20, 3), chunks(21, 2)
+    used_name, used_body = xet_wire.xorb(used)
+    orphan_name, orphan_body = xet_wire.xorb(orphan)
+    assert put_xorb(srv, auth, used_name, used_body).status_code == 200
+    assert put_xorb(srv, auth, orphan_name, orphan_body).status_code == 200
+    assert (
+        put_shard(srv, auth, xet_wire.shard([(used, "", [(used_name, 0, 3)])])).status_code == 200
+    )
+    _lfs_commit(srv, alice, repo, hashlib.sha256(b"".join(used)).hexdigest(), 3 * len(used[0]))
+    srv.cli("gc", "--grace-hours", "0")
+    url = f"{srv.url}/{repo}/resolve/main/w.bin"
+    assert httpx.get(url).content == b"".join(used)  # used: kept, still reconstructs
+    assert put_xorb(srv, auth, orphan_name, orphan_body).json() == {"was_inserted": True}
+    assert put_xorb(srv, auth, used_name, used_body).json() == {"was_inserted": False}
+    # Once the repository is gone, its file and xorbs go too.
+    api.delete_repo(repo)
+    srv.cli("gc", "--grace-hours", "0")
+    api.create_repo(repo)
+    _, auth = xet_token(srv, alice, repo, "write")
+    assert put_xorb(srv, auth, used_name, used_body).json() == {"was_inserted": True}
+    srv.cli("fsck")

@@ -3,7 +3,8 @@
 One module per group of commands: ``serve``, ``accounts`` (``user``, ``org``,
 ``token``), ``maintenance`` (``gc``, ``fsck``, ``search``), ``releases`` (``policy``,
 ``release``), ``audit_log`` (``audit-log``), ``scanning`` (``plugins``, ``scan``),
-``provenance`` (``sign``, ``key``) and ``processes`` (``migrate``, ``worker``), over the
+``provenance`` (``sign``, ``key``), ``processes`` (``migrate``, ``worker``) and ``xet``
+(``xet migrate``), over the
 helpers in ``common``.
 
 May import: everything; nothing imports it.
@@ -13,7 +14,17 @@ from __future__ import annotations
 
 import click
 
-from . import accounts, audit_log, maintenance, processes, provenance, releases, scanning, serve
+from . import (
+    accounts,
+    audit_log,
+    maintenance,
+    processes,
+    provenance,
+    releases,
+    scanning,
+    serve,
+    xet,
+)
 
 
 @click.group()
@@ -38,5 +49,6 @@ for command in (
     provenance.key,
     processes.migrate,
     processes.worker,
+    xet.xet_group,
 ):
     main.add_command(command)

@@ -56,7 +56,8 @@ def gc(dry_run: bool, grace_hours: float, data_dir: str | None, database_url: st
     blobs, rows = count_text(report.removed, "unreferenced blob"), count_text(report.rows, "row")
     detail = (
         f"{report.git_objects} git objects, {report.file_blobs} file entries, "
-        f"{report.lfs_objects} LFS objects"
+        f"{report.lfs_objects} LFS objects, {report.xet_files} Xet files, "
+        f"{report.xet_xorbs} xorbs"
     )
     if dry_run:
         click.echo("Dry run: nothing was removed.")

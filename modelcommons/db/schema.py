@@ -461,6 +461,17 @@ class XetFile(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+def xet_term_xorbs(terms: bytes) -> set[str]:
+    """The xorbs (in the protocol's string form: each 8-byte group of the hash as a
+    little-endian u64 in hex) that a packed ``XetFile.terms`` uses. Each term is the
+    xorb hash (32 bytes) and three little-endian u32s."""
+    out = set()
+    for i in range(0, len(terms), 44):
+        h = terms[i : i + 32]
+        out.add("".join(h[j : j + 8][::-1].hex() for j in (0, 8, 16, 24)))
+    return out
+
+
 class RepoRedirect(Base):
     """A name a repository had before it was moved (migration 0015): requests for it
     are redirected to the repository's name now, for callers who may see it. A

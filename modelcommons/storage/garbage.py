@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
@@ -62,7 +63,18 @@ from sqlalchemy import (
 )
 
 from ..db.database import Database
-from ..db.schema import Commit, FileBlob, GitObject, LfsObject, RepoLfsObject, XetXorb
+from ..db.schema import (
+    Commit,
+    FileBlob,
+    GitObject,
+    LfsObject,
+    RepoLfsObject,
+    XetDedup,
+    XetFile,
+    XetXorb,
+    XetXorbRepo,
+    xet_term_xorbs,
+)
 from .blobs import BlobStore, StoredObject
 from .gitobjects import decode_tree
 
@@ -95,10 +107,15 @@ class Report:
     #: Not live, but inside the grace period (or promoted again while we looked).
     young: int = 0
     young_bytes: int = 0
+    #: Xet files and xorbs no longer used (their rows; the xorbs' blobs are swept).
+    xet_files: int = 0
+    xet_xorbs: int = 0
 
     @property
     def rows(self) -> int:
-        return self.git_objects + self.file_blobs + self.lfs_objects
+        return (
+            self.git_objects + self.file_blobs + self.lfs_objects + self.xet_files + self.xet_xorbs
+        )
 
 
 def collect(
@@ -126,12 +143,12 @@ def collect(
                 _mark(conn)
             if dry_run:
                 with conn.begin():
-                    _note_live(conn)
+                    _note_live(conn, report, cutoff)
                     _count_dead_rows(conn, report)
             else:
                 with _write_lock(conn, db.is_sqlite):
                     _mark(conn)  # what was committed during the first pass
-                    _note_live(conn)
+                    _note_live(conn, report, cutoff)
                     _drop_dead_rows(conn, report)
             _sweep(conn, blobs, report, cutoff, progress)
         finally:
@@ -165,8 +182,8 @@ def _write_lock(conn: Connection, sqlite: bool) -> Iterator[None]:
             if not sqlite:
                 conn.execute(
                     text(
-                        "LOCK TABLE git_objects, file_blobs, lfs_objects "
-                        "IN SHARE ROW EXCLUSIVE MODE"
+                        "LOCK TABLE git_objects, file_blobs, lfs_objects, xet_xorbs, "
+                        "xet_files IN SHARE ROW EXCLUSIVE MODE"
                     )
                 )
             yield
@@ -205,12 +222,56 @@ def _mark(conn: Connection) -> None:
         _insert(conn, _queue, "oid", new & trees)
 
 
-def _note_live(conn: Connection) -> None:
+def _note_live(conn: Connection, report: Report | None = None, cutoff: float = 0.0) -> None:
+    """Note the live sha256s. With a ``report``, also drop (or, in a dry run, count)
+    the Xet files and xorbs that are not live (see ``_xet``)."""
     reached = select(FileBlob.sha256).join(_marks, _marks.c.oid == FileBlob.oid)
     linked = select(RepoLfsObject.oid)
-    # Every registered xorb's blob stays (collecting xorbs no file uses is not done yet).
-    xorbs = select(XetXorb.blob)
-    conn.execute(insert(_live).from_select(["sha256"], union(reached, linked, xorbs)))
+    conn.execute(insert(_live).from_select(["sha256"], union(reached, linked)))
+    if report is not None:
+        _xet(conn, report, dt.datetime.fromtimestamp(cutoff, dt.UTC).replace(tzinfo=None))
+    conn.execute(insert(_live).from_select(["sha256"], select(XetXorb.blob).distinct()))
+
+
+def _xet(conn: Connection, report: Report, cutoff: dt.datetime) -> None:
+    """Xet files and xorbs. A file lives while its sha256 does (an LFS object some
+    repository links or some commit reaches) or while it is younger than the grace
+    period; a xorb lives while a live file uses it or while it is young. What is not
+    live loses its rows here, and its blob then goes with the sweep."""
+    used: set[str] = set()
+    dead_files: list[str] = []
+    last = ""
+    while True:
+        rows = conn.execute(
+            select(XetFile.hash, XetFile.sha256, XetFile.terms, XetFile.created_at)
+            .where(XetFile.hash > last)
+            .order_by(XetFile.hash)
+            .limit(BATCH)
+        ).all()
+        if not rows:
+            break
+        last = rows[-1][0]
+        shas = sorted({r[1] for r in rows})
+        live = set(conn.scalars(select(_live.c.sha256).where(_live.c.sha256.in_(shas))))
+        for name, sha256, terms, created in rows:
+            if sha256 in live or created > cutoff:
+                used |= xet_term_xorbs(terms)
+            else:
+                dead_files.append(name)
+    dead_xorbs = [
+        x
+        for x in conn.scalars(select(XetXorb.hash).where(XetXorb.created_at <= cutoff))
+        if x not in used
+    ]
+    report.xet_files, report.xet_xorbs = len(dead_files), len(dead_xorbs)
+    if report.dry_run:
+        return
+    for chunk in _chunks(dead_files):
+        conn.execute(delete(XetFile).where(XetFile.hash.in_(chunk)))
+    for chunk in _chunks(dead_xorbs):
+        conn.execute(delete(XetDedup).where(XetDedup.xorb.in_(chunk)))
+        conn.execute(delete(XetXorbRepo).where(XetXorbRepo.xorb.in_(chunk)))
+        conn.execute(delete(XetXorb).where(XetXorb.hash.in_(chunk)))
 
 
 _DEAD_GIT = ~exists().where(_marks.c.oid == GitObject.oid)

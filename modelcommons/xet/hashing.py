@@ -185,6 +185,48 @@ def merkle_root(leaves: Sequence[tuple[bytes, int]]) -> bytes:
     return level[0][0]
 
 
+class MerkleBuilder:
+    """``merkle_root`` over leaves added one at a time, holding at most nine nodes per
+    level: what a cut is depends only on the node that ends a group, so groups close
+    as their last node arrives, and only the last group of each level waits for the end.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[list[tuple[bytes, int]]] = []
+        self._seen: list[int] = []
+
+    def add(self, h: bytes, size: int) -> None:
+        self._push(0, (h, size))
+
+    def _push(self, level: int, node: tuple[bytes, int]) -> None:
+        if level == len(self._pending):
+            self._pending.append([])
+            self._seen.append(0)
+        group = self._pending[level]
+        group.append(node)
+        self._seen[level] += 1
+        natural = len(group) >= 3 and low_u64(node[0]) % BRANCHING == 0
+        if natural or len(group) == 2 * BRANCHING + 1:
+            self._pending[level] = []
+            self._push(level + 1, _node(group))
+
+    def root(self) -> bytes:
+        level = 0
+        while level < len(self._pending):
+            group = self._pending[level]
+            if self._seen[level] == 1 and level == len(self._pending) - 1:
+                return group[0][0]
+            if group:
+                self._pending[level] = []
+                self._push(level + 1, _node(group))
+            level += 1
+        return bytes(32)
+
+
+def file_hash_of(builder: MerkleBuilder) -> bytes:
+    return blake3(builder.root(), key=ZERO_KEY).digest()
+
+
 def file_hash(leaves: Sequence[tuple[bytes, int]]) -> bytes:
     return blake3(merkle_root(leaves), key=ZERO_KEY).digest()
 

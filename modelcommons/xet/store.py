@@ -150,7 +150,8 @@ def check_file(
         raise BadFile("A file in the shard has no terms.")
     if len(entry.verification) != len(entry.terms):
         raise BadFile("Every term of an uploaded file needs its verification entry.")
-    leaves: list[tuple[bytes, int]] = []
+    tree = hashing.MerkleBuilder()
+    total = 0
     for term, check in zip(entry.terms, entry.verification, strict=True):
         name = hashing.to_hex(term.xorb)
         xorb = stored.get(name)
@@ -163,12 +164,14 @@ def check_file(
             raise BadFile(f"A term's unpacked size does not match xorb {name}.")
         if hashing.verification_hash(c.hash for c in chunks) != check:
             raise BadFile(f"A term's verification hash does not match xorb {name}.")
-        leaves.extend((c.hash, c.size) for c in chunks)
-        if sum(s for _, s in leaves) > max_bytes:
+        for c in chunks:
+            tree.add(c.hash, c.size)
+        total += term.unpacked
+        if total > max_bytes:
             raise PayloadTooLarge(f"A file in the shard is larger than {max_bytes} bytes.")
-    if hashing.file_hash(leaves) != entry.hash:
+    if hashing.file_hash_of(tree) != entry.hash:
         raise BadFile(f"The file hash {hashing.to_hex(entry.hash)} does not match its chunks.")
-    return sum(s for _, s in leaves)
+    return total
 
 
 def read_terms(
@@ -268,19 +271,41 @@ def register_file(
     stored: dict[str, StoredXorb],
 ) -> bool:
     name = hashing.to_hex(entry.hash)
+    # lfs_objects first: garbage collection locks it before the Xet tables, so either
+    # it waits for this transaction or this one waits for it, and then finds below
+    # any xorb it removed (PostgreSQL: the rows are also held until the commit).
+    insert_ignore(session, LfsObject, [{"oid": sha256, "size": size}])
+    used = sorted({hashing.to_hex(t.xorb) for t in entry.terms})
+    present = set(
+        session.scalars(
+            select(XetXorb.hash).where(XetXorb.hash.in_(used)).with_for_update(read=True)
+        )
+    )
+    if present != set(used):
+        raise BadFile("A xorb this file uses was collected meanwhile; upload the file again.")
     known = session.get(XetFile, name) is not None
     insert_ignore(
         session,
         XetFile,
         [{"hash": name, "sha256": sha256, "size": size, "terms": pack_terms(entry.terms)}],
     )
-    insert_ignore(session, LfsObject, [{"oid": sha256, "size": size}])
     insert_ignore(session, RepoLfsObject, [{"repo_id": repo_id, "oid": sha256}])
-    used = sorted({hashing.to_hex(t.xorb) for t in entry.terms})
     insert_ignore(session, XetXorbRepo, [{"xorb": x, "repo_id": repo_id} for x in used])
     if not known:
         insert_ignore(session, XetDedup, dedup_rows(entry, stored))
     return not known
+
+
+def known_files(session: Session, hexes: Sequence[str]) -> dict[str, str]:
+    """sha256 of the files among ``hexes`` already registered."""
+    out: dict[str, str] = {}
+    wanted = sorted(set(hexes))
+    for i in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(XetFile.hash, XetFile.sha256).where(XetFile.hash.in_(wanted[i : i + 500]))
+        )
+        out.update({h: sha for h, sha in rows})
+    return out
 
 
 def file_by_sha256(session: Session, sha256: str) -> XetFile | None:

@@ -27,6 +27,9 @@ class Grant:
     scope: Scope
     user_id: int | None
     credential: str | None
+    #: Issued by the hub to itself (``commons xet migrate``), never over HTTP: no
+    #: caller behind it, and every stored xorb is the hub's to build on.
+    system: bool = False
 
 
 class XetSigner:
@@ -46,17 +49,35 @@ class XetSigner:
         }
         return self._tokens.dumps(claims), int(time.time()) + self.ttl
 
+    def issue_system(self, repo_id: int, ttl_seconds: int) -> tuple[str, int]:
+        """A write token for the hub's own uploads into ``repo_id``'s CAS space."""
+        exp = int(time.time()) + ttl_seconds
+        claims = {"r": repo_id, "v": "main", "s": "write", "u": None, "k": None, "y": exp}
+        return self._tokens.dumps(claims), exp
+
     def verify(self, token: str) -> Grant:
+        expired = Unauthorized("This Xet token has expired; ask the hub for a new one.")
         try:
             claims = self._tokens.loads(token, max_age=self.ttl)
         except SignatureExpired as exc:
-            raise Unauthorized("This Xet token has expired; ask the hub for a new one.") from exc
+            # Its signature was good (checked before its age): a system token may be older.
+            claims = self._tokens.load_payload(exc.payload) if exc.payload is not None else None
+            if not isinstance(claims, dict) or not isinstance(claims.get("y"), int):
+                raise expired from exc
         except BadSignature as exc:
             raise Unauthorized("This is not a valid Xet token.") from exc
         if not isinstance(claims, dict) or claims.get("s") not in ("read", "write"):
             raise Unauthorized("This is not a valid Xet token.")
+        system = isinstance(claims.get("y"), int)
+        if system and claims["y"] < time.time():
+            raise expired
         return Grant(
-            int(claims["r"]), str(claims["v"]), claims["s"], claims.get("u"), claims.get("k")
+            int(claims["r"]),
+            str(claims["v"]),
+            claims["s"],
+            claims.get("u"),
+            claims.get("k"),
+            system,
         )
 
     def sign_range(self, blob: str, start: int, end: int) -> str:
