@@ -41,8 +41,12 @@ def build_router() -> Router:
 
 
 def health(ctx: Ctx) -> Response:
-    """Whether the hub answers."""
-    return json_response({"status": "ok"})
+    """Whether the hub answers, and whether what it needs does (the database, the blob
+    store, the Redis queue): 503 with the failing part named, for a load balancer."""
+    checks = ctx.hub.health()
+    if all(v == "ok" for v in checks.values()):
+        return json_response({"status": "ok", **checks})
+    return json_response({"status": "unavailable", **checks}, 503, {"Retry-After": "5"})
 
 
 @functools.cache
@@ -104,9 +108,13 @@ class HubApp:
             response = await self._handle(ctx, route)
         except HubError as exc:
             response = self._error(ctx, exc, route, head=head)
-        except Exception:
-            log.exception("unhandled error on %s %s", request.method, scope.get("path"))
-            error = HubError("Internal server error", status=500, code="InternalError")
+        except Exception as exc:
+            error = self.hub.outage(exc)  # a backend down: 503 and Retry-After
+            if error is None:
+                log.exception("unhandled error on %s %s", request.method, scope.get("path"))
+                error = HubError("Internal server error", status=500, code="InternalError")
+            else:
+                log.warning("%s on %s %s: %s", error.message, request.method, full_path, exc)
             response = self._error(ctx, error, route, head=head)
         await response(scope, receive, send)
 
@@ -175,7 +183,9 @@ class HubApp:
         return {"repo": repo, "access": access, "next": quote(ctx.raw_path, safe="/")}
 
     async def _handle(self, ctx: Ctx, route: Route) -> Response:
-        if route.web:
+        if route.self_auth:
+            ctx.principal = None
+        elif route.web:
             ctx.principal = await self._session_principal(ctx.request)
         else:
             ctx.principal = await self._authenticate(ctx.request)

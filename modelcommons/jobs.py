@@ -1,4 +1,4 @@
-"""Background jobs on Huey: due release promotions.
+"""Background jobs on Huey: due release promotions, post-commit pipeline steps.
 
 Huey is a small, mature task queue with storage backends chosen at run time: the
 embedded default needs nothing beyond the data dir (``SqliteHuey``, a file next to the
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from huey import Huey
 
     from .hub import Hub
+    from .pipeline.steps import Landed
 
 log = logging.getLogger("modelcommons.jobs")
 QUEUES = ("sqlite", "memory", "immediate", "redis")
@@ -56,7 +57,8 @@ class _Queue:
     huey: Huey
     promote: Any  # huey TaskWrappers: calling one enqueues the task
     check: Any
-    deliver: Any = None
+    step: Any
+    deliver: Any
 
 
 class Jobs:
@@ -81,6 +83,9 @@ class Jobs:
                 def check() -> int:
                     return releases.schedule_due(hub)
 
+                def step(landed: Landed, name: str) -> str:
+                    return hub.pipeline.run_step(landed, name)
+
                 def deliver(delivery_id: int) -> bool:
                     return webhooks.deliver(hub, delivery_id)
 
@@ -89,6 +94,8 @@ class Jobs:
                     huey,
                     huey.task(name="release.promote")(promote),
                     huey.task(name="release.check")(check),
+                    # Post-commit steps: retried, each run idempotent (pipeline/runner.py).
+                    huey.task(name="pipeline.step", retries=3, retry_delay=2)(step),
                     huey.task(
                         name="webhook.deliver",
                         retries=max(settings.webhook_max_attempts - 1, 0),
@@ -107,6 +114,10 @@ class Jobs:
     def check(self) -> None:
         self.queue.check()
 
+    def pipeline_step(self, landed: Landed, name: str) -> None:
+        """Queue one background step of the post-commit pipeline for one commit."""
+        self.queue.step(landed, name)
+
     def deliver_webhook(self, delivery_id: int) -> None:
         self.queue.deliver(delivery_id)
 
@@ -116,17 +127,35 @@ class Jobs:
 
     def _flush(self, session: Session) -> None:
         for job in session.info.pop("after_commit_jobs", []):
-            job()
+            try:
+                job()
+            except Exception:
+                # The change is committed; a job that could not be enqueued (the queue
+                # is down) is found again by the release ticker.
+                log.exception("could not enqueue a job after a commit")
 
     def _discard(self, session: Session) -> None:
         session.info.pop("after_commit_jobs", None)
 
     def start(self) -> None:
-        """Start a consumer (threads) and the ticker that enqueues due promotions."""
+        """Start a consumer (threads) and the ticker that enqueues due promotions,
+        inside ``commons serve``; with the Redis queue serve only enqueues, and
+        ``commons worker`` (:meth:`run_worker`) runs the jobs."""
+        if self.hub.settings.task_queue == "redis":
+            return
         if not self.huey.immediate and self.hub.settings.task_queue != "memory":
             consumer = self.huey.create_consumer(workers=2, worker_type="thread", periodic=False)
             consumer.start()
         threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
+
+    def run_worker(self, workers: int = 2) -> None:
+        """``commons worker``: consume the queue until SIGINT or SIGTERM. A job whose
+        worker died before it finished is in the queue no more (Huey takes it off
+        when it starts); release promotions are re-found by the ticker, which runs
+        here too."""
+        consumer = self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False)
+        threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
+        consumer.run()
 
     def _tick(self) -> None:
         while not self._stop.wait(self.hub.settings.release_tick_seconds):

@@ -49,10 +49,10 @@ class Settings:
     login_window_seconds: int = 900
     #: Files of this size and above are stored as git LFS objects.
     lfs_threshold_bytes: int = 10 * MB
-    #: Preupload answers ``regular`` (inline base64 in the commit) up to this size.
-    #: Stock clients with hf_xet installed can only upload LFS-mode files through
-    #: Xet, which this hub does not speak yet, so this is deliberately generous.
-    regular_upload_max_bytes: int = 1 * GB
+    #: Preupload answers ``regular`` (inline base64 in the commit) up to this size and
+    #: ``lfs`` above, as the Hugging Face Hub does: stock clients then upload through
+    #: Xet (or Git LFS with ``HF_HUB_DISABLE_XET=1``), streamed, whatever the size.
+    regular_upload_max_bytes: int = 10 * MB
     #: Largest single file accepted (the plain-HTTP download limit of the client).
     max_file_bytes: int = 50 * GB
     max_operations_per_commit: int = 25_000
@@ -67,6 +67,12 @@ class Settings:
     #: Branches a git push may not rewind (force-push) or delete: comma-separated
     #: patterns (``main,release/*``).
     protected_branches: str = "main"
+    #: Xet: how long a CAS token (and a xorb range URL) stays valid; the client
+    #: asks for a new token before it expires.
+    xet_token_ttl_seconds: int = 900
+    #: Xet: the CAS's URL as clients are told it (``casUrl``). Unset: ``/cas`` on
+    #: this hub, served by the same process.
+    xet_cas_url: str | None = None
     #: How long signed LFS upload URLs stay valid.
     lfs_url_ttl_seconds: int = 3600
     #: Multipart LFS uploads are offered for objects above this size.
@@ -84,6 +90,11 @@ class Settings:
     #: the findings) or "reject" (fail the commit). Namespaces may override it with
     #: ``commons policy set``.
     licence_policy: str = "warn"
+    #: What a file found ``unsafe`` by the scanners does: "warn" (flag it and show why)
+    #: or "quarantine" (everyone but the repository's admins gets 403 ``UnsafeFile``
+    #: for it, and it is left out of their listings). Namespaces may override it with
+    #: ``commons scan policy``.
+    scan_policy: str = "warn"
     #: Background jobs (staged release promotions): "sqlite" (embedded Huey queue in
     #: the data dir, consumed inside ``commons serve``), "redis" (at ``redis_url``),
     #: "memory" or "immediate" (tests: jobs run as they are enqueued).
@@ -105,6 +116,23 @@ class Settings:
     audit_checkpoint_entries: int = 32
     #: ...and, when entries are appended, at least this often.
     audit_checkpoint_seconds: int = 600
+    # -- scaling out (README "Scaling out") --
+    #: Where blobs live: unset (``<data_dir>/blobs``), a folder, or
+    #: ``s3://bucket/prefix`` for an S3-compatible object store. Credentials come from
+    #: the standard AWS variables (``AWS_ACCESS_KEY_ID``...) or profile (``AWS_PROFILE``).
+    blob_store: str | None = None
+    #: The S3 endpoint for a store that is not AWS (MinIO, Ceph, ...).
+    s3_endpoint_url: str | None = None
+    #: The S3 region; unset: ``AWS_REGION`` / the profile's.
+    s3_region: str | None = None
+    #: ``resolve`` of a file in an object store answers 302 to a presigned URL of the
+    #: store (valid ``download_redirect_seconds``) instead of sending the bytes itself.
+    download_redirect: bool = False
+    download_redirect_seconds: int = 300
+    #: Whether ``serve`` (and every command) upgrades the database when it starts. Turn
+    #: it off for replicas: ``commons migrate`` runs once, and a replica started on an
+    #: older database refuses to start instead of racing the others to upgrade it.
+    auto_migrate: bool = True
     #: Webhooks are delivered only to public addresses (checked on the address the
     #: URL resolves to, at each delivery), and to these networks too: comma-separated
     #: CIDRs (``10.0.0.0/8,192.168.1.20/32``), for receivers inside your own network.

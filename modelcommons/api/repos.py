@@ -21,6 +21,7 @@ from ..server.routing import Ctx
 from ..storage import repos
 from ..storage.trees import FileInfo, TreeReader
 from ..validation.names import URL_PREFIX, check_repo_id, repo_type_from_body
+from . import security
 from .common import flag, load_repo, next_cursor, read_json, read_page, repo_kind, repo_url
 
 
@@ -246,6 +247,9 @@ def info(ctx: Ctx) -> Response:
         if "rev" in ctx.params and ctx.params["rev"] != repos.DEFAULT_BRANCH:
             card = _card_at(ctx, session, view)
         doc = info_document(ctx, session, repo, view=view, blobs=flag(q.get("blobs")), card=card)
+        if flag(q.get("securityStatus")) or "securityRepoStatus" in expand:
+            reader = TreeReader(session, ctx.hub.tree_cache)
+            doc["securityRepoStatus"] = security.repo_status_json(session, reader, repo, view)
     if expand:
         doc = {k: v for k, v in doc.items() if k in expand or k in ("id", "_id")}
     return json_response(doc)

@@ -20,7 +20,9 @@ from . import (
     repos,
     uploads,
     webhooks,
+    xet,
 )
+from .provenance import add_routes as add_provenance_routes
 
 
 def add_routes(r: Router) -> None:
@@ -55,8 +57,7 @@ def add_routes(r: Router) -> None:
     r.add("GET", f"{api}/commits/{REV}", refs.list_commits)
     r.add("POST", f"{api}/preupload/{REV}", uploads.preupload)
     r.add("POST", f"{api}/commit/{REV}", uploads.commit)
-    r.add("GET", f"{api}/xet-(?:read|write)-token/(?P<rev>.*)", uploads.xet_token)
-    r.add("GET", f"{api}/xet-(?:read|write)-token", uploads.xet_token)
+    xet.add_routes(r, api)
     lfs = f"/{PREFIX}{REPO}\\.git/info/lfs"
     r.add("POST", f"{lfs}/objects/batch", uploads.lfs_batch)
     r.add("POST", f"{lfs}/objects/verify", uploads.lfs_verify)
@@ -93,6 +94,7 @@ def add_discussion_routes(r: Router, api: str) -> None:
     r.add("POST", f"{one}/status", discussions.change_status)
     r.add("POST", f"{one}/merge", discussions.merge)
     r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
+    add_provenance_routes(r)  # signed revisions, signing keys, bills of materials
 
 
 def add_webhook_routes(r: Router) -> None:

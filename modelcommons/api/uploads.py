@@ -8,7 +8,8 @@ import json
 import math
 import re
 import secrets
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,13 +26,12 @@ from ..errors import (
     NotFound,
     PayloadTooLarge,
     RepoNotFound,
-    XetNotSupported,
 )
 from ..governance import access, licence_checks
-from ..server.responses import BlobFileResponse, json_response
+from ..server.responses import json_response
 from ..server.routing import Ctx
 from ..storage import repos
-from ..storage.blobs import StagedBlob
+from ..storage.blobs import MultipartUpload, Promotable, StagedBlob
 from ..storage.commit_payload import Line, parse_lines
 from ..storage.commits import (
     AddFile,
@@ -42,12 +42,12 @@ from ..storage.commits import (
     StoredContent,
 )
 from ..storage.gitobjects import blob_hasher
-from ..storage.multipart import LocalMultipartUpload, UploadClosed
+from ..storage.multipart import UploadClosed
 from ..storage.transfer import StagedWriter, receive_exactly
 from ..storage.trees import TreeReader
 from ..validation.inputs import json_int
 from ..validation.names import URL_PREFIX, check_path
-from . import discussions
+from . import blobserve, discussions
 from .common import Mode, flag, load_repo, read_json, repo_url
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -385,7 +385,7 @@ def _register(ctx: Ctx, repo_pk: int, oid: str, size: int) -> None:
 
 
 def _store_verified(
-    ctx: Ctx, staged: StagedBlob, actual: tuple[str, int], oid: str, size: int, repo_pk: int
+    ctx: Ctx, staged: Promotable, actual: tuple[str, int], oid: str, size: int, repo_pk: int
 ) -> None:
     """Promote ``staged`` if its bytes are the announced object, then link it to the
     repository. Blocking: run it on a worker thread."""
@@ -423,7 +423,7 @@ async def lfs_upload(ctx: Ctx) -> Response:
     return Response(status_code=200)
 
 
-def _multipart(ctx: Ctx, claims: dict[str, Any]) -> LocalMultipartUpload:
+def _multipart(ctx: Ctx, claims: dict[str, Any]) -> MultipartUpload:
     return ctx.hub.blobs.multipart(f"{claims['o']}-{claims['n']}")
 
 
@@ -540,17 +540,15 @@ def lfs_download(ctx: Ctx) -> Response:
                 RepoLfsObject.repo_id == repo.id, RepoLfsObject.oid == str(claims.get("o"))
             )
         )
-    if held is None:
+    size = ctx.hub.blobs.size(held) if held is not None else None
+    if held is None or size is None:
         raise missing
-    path = ctx.hub.blobs.local_path(held)
-    if path is None or not path.exists():
-        raise missing
-    return BlobFileResponse(
-        path,
-        media_type="application/octet-stream",
-        chunk_size=ctx.hub.settings.download_chunk_bytes,
+    return blobserve.redirect(ctx, held, {}) or blobserve.send_blob(
+        ctx, held, size, headers={}, media_type="application/octet-stream"
     )
 
 
-def xet_token(ctx: Ctx) -> Response:
-    raise XetNotSupported()
+def _read_all(stream: BinaryIO) -> Iterator[bytes]:
+    with stream:
+        while block := stream.read(1024 * 1024):
+            yield block

@@ -2,7 +2,9 @@
 
 One module per group of commands: ``serve``, ``accounts`` (``user``, ``org``,
 ``token``), ``maintenance`` (``gc``, ``fsck``, ``search``), ``releases`` (``policy``,
-``release``) and ``audit_log`` (``audit-log``), over the helpers in ``common``.
+``release``), ``audit_log`` (``audit-log``), ``scanning`` (``plugins``, ``scan``),
+``provenance`` (``sign``, ``key``) and ``processes`` (``migrate``, ``worker``), over the
+helpers in ``common``.
 
 May import: everything; nothing imports it.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import click
 
-from . import accounts, audit_log, maintenance, releases, serve
+from . import accounts, audit_log, maintenance, processes, provenance, releases, scanning, serve
 
 
 @click.group()
@@ -30,5 +32,11 @@ for command in (
     releases.policy,
     releases.release,
     audit_log.audit_log,
+    scanning.plugins,
+    scanning.scan,
+    provenance.sign,
+    provenance.key,
+    processes.migrate,
+    processes.worker,
 ):
     main.add_command(command)

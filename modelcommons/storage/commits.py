@@ -133,18 +133,21 @@ class _BranchMoved(Exception):
 
 
 class CommitObserver(Protocol):
-    """What the commit engine tells the rest of the hub, in the commit's transaction."""
+    """What the commit engine tells the rest of the hub, in the commit's transaction
+    (the post-commit pipeline, :mod:`modelcommons.pipeline`)."""
 
-    def card_changed(
+    def commit_landed(
         self,
         session: Session,
-        reader: TreeReader,
         repo: Repo,
+        branch: str,
         commit_oid: str,
         tree_oid: str,
         author: str,
+        readme_changed: bool,
     ) -> None:
-        """README.md changed on the default branch (``tree_oid`` is the new tree)."""
+        """A branch head moved to ``commit_oid`` (made here or pushed): the
+        post-commit pipeline's entry point."""
         ...
 
 
@@ -281,8 +284,9 @@ class Committer:
         both the same way)."""
         repo.updated_at = utcnow()
         outbox.note(session, "branch.moved", repo=repo.id, branch=branch, commit=commit_oid)
-        if branch == repos.DEFAULT_BRANCH and readme_changed:
-            self.observer.card_changed(session, reader, repo, commit_oid, tree_oid, author)
+        self.observer.commit_landed(
+            session, repo, branch, commit_oid, tree_oid, author, readme_changed
+        )
 
     def _track_lfs(self, session: Session, root: _Dir, plan: _Plan) -> None:
         """Add a .gitattributes line for each file stored as LFS that no pattern
