@@ -145,6 +145,10 @@ def test_pull_request_by_commit_and_merge(server: Server, repo_name: str) -> Non
     refs = contributor.list_repo_refs(repo, include_pull_requests=True)
     assert [(r.ref, r.target_commit) for r in refs.pull_requests or []] == [("refs/pr/1", info.oid)]
     assert [b.name for b in refs.branches] == ["main"]
+    page = httpx.get(f"{server.url}/{repo}/blob/refs%2Fpr%2F1/config.yaml")
+    assert page.status_code == 200 and "0.01" in page.text and "0.1<" not in page.text
+    tree = httpx.get(f"{server.url}/api/models/{repo}/tree/refs%2Fpr%2F1").json()
+    assert {e["path"] for e in tree} == {".gitattributes", "config.yaml", "README.md"}
 
     # More commits to the PR by its author; a stranger's are refused.
     second = contributor.create_commit(
