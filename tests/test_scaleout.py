@@ -122,6 +122,12 @@ def test_replicas_on_empty_data_dirs_serve_everything(
     assert not (a.data_dir / "audit-anchors.log").exists()
     verified = b.cli("audit-log", "verify", process=True, check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    # Maintenance runs from any machine with the settings, while the replicas serve.
+    reindexed = b.cli("search", "reindex", process=True)
+    assert reindexed.returncode == 0, reindexed.stderr
+    collected = a.cli("gc", "--dry-run", process=True)
+    assert "Would remove 0 unreferenced blobs" in collected.stdout, collected.stdout
+    assert list(HfApi(endpoint=b.url, token=token).list_models(search=repo.split("/")[1]))
 
 
 def test_health_names_each_part(replicas: tuple[Server, Server]) -> None:
