@@ -18,8 +18,9 @@ from .clock import Clock, clock_for
 from .db.database import Database
 from .db.schema import Repo
 from .errors import HubError, RepoNotFound
-from .governance.card_updates import CardUpdates
+from .governance import quarantine
 from .jobs import Jobs
+from .pipeline.runner import Pipeline
 from .search import SearchIndex, open_search_index
 from .settings import Settings
 from .storage.backends import open_blob_store
@@ -27,6 +28,9 @@ from .storage.blobs import BlobStore
 from .storage.commits import Committer
 from .storage.signed_urls import UrlSigner
 from .storage.trees import TreeCache
+from .webhooks import Webhooks
+from .xet.blobstore import XetBackedStore
+from .xet.tokens import XetSigner
 
 
 class Hub:
@@ -34,17 +38,31 @@ class Hub:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.resolved_database_url)
-        self.blobs: BlobStore = open_blob_store(settings)
+        if settings.scan_policy not in quarantine.POLICIES:
+            raise ValueError(
+                f"scan_policy must be warn or quarantine, not {settings.scan_policy!r}"
+            )
+        # access.content reads the hub's scan policy from the session it is given.
+        self.db.sessions.configure(info={quarantine.SESSION_KEY: settings.scan_policy})
+        #: Where blobs are kept (a folder or an object store), and the store the rest
+        #: of the hub reads: files held as Xet chunks read through it like any blob
+        #: (xet/blobstore.py).
+        self.store: BlobStore = open_blob_store(settings)
+        self.blobs: BlobStore = XetBackedStore(self.store, self.db)
         self.tree_cache = TreeCache()
-        #: Signs LFS upload URLs; ``download_signer`` signs download URLs, with
-        #: another salt, so that neither kind of URL works as the other.
         #: Signs URLs; every replica must have the same (``scaleout.check_secrets``).
+        #: ``signer`` signs LFS upload URLs, ``download_signer`` download URLs, with
+        #: another salt, so that neither kind of URL works as the other.
         self.secret = self._secret()
         self.signer = UrlSigner(self.secret, settings.lfs_url_ttl_seconds, "upload")
         self.download_signer = UrlSigner(self.secret, settings.lfs_url_ttl_seconds, "download")
-        self.committer = Committer(self, CardUpdates(self))
+        #: Signs Xet CAS tokens and xorb range URLs.
+        self.xet_signer = XetSigner(self.secret, settings.xet_token_ttl_seconds)
+        #: The post-commit pipeline (plugins): the commit engine's observer.
+        self.pipeline = Pipeline(self)
+        self.committer = Committer(self, self.pipeline)
         self.audit = AuditLog(
-            scaleout.anchors_for(self.blobs, settings.data_dir / "audit-anchors.log"),
+            scaleout.anchors_for(self.store, settings.data_dir / "audit-anchors.log"),
             settings.audit_key_path,
             every=settings.audit_checkpoint_entries,
             seconds=settings.audit_checkpoint_seconds,
@@ -61,6 +79,7 @@ class Hub:
         self.clock: Clock = clock_for(settings)
         self.login_throttle = LoginThrottle.from_settings(settings)
         self.jobs = Jobs(self)
+        self.webhooks = Webhooks(self, self._secret())
         #: Threads for hashing and disk writes, so the event loop keeps receiving.
         self.io = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="io")
 

@@ -1,4 +1,4 @@
-"""Background jobs on Huey: due release promotions.
+"""Background jobs on Huey: due release promotions, post-commit pipeline steps.
 
 Huey is a small, mature task queue with storage backends chosen at run time: the
 embedded default needs nothing beyond the data dir (``SqliteHuey``, a file next to the
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from . import webhooks
 from .governance import releases
 from .settings import Settings
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from huey import Huey
 
     from .hub import Hub
+    from .pipeline.steps import Landed
 
 log = logging.getLogger("modelcommons.jobs")
 QUEUES = ("sqlite", "memory", "immediate", "redis")
@@ -55,6 +57,8 @@ class _Queue:
     huey: Huey
     promote: Any  # huey TaskWrappers: calling one enqueues the task
     check: Any
+    step: Any
+    deliver: Any
 
 
 class Jobs:
@@ -79,10 +83,24 @@ class Jobs:
                 def check() -> int:
                     return releases.schedule_due(hub)
 
+                def step(landed: Landed, name: str) -> str:
+                    return hub.pipeline.run_step(landed, name)
+
+                def deliver(delivery_id: int) -> bool:
+                    return webhooks.deliver(hub, delivery_id)
+
+                settings = hub.settings
                 self._queue = _Queue(
                     huey,
                     huey.task(name="release.promote")(promote),
                     huey.task(name="release.check")(check),
+                    # Post-commit steps: retried, each run idempotent (pipeline/runner.py).
+                    huey.task(name="pipeline.step", retries=3, retry_delay=2)(step),
+                    huey.task(
+                        name="webhook.deliver",
+                        retries=max(settings.webhook_max_attempts - 1, 0),
+                        retry_delay=settings.webhook_retry_seconds,
+                    )(deliver),
                 )
             return self._queue
 
@@ -95,6 +113,13 @@ class Jobs:
 
     def check(self) -> None:
         self.queue.check()
+
+    def pipeline_step(self, landed: Landed, name: str) -> None:
+        """Queue one background step of the post-commit pipeline for one commit."""
+        self.queue.step(landed, name)
+
+    def deliver_webhook(self, delivery_id: int) -> None:
+        self.queue.deliver(delivery_id)
 
     def after_commit(self, session: Session, job: Callable[[], None]) -> None:
         """Run ``job`` (an enqueue) once ``session`` commits; never if it rolls back."""

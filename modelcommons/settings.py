@@ -49,10 +49,10 @@ class Settings:
     login_window_seconds: int = 900
     #: Files of this size and above are stored as git LFS objects.
     lfs_threshold_bytes: int = 10 * MB
-    #: Preupload answers ``regular`` (inline base64 in the commit) up to this size.
-    #: Stock clients with hf_xet installed can only upload LFS-mode files through
-    #: Xet, which this hub does not speak yet, so this is deliberately generous.
-    regular_upload_max_bytes: int = 1 * GB
+    #: Preupload answers ``regular`` (inline base64 in the commit) up to this size and
+    #: ``lfs`` above, as the Hugging Face Hub does: stock clients then upload through
+    #: Xet (or Git LFS with ``HF_HUB_DISABLE_XET=1``), streamed, whatever the size.
+    regular_upload_max_bytes: int = 10 * MB
     #: Largest single file accepted (the plain-HTTP download limit of the client).
     max_file_bytes: int = 50 * GB
     max_operations_per_commit: int = 25_000
@@ -67,6 +67,12 @@ class Settings:
     #: Branches a git push may not rewind (force-push) or delete: comma-separated
     #: patterns (``main,release/*``).
     protected_branches: str = "main"
+    #: Xet: how long a CAS token (and a xorb range URL) stays valid; the client
+    #: asks for a new token before it expires.
+    xet_token_ttl_seconds: int = 900
+    #: Xet: the CAS's URL as clients are told it (``casUrl``). Unset: ``/cas`` on
+    #: this hub, served by the same process.
+    xet_cas_url: str | None = None
     #: How long signed LFS upload URLs stay valid.
     lfs_url_ttl_seconds: int = 3600
     #: Multipart LFS uploads are offered for objects above this size.
@@ -84,6 +90,11 @@ class Settings:
     #: the findings) or "reject" (fail the commit). Namespaces may override it with
     #: ``commons policy set``.
     licence_policy: str = "warn"
+    #: What a file found ``unsafe`` by the scanners does: "warn" (flag it and show why)
+    #: or "quarantine" (everyone but the repository's admins gets 403 ``UnsafeFile``
+    #: for it, and it is left out of their listings). Namespaces may override it with
+    #: ``commons scan policy``.
+    scan_policy: str = "warn"
     #: Background jobs (staged release promotions): "sqlite" (embedded Huey queue in
     #: the data dir, consumed inside ``commons serve``), "redis" (at ``redis_url``),
     #: "memory" or "immediate" (tests: jobs run as they are enqueued).
@@ -122,6 +133,15 @@ class Settings:
     #: it off for replicas: ``commons migrate`` runs once, and a replica started on an
     #: older database refuses to start instead of racing the others to upgrade it.
     auto_migrate: bool = True
+    #: Webhooks are delivered only to public addresses (checked on the address the
+    #: URL resolves to, at each delivery), and to these networks too: comma-separated
+    #: CIDRs (``10.0.0.0/8,192.168.1.20/32``), for receivers inside your own network.
+    webhook_allowed_networks: str = ""
+    #: Attempts per delivery (the first and the retries), and the wait between them.
+    webhook_max_attempts: int = 5
+    webhook_retry_seconds: int = 60
+    #: How long one delivery may take (connecting and the answer).
+    webhook_timeout_seconds: int = 10
     #: Tests only: a file holding seconds to add to the hub's clock, read on every
     #: reading of the clock, so a test can move time for a server in another process.
     test_clock_file: str | None = None

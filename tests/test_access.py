@@ -47,11 +47,14 @@ NEEDS = (
     "public",  # anyone, signed in or not, gets the same answer
     "user",  # signed in
     "self",  # signed in as the owner of the thing (org_admin's spare token)
+    "user-write",  # signed in, with a credential that may write (webhooks)
+    "self-write",  # the owner of the thing, with a credential that may write
     "ns-write",  # may create repositories in the organisation
     "ns-admin",  # administers the organisation
     "read",  # can see the repository
     "download",  # can download a gated file: a role over the repository
     "participate",  # signed in, can see it, and the credential may act (likes, approvals)
+    "participate-download",  # participate, and may download every file (a role here)
     "write",
     "admin",
 )
@@ -146,6 +149,7 @@ class Op:
     twin: bool = False  # runs on a disposable twin of the repository
     listing: bool = False  # observes whether the repository is listed
     git: bool = False  # git over HTTP: anonymous callers are asked for credentials
+    own_credential: bool = False  # carries its own credential: the same answer for all
 
 
 def req(method: str, path: str, **kw: Any) -> Run:
@@ -258,6 +262,10 @@ PLAN = {
     "rationale": "the matrix plan",
 }
 PLAN_YAML = yaml.safe_dump({"stages": PLAN["stages"]})
+XORB = "/cas/v1/xorbs/default/" + "0" * 64
+CHUNK = "/cas/v1/chunks/default-merkledb/" + "0" * 64
+RECON = "/cas/v1/reconstructions/" + "0" * 64
+X401 = frozenset({401})
 M = "/api/models/{repo}"
 P = "/{repo}"
 ANY = frozenset({200, 409})  # passed the access check; the state decides the rest
@@ -278,9 +286,14 @@ REPO_OPS: dict[str, Op] = {
     "likers": Op("read", "GET", req("GET", M + "/likers")),
     "lineage": Op("read", "GET", req("GET", M + "/lineage")),
     "release-plan": Op("read", "GET", req("GET", M + "/release-plan")),
+    "signature": Op("read", "GET", req("GET", M + "/signature")),
+    "sbom": Op("read", "GET", req("GET", M + "/sbom")),
     "resolve-open": Op("read", "GET", req("GET", P + "/resolve/main/.gitattributes")),
     "resolve-head": Op("read", "HEAD", req("HEAD", P + "/resolve/main/.gitattributes")),
     "raw-open": Op("read", "GET", req("GET", P + "/raw/main/.gitattributes")),
+    # Read tokens go to readers; what each file's reconstruction allows is checked
+    # per file by the CAS (tests/test_xet_access.py).
+    "xet-read-token": Op("read", "GET", req("GET", M + "/xet-read-token/main")),
     "listed-api": Op(
         "read", "GET", listed("GET", "/api/models", params={"author": "{org}"}), listing=True
     ),
@@ -322,12 +335,18 @@ REPO_OPS: dict[str, Op] = {
         req("POST", M + "/preupload/main", json={"files": [{"path": "a", "size": 1}]}),
     ),
     "commit": Op("write", "POST", commit),
+    # Passed the access check: the hub then refuses a signature that is not one (422).
+    "signature-post": Op(
+        "write", "POST", req("POST", M + "/signature", content=b"{}"), frozenset({422})
+    ),
     "branch": Op("write", "POST", req("POST", M + "/branch/b{n}")),
     "branch-delete": Op("write", "DELETE", delete_branch),
     "tag": Op("write", "POST", req("POST", M + "/tag/main", json={"tag": "t{n}"})),
     "tag-delete": Op("write", "DELETE", delete_tag),
+    # Anyone who may open a pull request may upload its files, if they may download
+    # every file (the answers tell which objects the repository holds).
     "lfs-upload-batch": Op(
-        "write",
+        "participate-download",
         "POST",
         req(
             "POST",
@@ -342,8 +361,10 @@ REPO_OPS: dict[str, Op] = {
         git=True,
     ),
     "git-receive-pack": Op("write", "POST", git_push_tag, git=True),
+    "xet-write-token": Op("write", "GET", req("GET", M + "/xet-write-token/main")),
+    "xet-write-token-default": Op("write", "GET", req("GET", M + "/xet-write-token")),
     "lfs-verify": Op(
-        "write",
+        "participate-download",
         "POST",
         req(
             "POST",
@@ -471,6 +492,123 @@ REPO_OPS: dict[str, Op] = {
 }
 
 
+def _discussion(c: Call) -> str:
+    """Discussion #1 of the repository, opened by org_admin (once); its URL."""
+    url = f"/api/models/{c.repo}/discussions/1"
+    if c.setup.get(url).status_code == 404:
+        r = c.setup.post(
+            f"/api/models/{c.repo}/discussions", json={"title": "matrix", "description": "first"}
+        )
+        assert r.status_code == 200 and r.json()["num"] == 1, r.text
+    return url
+
+
+def discussion_op(tail: str, body: dict[str, Any] | None = None, comment: bool = False) -> Run:
+    """A POST on discussion #1 (``{comment}``: a fresh comment of org_admin's)."""
+
+    def run(c: Call) -> int:
+        url = _discussion(c)
+        path = tail
+        if comment:
+            r = c.setup.post(f"{url}/comment", json={"comment": "by the admin"})
+            assert r.status_code == 200, r.text
+            path = tail.format(comment=r.json()["newMessage"]["id"])
+        return c.client.post(url + path, json=c.fmt(body) if body else None).status_code
+
+    return run
+
+
+def merge_fresh_pr(c: Call) -> int:
+    """Merge a pull request opened (with a commit) for this call by org_admin."""
+    r = c.setup.post(
+        f"/api/models/{c.repo}/commit/main", params={"create_pr": "1"}, content=_commit_body(c)
+    )
+    assert r.status_code == 200, r.text
+    num = r.json()["pullRequestUrl"].rsplit("/", 1)[1]
+    return c.client.post(f"/api/models/{c.repo}/discussions/{num}/merge").status_code
+
+
+def commit_pr(c: Call) -> int:
+    return c.client.post(
+        f"/api/models/{c.repo}/commit/main", params={"create_pr": "1"}, content=_commit_body(c)
+    ).status_code
+
+
+def page_discussion(c: Call) -> int:
+    _discussion(c)
+    return c.client.get(f"/{c.repo}/discussions/1").status_code
+
+
+def discussion_form(tail: str, **fields: str) -> Run:
+    def run(c: Call) -> int:
+        _discussion(c)
+        data = {"csrf_token": c.csrf, **c.fmt(fields)}
+        return c.client.post(f"/{c.repo}/discussions/1{tail}", data=data).status_code
+
+    return run
+
+
+def merge_fresh_pr_page(c: Call) -> int:
+    r = c.setup.post(
+        f"/api/models/{c.repo}/commit/main", params={"create_pr": "1"}, content=_commit_body(c)
+    )
+    assert r.status_code == 200, r.text
+    num = r.json()["pullRequestUrl"].rsplit("/", 1)[1]
+    return c.client.post(
+        f"/{c.repo}/discussions/{num}/merge", data={"csrf_token": c.csrf}
+    ).status_code
+
+
+def read_discussion(c: Call) -> int:
+    _discussion(c)
+    return c.client.get(f"/api/models/{c.repo}/discussions/1", params={"diff": "1"}).status_code
+
+
+#: Discussions and pull requests: reading follows read access, taking part needs a
+#: credential that may act, acting on others' comments and discussions needs write.
+DISCUSSION_OPS: dict[str, Op] = {
+    "discussions": Op("read", "GET", req("GET", M + "/discussions")),
+    "discussion": Op("read", "GET", read_discussion),
+    "discussion-create": Op(
+        "participate", "POST", req("POST", M + "/discussions", json={"title": "t{n} here"})
+    ),
+    "discussion-comment": Op("participate", "POST", discussion_op("/comment", {"comment": "c{n}"})),
+    "commit-create-pr": Op("participate", "POST", commit_pr),
+    "discussion-edit-other": Op(
+        "write", "POST", discussion_op("/comment/{comment}/edit", {"content": "e{n}"}, True)
+    ),
+    "discussion-hide-other": Op(
+        "write", "POST", discussion_op("/comment/{comment}/hide", None, True)
+    ),
+    "discussion-rename-other": Op("write", "POST", discussion_op("/title", {"title": "r{n} t"})),
+    "discussion-status-other": Op("write", "POST", discussion_op("/status", {"status": "open"})),
+    "discussion-merge": Op("write", "POST", merge_fresh_pr),
+    "page-discussions": Op("read", "GET", req("GET", P + "/discussions"), page=True),
+    "page-discussion": Op("read", "GET", page_discussion, page=True),
+    "page-discussion-new": Op("participate", "GET", req("GET", P + "/discussions/new"), page=True),
+    "page-discussion-create": Op(
+        "participate", "POST", form(P + "/discussions/new", title="p{n} t"), frozenset({303}), True
+    ),
+    "page-discussion-comment": Op(
+        "participate", "POST", discussion_form("/comment", comment="c{n}"), frozenset({303}), True
+    ),
+    "page-discussion-status-other": Op(
+        "write", "POST", discussion_form("/status", status="open"), frozenset({303}), True
+    ),
+    "page-discussion-merge": Op("write", "POST", merge_fresh_pr_page, frozenset({303}), True),
+    "page-propose-form": Op(
+        "participate", "GET", req("GET", P + "/propose/main/.gitattributes"), page=True
+    ),
+    "page-propose": Op(
+        "participate",
+        "POST",
+        form(P + "/propose/main/docs/p{n}.txt", content="x", summary="proposal"),
+        frozenset({303}),
+        True,
+    ),
+}
+
+
 def account_form(path: str, **fields: str) -> Run:
     """An account settings form: 200 when it was saved (a redirect back to the account
     page), so that it cannot be mistaken for the sign-in redirect (303)."""
@@ -496,14 +634,16 @@ GLOBAL_OPS: dict[str, Op] = {
     "health": Op("public", "GET", req("GET", "/api/health")),
     "openapi": Op("public", "GET", req("GET", "/api/openapi.json")),
     "validate-yaml": Op("public", "POST", req("POST", "/api/validate-yaml", json={"content": ""})),
-    "xet-read-token": Op(
-        "public",
-        "GET",
-        req("GET", "/api/models/{org}/private/xet-read-token/main"),
-        frozenset({404}),
+    # The Xet CAS takes Xet tokens only (tests/test_xet_access.py has the rest): a hub
+    # token, a session or nothing at all is refused alike.
+    "cas-xorb": Op("public", "POST", req("POST", XORB, content=b"x"), X401, own_credential=True),
+    "cas-shard": Op(
+        "public", "POST", req("POST", "/cas/v1/shards", content=b"x"), X401, own_credential=True
     ),
-    "xet-write-token": Op(
-        "public", "GET", req("GET", "/api/models/{org}/private/xet-write-token"), frozenset({404})
+    "cas-dedup": Op("public", "GET", req("GET", CHUNK), X401, own_credential=True),
+    "cas-reconstruction": Op("public", "GET", req("GET", RECON), X401, own_credential=True),
+    "cas-xorb-range-forged": Op(
+        "public", "GET", req("GET", "/cas/xorb/forged"), frozenset({403}), own_credential=True
     ),
     # Signed LFS URLs are their own credential: a forged one fails for everyone,
     # a genuine one works for whoever holds it.
@@ -518,6 +658,14 @@ GLOBAL_OPS: dict[str, Op] = {
     ),
     "lfs-download-signed": Op("public", "GET", req("GET", "{signed_download}")),
     "whoami": Op("user", "GET", req("GET", "/api/whoami-v2")),
+    "signing-keys": Op("public", "GET", req("GET", "/api/signing-keys/{org}")),
+    # Signed in: the key is then refused (400) or not found (404), for everyone.
+    "signing-key-add": Op(
+        "user", "POST", req("POST", "/api/signing-keys", json={"key": "x"}), frozenset({400})
+    ),
+    "signing-key-delete": Op(
+        "user", "DELETE", req("DELETE", "/api/signing-keys/" + "0" * 64), frozenset({404})
+    ),
     "create": Op(
         "ns-write",
         "POST",
@@ -534,6 +682,18 @@ GLOBAL_OPS: dict[str, Op] = {
     ),
     "page-token-revoke": Op("self", "POST", revoke_spare, frozenset({303}), True),
     "page-account": Op("user", "GET", req("GET", "/settings/account"), page=True),
+    "page-keys": Op("user", "GET", req("GET", "/settings/keys"), page=True),
+    # Signed in: the key is then refused (400) or not found (404), for everyone.
+    "page-key-add": Op(
+        "user", "POST", form("/settings/keys", key="not a key"), frozenset({400}), True
+    ),
+    "page-key-remove": Op(
+        "user", "POST", form("/settings/keys/remove", fingerprint="0" * 64), frozenset({404}), True
+    ),
+    "page-notifications": Op("user", "GET", req("GET", "/notifications"), page=True),
+    "page-notifications-read": Op(
+        "user", "POST", form("/notifications/read"), frozenset({303}), True
+    ),
     "page-account-email": Op(
         "user", "POST", account_form("/settings/account/email", email="m{n}@example.org"), page=True
     ),
@@ -577,6 +737,37 @@ GLOBAL_OPS: dict[str, Op] = {
 }
 
 
+#: 192.0.2.1 (TEST-NET-1) is not public: deliveries are refused at once, without DNS.
+HOOK = {"url": "http://192.0.2.1/hook", "watched": [{"type": "user", "name": "{org}"}]}
+
+
+def on_admins_webhook(method: str, tail: str = "", **kw: Any) -> Run:
+    """A call on a webhook of org_admin's, made for this call."""
+
+    def run(c: Call) -> int:
+        r = c.setup.post("/api/settings/webhooks", json=c.fmt(HOOK))
+        assert r.status_code == 200, r.text
+        path = f"/api/settings/webhooks/{r.json()['webhook']['id']}{tail}"
+        return c.client.request(method, path, **c.fmt(kw)).status_code
+
+    return run
+
+
+#: A user's webhooks: their own only, changed with a credential that may write.
+WEBHOOK_OPS: dict[str, Op] = {
+    "webhooks": Op("user", "GET", req("GET", "/api/settings/webhooks")),
+    "webhook-create": Op("user-write", "POST", req("POST", "/api/settings/webhooks", json=HOOK)),
+    "webhook-get": Op("self", "GET", on_admins_webhook("GET")),
+    "webhook-update": Op(
+        "self-write", "POST", on_admins_webhook("POST", json={"domains": ["repo"]})
+    ),
+    "webhook-enable": Op("self-write", "POST", on_admins_webhook("POST", "/enable")),
+    "webhook-disable": Op("self-write", "POST", on_admins_webhook("POST", "/disable")),
+    "webhook-delete": Op("self-write", "DELETE", on_admins_webhook("DELETE")),
+}
+GLOBAL_OPS = {**WEBHOOK_OPS, **GLOBAL_OPS}
+
+
 def identity(actor: str, page: bool) -> Actor:
     """Who the actor is for this operation: on pages, tokens count for nothing."""
     a = ACTORS[actor]
@@ -586,6 +777,8 @@ def identity(actor: str, page: bool) -> Actor:
 
 
 def expected(op: Op, actor: str, private: bool) -> frozenset[int]:
+    if op.own_credential:
+        return op.ok
     a = identity(actor, op.page)
     signed_in = a.credential != "none"
     if a.credential == "forged-session" and op.method not in SAFE:
@@ -599,6 +792,14 @@ def expected(op: Op, actor: str, private: bool) -> frozenset[int]:
         if not signed_in:
             return refused
         return op.ok if a.person == "org_admin" else frozenset({404})
+    if op.need in ("user-write", "self-write"):
+        if not signed_in:
+            return refused
+        if op.need == "self-write" and a.person != "org_admin":
+            return frozenset({404})  # someone else's webhook is not there
+        # (a fine-grained token with only other permissions, elsewhere, may not write)
+        may_write = LEVEL[a.cap] >= LEVEL["write"] and a.in_scope
+        return op.ok if may_write else frozenset({403})
     if op.need == "ns-write":
         if not signed_in:
             return refused
@@ -630,6 +831,9 @@ def expected(op: Op, actor: str, private: bool) -> frozenset[int]:
         return frozenset({401})
     if op.need == "participate":
         allowed = LEVEL[a.cap] >= LEVEL["write"] and in_scope
+        return op.ok if allowed else frozenset({403})
+    if op.need == "participate-download":
+        allowed = LEVEL[a.cap] >= LEVEL["write"] and in_scope and level >= LEVEL["read"]
         return op.ok if allowed else frozenset({403})
     return op.ok if level >= LEVEL[op.need] else frozenset({403})
 
@@ -794,10 +998,10 @@ def walk(m: Matrix) -> list[str]:
         creator = m.tokens["org_admin" if actor == "contributor" else "creator"]
         targets = _targets(actor)
         # Repository operations on each target; the others once, on the last one.
-        runs = [(t, REPO_OPS) for t in targets] + [(targets[-1], GLOBAL_OPS)]
+        runs = [(t, REPO_OPS | DISCUSSION_OPS) for t in targets] + [(targets[-1], GLOBAL_OPS)]
         for (name, private), ops in runs:
             repo = f"{m.org}/{name}"
-            where = f" on {name}" if ops is REPO_OPS else ""
+            where = f" on {name}" if ops is not GLOBAL_OPS else ""
             for label, op in ops.items():
                 client = page if op.page else api
                 names = _names(m, repo, private)

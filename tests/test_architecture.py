@@ -26,13 +26,18 @@ FOUNDATION = frozenset({"errors", "settings", "clock", "sizes"})
 _API_MAY = {
     "accounts",
     "audit",
+    "community",
+    "webhooks",
     "db",
     "gitserver",
     "governance",
+    "scanning",
+    "provenance",
     "search",
     "server",
     "storage",
     "validation",
+    "xet",
 }
 
 #: What each unit may import besides itself and FOUNDATION.
@@ -46,12 +51,32 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "audit": frozenset({"db"}),
     "accounts": frozenset({"audit", "db", "validation"}),
     "storage": frozenset({"db", "validation"}),
-    "governance": frozenset({"storage", "accounts", "audit", "db", "validation"}),
+    "governance": frozenset({"storage", "accounts", "audit", "db", "scanning", "validation"}),
     "search": frozenset({"governance", "storage", "accounts", "db", "validation"}),
-    "gitserver": frozenset({"storage", "accounts", "db", "validation"}),
-    "jobs": frozenset({"governance"}),
+    "community": frozenset({"storage", "accounts", "audit", "db", "validation"}),
+    "gitserver": frozenset({"community", "storage", "accounts", "db", "validation"}),
+    "webhooks": frozenset({"accounts", "db", "validation"}),
+    "xet": frozenset({"storage", "accounts", "governance", "db", "validation"}),
+    "scanning": frozenset({"storage", "db"}),
+    "pipeline": frozenset({"scanning", "governance", "storage", "accounts", "db"}),
+    "provenance": frozenset(
+        {"governance", "scanning", "storage", "accounts", "audit", "db", "validation"}
+    ),
+    "jobs": frozenset({"governance", "webhooks"}),
     "hub": frozenset(
-        {"accounts", "audit", "db", "governance", "jobs", "search", "storage", "scaleout"}
+        {
+            "accounts",
+            "audit",
+            "db",
+            "governance",
+            "jobs",
+            "pipeline",
+            "search",
+            "storage",
+            "xet",
+            "webhooks",
+            "scaleout",
+        }
     ),
     "scaleout": frozenset({"db", "storage"}),
     "server": frozenset({"accounts", "validation"}),
@@ -59,8 +84,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "web": frozenset(_API_MAY | {"api"}),
     "app": frozenset({"accounts", "api", "hub", "server", "web"}),
     "cli": frozenset(
-        {"accounts", "app", "audit", "db", "governance", "hub", "server", "storage"}
-        | {"search", "jobs", "validation", "scaleout"}
+        {"accounts", "app", "audit", "community", "db", "governance", "hub", "server", "storage"}
+        | {"search", "jobs", "validation", "pipeline", "scanning", "provenance", "scaleout"}
     ),
     "__main__": frozenset({"cli"}),
 }

@@ -348,7 +348,7 @@ def test_index_follows_readme_rename_visibility_and_delete(hub: Hub) -> None:
         repo_pk = repo.id
     assert _find(hub, text=old_word).repo_ids == [f"{ns}/first"]
 
-    with hub.db.write() as session:  # README change, as CardUpdates.refresh_card does it
+    with hub.db.write() as session:  # README change, as the pipeline's card and search steps do it
         repo = session.get_one(Repo, repo_pk)
         repo.tags = "fresh-tag"
         hub.search.update(session, repo, readme=new_word)

@@ -10,14 +10,14 @@ from sqlalchemy import update
 from starlette.responses import Response
 
 from .. import audit
-from ..db.schema import Repo
+from ..db.schema import Repo, XetFile
 from ..errors import BadRequest, ContentUnavailable, EntryNotFound
 from ..governance import access
 from ..server.responses import iso, json_response
 from ..server.routing import Ctx
 from ..storage import repos
 from ..storage.trees import DirInfo, Entry, FileInfo, TreeReader
-from . import blobserve
+from . import blobserve, security, xet
 from .common import flag, load_repo, next_cursor, read_body, read_json, read_page
 
 EXPANDED_PAGE = 50
@@ -59,13 +59,14 @@ def tree(ctx: Ctx) -> Response:
             if i >= offset:
                 items.append(item)
         entries = reader.describe(items[:page])
-        docs = [entry_json(e) for e in entries]
+        docs = xet.with_hashes(session, [entry_json(e) for e in entries])
         if expand:
             last = repos.last_changes(session, reader, repo, sha, {e.path: e.oid for e in entries})
             for doc in docs:
                 c = last.get(doc["path"])
                 if c is not None:
                     doc["lastCommit"] = {"id": c.oid, "title": c.title, "date": iso(c.created_at)}
+            security.add_file_status(session, repo, sha, zip(docs, entries, strict=True))
     headers = next_cursor(ctx, offset + page) if len(items) > page else {}
     return json_response(docs, headers=headers)
 
@@ -76,10 +77,12 @@ async def paths_info(ctx: Ctx) -> Response:
         if not isinstance(body.get("paths", []), list):
             raise BadRequest('The body must be {"paths": [...]}.')
         paths = [str(p) for p in body.get("paths", [])]
+        expand = body.get("expand") in (True, "true", "True", "1")
     else:
         raw = await read_body(ctx)
         form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
         paths = form.get("paths", [])
+        expand = flag((form.get("expand") or [""])[-1])
     if len(paths) > 10_000:
         raise BadRequest("Ask for at most 10000 paths at a time.")
 
@@ -93,8 +96,11 @@ async def paths_info(ctx: Ctx) -> Response:
                 entry = reader.find(view.commit.tree_oid, p) if p else None
                 if entry is not None:
                     wanted.append((p, entry))
-            found = list(view.listed(reader, wanted))
-            return json_response([entry_json(e) for e in reader.describe(found)])
+            found = reader.describe(view.listed(reader, wanted))
+            docs = [entry_json(e) for e in found]
+            if expand:
+                security.add_file_status(session, repo, view.sha, zip(docs, found, strict=True))
+            return json_response(xet.with_hashes(session, docs))
 
     return await ctx.run(work)
 
@@ -112,7 +118,7 @@ def _content_type(path: str) -> str:
 async def resolve(ctx: Ctx) -> Response:
     method = ctx.request.method
 
-    def lookup() -> tuple[int, str, FileInfo, bool]:
+    def lookup() -> tuple[int, str, FileInfo, bool, XetFile | None]:
         with ctx.hub.db.read() as session:
             repo = load_repo(session, ctx)
             view = access.content(session, ctx.principal, repo).at(ctx.params["rev"])
@@ -124,11 +130,12 @@ async def resolve(ctx: Ctx) -> Response:
                 raise EntryNotFound(
                     f"Entry not found: {ctx.params['path']}", headers={"X-Repo-Commit": view.sha}
                 )
-            if not ctx.hub.blobs.exists(info.sha256):
+            held = xet.stored_file(session, info.sha256) if info.lfs else None
+            if held is None and not ctx.hub.blobs.exists(info.sha256):
                 raise ContentUnavailable(info.path)  # quarantined by fsck, or lost
-            return repo.id, view.sha, info, gated
+            return repo.id, view.sha, info, gated, held
 
-    repo_id, sha, info, gated = await ctx.run(lookup)
+    repo_id, sha, info, gated, held = await ctx.run(lookup)
     filename = info.path.rsplit("/", 1)[-1]
     headers = {
         "X-Repo-Commit": sha,
@@ -143,9 +150,13 @@ async def resolve(ctx: Ctx) -> Response:
     if info.lfs:
         headers["X-Linked-Etag"] = f'"{info.sha256}"'
         headers["X-Linked-Size"] = str(info.size)
+    if held is not None:
+        headers.update(xet.download_headers(ctx, held, sha))
     disposition = "attachment" if flag(ctx.request.query_params.get("download")) else "inline"
     moved = None
-    if info.lfs:  # as the Hugging Face Hub: LFS files go to the CDN, the rest is served
+    # As the Hugging Face Hub: LFS files go to the CDN, the rest is served (and files
+    # held as Xet chunks, which no one URL of the store holds).
+    if info.lfs and held is None:
         where = filename if disposition == "attachment" else None
         moved = blobserve.redirect(ctx, info.sha256, headers, where)
     rng = ctx.request.headers.get("range", "")

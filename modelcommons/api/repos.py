@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from .. import accounts
+from .. import accounts, community
 from ..accounts import roles
 from ..db.schema import Repo
 from ..errors import BadRequest, HubError, RepoNotFound, Unauthorized
@@ -21,6 +21,7 @@ from ..server.routing import Ctx
 from ..storage import repos
 from ..storage.trees import FileInfo, TreeReader
 from ..validation.names import URL_PREFIX, check_repo_id, repo_type_from_body
+from . import security
 from .common import flag, load_repo, next_cursor, read_json, read_page, repo_kind, repo_url
 
 
@@ -146,10 +147,15 @@ async def settings(ctx: Ctx) -> Response:
     private = _private(body)
     mode = gating.parse_mode(body["gated"]) if "gated" in body else None
     seconds = _access_seconds(body)
+    no_discussions = body.get("discussionsDisabled")
+    if no_discussions is not None and not isinstance(no_discussions, bool):
+        raise BadRequest("'discussionsDisabled' must be true or false.")
 
     def work() -> Response:
         with ctx.hub.db.write() as session:
             repo = load_repo(session, ctx, mode="admin")
+            if no_discussions is not None:
+                community.set_discussions_disabled(session, repo, no_discussions)
             if private is not None:
                 lifecycle.set_visibility(ctx.hub, session, ctx.principal, repo, private=private)
             if mode is not None or seconds is not False:
@@ -157,7 +163,13 @@ async def settings(ctx: Ctx) -> Response:
                     ctx.hub, session, ctx.principal, repo, mode=mode, access_seconds=seconds
                 )
             now = gating.mode_of(session, repo)
-            return json_response({"private": repo.private, "gated": False if now == "off" else now})
+            return json_response(
+                {
+                    "private": repo.private,
+                    "gated": False if now == "off" else now,
+                    "discussionsDisabled": community.discussions_disabled(session, repo),
+                }
+            )
 
     return await ctx.run(work)
 
@@ -235,6 +247,9 @@ def info(ctx: Ctx) -> Response:
         if "rev" in ctx.params and ctx.params["rev"] != repos.DEFAULT_BRANCH:
             card = _card_at(ctx, session, view)
         doc = info_document(ctx, session, repo, view=view, blobs=flag(q.get("blobs")), card=card)
+        if flag(q.get("securityStatus")) or "securityRepoStatus" in expand:
+            reader = TreeReader(session, ctx.hub.tree_cache)
+            doc["securityRepoStatus"] = security.repo_status_json(session, reader, repo, view)
     if expand:
         doc = {k: v for k, v in doc.items() if k in expand or k in ("id", "_id")}
     return json_response(doc)

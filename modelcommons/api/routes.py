@@ -7,7 +7,22 @@ after these (:mod:`modelcommons.web.routes`), so that an API path always wins.
 from __future__ import annotations
 
 from ..server.routing import PREFIX, REPO, REV, Router, T
-from . import access_requests, audit, files, git, likes, lineage, refs, releases, repos, uploads
+from . import (
+    access_requests,
+    audit,
+    discussions,
+    files,
+    git,
+    likes,
+    lineage,
+    refs,
+    releases,
+    repos,
+    uploads,
+    webhooks,
+    xet,
+)
+from .provenance import add_routes as add_provenance_routes
 
 
 def add_routes(r: Router) -> None:
@@ -42,8 +57,7 @@ def add_routes(r: Router) -> None:
     r.add("GET", f"{api}/commits/{REV}", refs.list_commits)
     r.add("POST", f"{api}/preupload/{REV}", uploads.preupload)
     r.add("POST", f"{api}/commit/{REV}", uploads.commit)
-    r.add("GET", f"{api}/xet-(?:read|write)-token/(?P<rev>.*)", uploads.xet_token)
-    r.add("GET", f"{api}/xet-(?:read|write)-token", uploads.xet_token)
+    xet.add_routes(r, api)
     lfs = f"/{PREFIX}{REPO}\\.git/info/lfs"
     r.add("POST", f"{lfs}/objects/batch", uploads.lfs_batch)
     r.add("POST", f"{lfs}/objects/verify", uploads.lfs_verify)
@@ -63,4 +77,34 @@ def add_routes(r: Router) -> None:
     r.add("GET", "/api/users/(?P<user>[^/]+)/likes", likes.user_likes)
     r.add("GET", f"{api}/audit-log", audit.repo_log)
     r.add("GET", f"{api}/lineage", lineage.lineage_of)
+    add_discussion_routes(r, api)
+    add_webhook_routes(r)
+
+
+def add_discussion_routes(r: Router, api: str) -> None:
+    """Discussions and pull requests (``api/discussions.py``)."""
+    one = f"{api}/discussions/(?P<num>[0-9]{{1,9}})"
+    r.add("GET", f"{api}/discussions", discussions.list_discussions)
+    r.add("POST", f"{api}/discussions", discussions.create)
+    r.add("GET", one, discussions.details)
+    r.add("POST", f"{one}/comment", discussions.comment)
+    r.add("POST", f"{one}/comment/(?P<comment>[0-9a-fA-F]{{1,24}})/edit", discussions.edit_comment)
+    r.add("POST", f"{one}/comment/(?P<comment>[0-9a-fA-F]{{1,24}})/hide", discussions.hide_comment)
+    r.add("POST", f"{one}/title", discussions.rename)
+    r.add("POST", f"{one}/status", discussions.change_status)
+    r.add("POST", f"{one}/merge", discussions.merge)
     r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
+    add_provenance_routes(r)  # signed revisions, signing keys, bills of materials
+
+
+def add_webhook_routes(r: Router) -> None:
+    """A user's webhooks (``api/webhooks.py``)."""
+    base = "/api/settings/webhooks"
+    one = f"{base}/(?P<id>[0-9a-f]{{1,24}})"
+    r.add("GET", base, webhooks.list_webhooks)
+    r.add("POST", base, webhooks.create)
+    r.add("GET", one, webhooks.get_webhook)
+    r.add("POST", one, webhooks.update)
+    r.add("DELETE", one, webhooks.delete)
+    r.add("POST", f"{one}/enable", webhooks.enable)
+    r.add("POST", f"{one}/disable", webhooks.disable)

@@ -8,12 +8,15 @@ import json
 import math
 import re
 import secrets
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from .. import accounts
+from .. import accounts, community
+from ..accounts import roles
 from ..db.schema import Commit, LfsObject, LicenceCheck, Repo, RepoLfsObject
 from ..db.sqlutil import insert_ignore
 from ..errors import (
@@ -23,7 +26,6 @@ from ..errors import (
     NotFound,
     PayloadTooLarge,
     RepoNotFound,
-    XetNotSupported,
 )
 from ..governance import access, licence_checks
 from ..server.responses import json_response
@@ -45,8 +47,8 @@ from ..storage.transfer import StagedWriter, receive_exactly
 from ..storage.trees import TreeReader
 from ..validation.inputs import json_int
 from ..validation.names import URL_PREFIX, check_path
-from . import blobserve
-from .common import flag, load_repo, read_json, repo_url
+from . import blobserve, discussions
+from .common import Mode, flag, load_repo, read_json, repo_url
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 LFS_JSON = "application/vnd.git-lfs+json"
@@ -78,9 +80,13 @@ async def preupload(ctx: Ctx) -> Response:
     ]
     limit = ctx.hub.settings.regular_upload_max_bytes
 
+    create_pr = flag(ctx.request.query_params.get("create_pr"))
+
     def work() -> Response:
         with ctx.hub.db.read() as session:
-            repo = load_repo(session, ctx, mode="write")
+            allowed = discussions.commit_access(session, ctx, ctx.params["rev"], create_pr)
+            repo = session.get(Repo, allowed.repo_id)
+            assert repo is not None
             try:
                 sha: str | None = repos.resolve(session, repo, ctx.params["rev"])
             except HubError:
@@ -161,15 +167,15 @@ def _operation(line: Line, content: StoredContent | None, max_path: int) -> Oper
 
 
 async def commit(ctx: Ctx) -> Response:
-    if flag(ctx.request.query_params.get("create_pr")):
-        raise BadRequest("Pull requests are not available on this hub yet.")
+    create_pr = flag(ctx.request.query_params.get("create_pr"))
     settings = ctx.hub.settings
 
-    def authorize() -> int:
+    def authorize() -> discussions.CommitAccess:
         with ctx.hub.db.read() as session:
-            return load_repo(session, ctx, mode="write").id
+            return discussions.commit_access(session, ctx, ctx.params["rev"], create_pr)
 
-    repo_id = await ctx.run(authorize)
+    allowed = await ctx.run(authorize)
+    repo_id = allowed.repo_id
     lines = await parse_lines(
         ctx.request.stream(),
         ctx.hub.blobs,
@@ -201,12 +207,22 @@ async def commit(ctx: Ctx) -> Response:
         not isinstance(parent, str) or not re.match(r"^[0-9a-fA-F]{5,40}$", parent)
     ):
         raise BadRequest("'parentCommit' must be a commit id.")
+    if allowed.by_hash_refused and any(isinstance(op, AddFile) and op.lfs_oid for op in operations):
+        raise Forbidden(
+            "You may not download every file of this repository, so files in your pull "
+            "request must be sent with the commit, not named by hash."
+        )
     request = CommitRequest(summary, description, operations, parent_commit=parent)
     assert ctx.principal is not None
     author = ctx.principal.name
+    prepare, follow, opened = discussions.pr_hooks(
+        author, ctx.params["rev"], create_pr, summary, description, parent
+    )
 
     def work() -> Response:
-        oid = ctx.hub.committer.commit(repo_id, ctx.params["rev"], author, request)
+        oid = ctx.hub.committer.commit(
+            repo_id, ctx.params["rev"], author, request, prepare=prepare, follow=follow
+        )
         with ctx.hub.db.read() as session:
             repo = session.get(Repo, repo_id)
             assert repo is not None
@@ -222,7 +238,7 @@ async def commit(ctx: Ctx) -> Response:
                 "success": True,
                 "commitOid": oid,
                 "commitUrl": f"{url}/commit/{oid}",
-                "pullRequestUrl": None,
+                "pullRequestUrl": f"{url}/discussions/{opened[0]}" if opened else None,
             }
         )
         if warning:
@@ -255,7 +271,11 @@ async def lfs_batch(ctx: Ctx) -> Response:
 
     def work() -> Response:
         with ctx.hub.db.read() as session:
-            repo = load_repo(session, ctx, mode="write" if operation == "upload" else "read")
+            repo = load_repo(
+                session,
+                ctx,
+                mode=_lfs_upload_mode(session, ctx) if operation == "upload" else "read",
+            )
             if operation == "download":
                 # Objects are asked by hash, not by path: only a caller who may
                 # download every file at every revision gets them this way.
@@ -304,6 +324,20 @@ async def lfs_batch(ctx: Ctx) -> Response:
         )
 
     return await ctx.run(work)
+
+
+def _lfs_upload_mode(session: Session, ctx: Ctx) -> Mode:
+    """Writers upload; so may anyone who may open a pull request (its files), if they
+    may download every file: the answers say which objects the repository holds,
+    and only such callers may name LFS objects in a commit (``CommitAccess``)."""
+    repo = load_repo(session, ctx, mode="participate")
+    if (
+        roles.can_write(session, ctx.principal, repo)
+        or community.discussions_disabled(session, repo)
+        or not access.content(session, ctx.principal, repo).may_download_all()
+    ):
+        return "write"
+    return "participate"
 
 
 def _caller(ctx: Ctx) -> dict[str, Any]:
@@ -458,7 +492,7 @@ async def lfs_verify(ctx: Ctx) -> Response:
 
     def work() -> Response:
         with ctx.hub.db.read() as session:
-            repo = load_repo(session, ctx, mode="write")
+            repo = load_repo(session, ctx, mode=_lfs_upload_mode(session, ctx))
             stored = session.scalar(
                 select(LfsObject.size)
                 .join(RepoLfsObject, RepoLfsObject.oid == LfsObject.oid)
@@ -514,5 +548,7 @@ def lfs_download(ctx: Ctx) -> Response:
     )
 
 
-def xet_token(ctx: Ctx) -> Response:
-    raise XetNotSupported()
+def _read_all(stream: BinaryIO) -> Iterator[bytes]:
+    with stream:
+        while block := stream.read(1024 * 1024):
+            yield block

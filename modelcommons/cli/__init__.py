@@ -2,8 +2,9 @@
 
 One module per group of commands: ``serve``, ``accounts`` (``user``, ``org``,
 ``token``), ``maintenance`` (``gc``, ``fsck``, ``search``), ``releases`` (``policy``,
-``release``), ``audit_log`` (``audit-log``) and ``processes`` (``migrate``,
-``worker``), over the helpers in ``common``.
+``release``), ``audit_log`` (``audit-log``), ``scanning`` (``plugins``, ``scan``),
+``provenance`` (``sign``, ``key``) and ``processes`` (``migrate``, ``worker``), over the
+helpers in ``common``.
 
 May import: everything; nothing imports it.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import click
 
-from . import accounts, audit_log, maintenance, processes, releases, serve
+from . import accounts, audit_log, maintenance, processes, provenance, releases, scanning, serve
 
 
 @click.group()
@@ -31,6 +32,10 @@ for command in (
     releases.policy,
     releases.release,
     audit_log.audit_log,
+    scanning.plugins,
+    scanning.scan,
+    provenance.sign,
+    provenance.key,
     processes.migrate,
     processes.worker,
 ):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..accounts import Principal
 from ..accounts.roles import repo_role, require_read
 from ..db.schema import Repo
-from . import gating, releases
+from . import gating, quarantine, releases
 from .content import RepoContent
 
 #: Files of a gated repository anyone who can see it may download: the card, the
@@ -29,7 +29,9 @@ def content(session: Session, principal: Principal | None, repo: Repo) -> RepoCo
     Read access first (a private repository the caller cannot read is
     ``RepoNotFound``). Then ``.at(revision)`` resolves the revision once to its
     canonical form (:func:`modelcommons.storage.repos.canonical`) and refuses a closed one;
-    the answer says per path whether the caller may see it listed and download it.
+    the answer says per path whether the caller may see it listed and download it
+    (and, under a scan policy of ``quarantine``, refuses unsafe files to all but the
+    repository's admins).
     See :class:`modelcommons.governance.content.RepoContent` for the rules.
     """
     require_read(session, principal, repo)
@@ -42,4 +44,9 @@ def content(session: Session, principal: Principal | None, repo: Repo) -> RepoCo
         gate=gating.mode_of(session, repo),
         plan=None if role is not None else releases.openings(session, principal, repo),
         open_files=OPEN_FILES,
+        quarantine=(
+            quarantine.Quarantine(session, repo)
+            if role != "admin" and quarantine.policy_for(session, repo.namespace) == "quarantine"
+            else None
+        ),
     )

@@ -20,6 +20,10 @@ and asks that about each path. The rules, in order:
      caller. So a closed branch is closed by every name, and a commit that only
      closed refs reach, or that no ref reaches any more, is closed.
 
+   A pull request's ref (``refs/pr/N``) is open as a commit id is: only when an
+   open line of history leads to it (so under a plan with closed refs, a pull
+   request with new commits is for owners only).
+
    A closed revision answers ``GatedRepo`` (401 anonymous, 403 signed in), on every
    route, listings and history included.
 3. **Each path** at an open revision:
@@ -34,6 +38,11 @@ and asks that about each path. The rules, in order:
      ``.gitattributes``) or the caller is an owner or holds a current acceptance.
      A refusal is ``GatedRepo`` whether or not the file exists, so a refusal never
      tells whether a hidden path is there.
+   - *quarantined*: under a scan policy of ``quarantine`` (``quarantine.py``), a
+     file the scanners found ``unsafe`` is neither listed nor downloadable for anyone
+     but the repository's admins; asked for by path it answers ``403 UnsafeFile``
+     naming the finding, and downloads by hash (LFS, git fetch) are refused while
+     the repository holds such a file.
 
 Owners (anyone with a role over the repository) see everything. Everything is
 computed once per request: the role, the gating mode, the plan's openings, and,
@@ -52,8 +61,9 @@ from ..db.schema import Commit, Ref, Repo
 from ..errors import GatedRepo, NotReleased
 from ..storage import repos
 from ..storage.gitobjects import TreeEntry
-from ..storage.trees import TreeReader
+from ..storage.trees import TreeCache, TreeReader
 from . import gating
+from .quarantine import Quarantine, UnsafeFile
 from .releases import Openings
 
 
@@ -68,6 +78,8 @@ class RepoContent:
     gate: str  # gating mode: off, auto or manual
     plan: Openings | None  # None: no plan restricts this caller (or an owner)
     open_files: frozenset[str]
+    #: Set when the scan policy quarantines unsafe files for this caller.
+    quarantine: Quarantine | None = None
     _accepted: bool | None = None
     _refs: list[Ref] | None = None
     _open_commits: set[str] | None = None
@@ -166,7 +178,16 @@ class RepoContent:
         LFS downloads by hash and ``auth-check`` need, since they name no path."""
         if self.plan is not None and not self.plan.all_open:
             return False
+        if self.quarantine is not None and self.quarantine.repo_holds_unsafe():
+            return False
         return self.passes_gate()
+
+    def _refuse_quarantined_objects(self) -> None:
+        if self.quarantine is not None and self.quarantine.repo_holds_unsafe():
+            raise UnsafeFile(
+                f"{self.repo.repo_id} holds files the scanners found unsafe, quarantined "
+                "for all but its admins: download files by name, not by hash."
+            )
 
     def require_fetch(self) -> None:
         """What fetching with git needs: every file at every open revision downloadable.
@@ -178,12 +199,14 @@ class RepoContent:
             raise self._staged("part of it")
         if not self.passes_gate():
             raise self._gated()
+        self._refuse_quarantined_objects()
 
     def require_download_all(self) -> None:
         if self.plan is not None and not self.plan.all_open:
             raise self._staged("part of it")
         if not self.passes_gate():
             raise self._gated()
+        self._refuse_quarantined_objects()
 
 
 @dataclasses.dataclass
@@ -194,6 +217,7 @@ class RevisionContent:
     revision: repos.Revision
     commit: Commit
     _dirs: dict[str, bool] = dataclasses.field(default_factory=dict)
+    _reader: TreeReader | None = None
 
     @property
     def sha(self) -> str:
@@ -202,12 +226,32 @@ class RevisionContent:
     @property
     def lists_everything(self) -> bool:
         plan = self.repo_content.plan
+        quarantine = self.repo_content.quarantine
+        if quarantine is not None and quarantine.any_unsafe():
+            return False
         return plan is None or set(plan.controlled_files) <= set(plan.open_files)
 
-    def listable(self, path: str) -> bool:
-        """Whether the file's name, size and hashes may show in listings and diffs."""
+    def _plan_listable(self, path: str) -> bool:
         plan = self.repo_content.plan
         return plan is None or plan.file_open(path)
+
+    def quarantined(self, path: str, blob_oid: str | None = None) -> str | None:
+        """The finding that quarantines the file at ``path`` for this caller, if any."""
+        quarantine = self.repo_content.quarantine
+        if quarantine is None or not quarantine.any_unsafe():
+            return None
+        if blob_oid is None:
+            if self._reader is None:
+                self._reader = TreeReader(self.repo_content.session, TreeCache(256))
+            entry = self._reader.find(self.commit.tree_oid, path)
+            if entry is None or entry.is_dir:
+                return None
+            blob_oid = entry.oid
+        return quarantine.finding(path, blob_oid)
+
+    def listable(self, path: str, blob_oid: str | None = None) -> bool:
+        """Whether the file's name, size and hashes may show in listings and diffs."""
+        return self._plan_listable(path) and self.quarantined(path, blob_oid) is None
 
     def downloadable(self, path: str) -> bool:
         """Whether the file's bytes may be downloaded, previewed or shown in a diff."""
@@ -218,8 +262,12 @@ class RevisionContent:
         """Refuse the file unless downloadable. Returns True when the caller got through
         only by an accepted request or a released stage: such downloads are audited."""
         content = self.repo_content
-        if not self.listable(path):
+        if not self._plan_listable(path):
             raise content._staged(repr(path))
+        why = self.quarantined(path)
+        if why is not None:
+            assert content.quarantine is not None
+            raise content.quarantine.refuse(path, why)
         if path not in content.open_files and not content.passes_gate():
             raise content._gated()
         if content.is_owner:
@@ -227,7 +275,7 @@ class RevisionContent:
         plan = content.plan
         staged = plan is not None and (
             plan.file_controlled(path)
-            or (self.revision.is_ref and plan.ref_controlled(self.revision.name))
+            or (self.revision.kind in ("branch", "tag") and plan.ref_controlled(self.revision.name))
         )
         return staged or (content.gate != "off" and path not in content.open_files)
 
@@ -237,7 +285,7 @@ class RevisionContent:
             return True
         if path not in self._dirs:
             self._dirs[path] = any(
-                not entry.is_dir and self.listable(sub)
+                not entry.is_dir and self.listable(sub, entry.oid)
                 for sub, entry in reader.walk(tree_oid, path + "/", recursive=True)
             )
         return self._dirs[path]
@@ -257,6 +305,8 @@ class RevisionContent:
         """The (path, entry) pairs of a listing that the caller may see."""
         for path, entry in items:
             if self.lists_everything or (
-                self.listable_dir(reader, path, entry.oid) if entry.is_dir else self.listable(path)
+                self.listable_dir(reader, path, entry.oid)
+                if entry.is_dir
+                else self.listable(path, entry.oid)
             ):
                 yield path, entry

@@ -20,6 +20,30 @@ from .trees import TreeReader
 
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 DEFAULT_BRANCH = "main"
+#: A pull request's ref: ``refs/pr/<n>`` is the ``refs`` row of kind "pr" named ``n``.
+PR_PREFIX = "refs/pr/"
+_PR_REF = re.compile(r"^refs/pr/([1-9][0-9]{0,8})$")
+_REF_PREFIXES = {"branch": "refs/heads/", "tag": "refs/tags/", "pr": PR_PREFIX}
+
+
+def full_ref(kind: str, name: str) -> str:
+    """A ref as git names it: ``refs/heads/main``, ``refs/tags/v1``, ``refs/pr/3``."""
+    return _REF_PREFIXES[kind] + name
+
+
+def pr_number(revision: str) -> int | None:
+    """N for ``refs/pr/N``, else None."""
+    match = _PR_REF.match(revision)
+    return int(match.group(1)) if match else None
+
+
+def commit_target(revision: str) -> tuple[str, str]:
+    """The ref a commit to ``revision`` moves, as (kind, name): ``refs/pr/N`` is a pull
+    request's ref, ``refs/heads/X`` and anything else a branch."""
+    number = pr_number(revision)
+    if number is not None:
+        return "pr", str(number)
+    return "branch", revision.removeprefix("refs/heads/")
 
 
 def get_repo(session: Session, kind: str, namespace: str, name: str) -> Repo:
@@ -97,7 +121,7 @@ class Revision:
     string the caller sent, so that no other spelling of a revision gets around them.
     """
 
-    kind: str  # "branch" | "tag" | "commit"
+    kind: str  # "branch" | "tag" | "pr" | "commit"
     name: str
     commit: str
     asked: str
@@ -111,9 +135,15 @@ def canonical(session: Session, repo: Repo, revision: str) -> Revision:
     """A branch, tag or commit id (full, or a unique prefix of 7+), as a :class:`Revision`.
 
     Plain names are branches first, then tags, then commit ids; ``refs/heads/X``
-    and ``refs/tags/X`` name only that kind.
+    and ``refs/tags/X`` name only that kind, ``refs/pr/N`` a pull request's ref.
     """
     rev = revision
+    number = pr_number(rev)
+    if number is not None:
+        ref = get_ref(session, repo, "pr", str(number))
+        if ref is not None:
+            return Revision("pr", ref.name, ref.target, revision)
+        raise RevisionNotFound(f"Invalid rev id: {revision}")
     for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
         if rev.startswith(prefix):
             ref = get_ref(session, repo, kind, rev[len(prefix) :])
@@ -152,7 +182,8 @@ def list_refs(session: Session, repo: Repo) -> list[Ref]:
 
 
 def create_ref(session: Session, repo: Repo, kind: str, name: str, target: str) -> None:
-    check_ref_name(name)
+    if kind != "pr":
+        check_ref_name(name)
     if get_ref(session, repo, kind, name) is not None:
         raise Conflict(f"{'Branch' if kind == 'branch' else 'Tag'} {name!r} already exists.")
     session.add(Ref(repo_id=repo.id, kind=kind, name=name, target=target))

@@ -74,7 +74,7 @@ URL_SCHEMES = {"http", "https", "mailto"}
 MAX_CARD_CHARS = 512 * 1024
 FORMATTER = HtmlFormatter(cssclass="hl")
 FENCE_FORMATTER = HtmlFormatter(nowrap=True)
-_FRONT = re.compile(r"\A---[ \t]*\r?\n.*?^---[ \t]*\r?$\n?", re.S | re.M)
+_FRONT = re.compile(r"\A(?:[ \t]*\r?\n)*---[ \t]*\r?\n.*?^---[ \t]*\r?$\n?", re.S | re.M)
 
 
 def _highlight_fence(code: str, lang: str, _attrs: str) -> str:
@@ -107,6 +107,11 @@ def render_card(text: str) -> str:
     """README.md (front matter removed) as sanitised HTML."""
     body = _FRONT.sub("", text[:MAX_CARD_CHARS], count=1)
     return sanitize(_md.render(body))
+
+
+def render_comment(text: str) -> str:
+    """A discussion comment as sanitised HTML: the card's renderer and sanitiser."""
+    return sanitize(_md.render(text[:MAX_CARD_CHARS]))
 
 
 def highlight_file(path: str, text: str) -> str:

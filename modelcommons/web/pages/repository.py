@@ -16,6 +16,7 @@ from ...db.schema import Commit, Like, Repo
 from ...errors import EntryNotFound, GatedRepo
 from ...governance import access, gating, lineage, releases
 from ...governance.content import RepoContent, RevisionContent
+from ...scanning.results import FileScanStatus
 from ...server.routing import Ctx
 from ...storage import repos
 from ...storage.trees import DirInfo, FileInfo, TreeReader
@@ -25,6 +26,8 @@ from ..markdown import render_card
 from ..previews import diffs
 from ..templating import redirect, render
 from ..views import RepoCard, crumbs, path_segment, repo_path, rev_segment
+from . import scans
+from .provenance import card_extras, signature_view
 
 TREE_PAGE = 100
 HISTORY_PAGE = 50
@@ -132,6 +135,7 @@ def card_page(ctx: Ctx) -> Response:
             state = gating.describe(gating.newest(session, repo, ctx.principal.user_id), card)
         plan = releases.plan_of(session, repo)
         release = releases.describe(session, ctx.hub, repo, plan) if plan is not None else None
+        extras = card_extras(session, ctx, repo, view, card)  # signature, framework
         return render(
             ctx,
             "repo/card.html",
@@ -139,11 +143,17 @@ def card_page(ctx: Ctx) -> Response:
             access_state=state,
             release=release,
             card_html=card_html,
-            facts=_facts(repos.card_of(repo)),
-            snippets=_snippets(ctx, repo),
+            facts=extras.facts(_facts(repos.card_of(repo))),
+            snippets=extras.snippets + _snippets(ctx, repo),
+            provenance=extras,
             sha=view.sha if view else None,
             updated=view.commit.created_at if view else None,
             lineage=lineage.view(session, ctx.principal, repo),
+            scan_summary=(
+                scans.summary(session, TreeReader(session, ctx.hub.tree_cache), repo, view)
+                if view is not None
+                else None
+            ),
         )
 
 
@@ -155,6 +165,7 @@ class Row:
     size: int
     lfs: bool
     last: Commit | None
+    scan: FileScanStatus | None = None
 
 
 def tree_page(ctx: Ctx) -> Response:
@@ -175,6 +186,7 @@ def tree_page(ctx: Ctx) -> Response:
         entries = reader.describe(items[:TREE_PAGE])
         changed = {e.path: e.oid for e in entries}
         last = repos.last_changes(session, reader, repo, view.sha, changed, limit=LAST_COMMIT_WALK)
+        scanned = scans.for_entries(session, repo, view.sha, entries)
         rows = []
         for e in entries:
             kind = "tree" if isinstance(e, DirInfo) else "blob"
@@ -186,6 +198,7 @@ def tree_page(ctx: Ctx) -> Response:
                     size=e.size if isinstance(e, FileInfo) else 0,
                     lfs=isinstance(e, FileInfo) and e.lfs,
                     last=last.get(e.path),
+                    scan=scanned.get(e.path),
                 )
             )
         next_url = f"{ctx.raw_path}?offset={offset + TREE_PAGE}" if len(items) > TREE_PAGE else None
@@ -245,6 +258,7 @@ def blob_page(ctx: Ctx) -> Response:
             no_preview=no_preview,
             view="blob",
             path=path,
+            scan=scans.for_file(session, repo, view.sha, info),
         )
 
 
@@ -313,6 +327,7 @@ def commit_page(ctx: Ctx) -> Response:
             body=body,
             parent=parent_oid,
             changes=changes,
+            signature=signature_view(session, ctx, repo, view),
         )
 
 

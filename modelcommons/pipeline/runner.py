@@ -1,0 +1,243 @@
+"""Find the plugins, run the steps after each commit, record what happened.
+
+Synchronous steps run inside the commit's transaction (so the commit and their
+results land together, and a ``HubError`` refuses the commit). Every other step gets
+a ``pipeline_steps`` row (``queued``) in that same transaction and a Huey job once it
+commits; the job claims the row (``queued``/``error`` → ``running``, a conditional
+update only one worker wins), runs the step and marks it ``done``, or ``error`` with
+the message and re-raises so Huey retries it. A ``done`` step never runs again for
+that commit: running a job twice is harmless. ``resume`` re-queues rows a stopped
+process left ``queued`` or ``running``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..clock import utcnow
+from ..db.pipeline_tables import PipelineStep
+from ..db.schema import Commit, Repo
+from ..db.sqlutil import insert_ignore
+from ..storage import repos
+from . import builtin, hookspecs
+from .steps import Landed, Step
+
+if TYPE_CHECKING:
+    from ..hub import Hub
+
+log = logging.getLogger("modelcommons.pipeline")
+ENTRY_POINT_GROUP = "modelcommons"
+#: The entry point that names the built-in plugin (pyproject.toml).
+BUILTIN_ENTRY_POINT = "builtin"
+
+
+def plugin_manager() -> pluggy.PluginManager:
+    """Every installed plugin: the entry points of the group ``modelcommons``.
+
+    The built-in plugin is one of them. An install whose metadata predates it (an
+    editable install not reinstalled since) gets it registered under the same name.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    if pm.get_plugin(BUILTIN_ENTRY_POINT) is None:
+        pm.register(builtin.PLUGIN, name=BUILTIN_ENTRY_POINT)
+    return pm
+
+
+def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
+    """Name, distribution and steps of each plugin (``commons plugins``)."""
+    dists = {plugin: dist for plugin, dist in pm.list_plugin_distinfo()}
+    out = []
+    for name, plugin in pm.list_name_plugin():
+        impl = getattr(plugin, "modelcommons_pipeline_steps", None)
+        steps: list[Step] = list(impl() if impl is not None else [])
+        dist = dists.get(plugin)
+        out.append(
+            {
+                "name": name,
+                "distribution": (
+                    f"{dist.project_name} {dist.version}"
+                    if dist is not None
+                    else f"modelcommons {_version()}"
+                ),
+                "steps": [
+                    {
+                        "name": s.name,
+                        "version": s.version,
+                        "mode": "synchronous" if s.synchronous else "background",
+                    }
+                    for s in steps
+                ],
+            }
+        )
+    return out
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("modelcommons")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Pipeline:
+    """The hub's :class:`~modelcommons.storage.commits.CommitObserver`."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self._steps: list[Step] | None = None
+
+    @property
+    def steps(self) -> list[Step]:
+        """Steps in plugin order (the built-in plugin first), one per name."""
+        if self._steps is None:
+            pm = plugin_manager()
+            seen: dict[str, Step] = {}
+            for batch in reversed(pm.hook.modelcommons_pipeline_steps()):
+                for step in batch:
+                    seen.setdefault(step.name, step)
+            self._steps = list(seen.values())
+        return self._steps
+
+    def step(self, name: str) -> Step | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+    # ------------------------------------------------------------ after a commit
+
+    def commit_landed(
+        self,
+        session: Session,
+        repo: Repo,
+        branch: str,
+        commit_oid: str,
+        tree_oid: str,
+        author: str,
+        readme_changed: bool,
+    ) -> None:
+        landed = Landed(
+            repo_pk=repo.id,
+            branch=branch,
+            commit_oid=commit_oid,
+            tree_oid=tree_oid,
+            author=author,
+            readme_changed=readme_changed,
+            default_branch=branch == repos.DEFAULT_BRANCH,
+        )
+        context: dict[str, Any] = {}
+        later: list[str] = []
+        for step in self.steps:
+            if not step.wants(landed):
+                continue
+            if step.synchronous:
+                step.run(self.hub, session, repo, landed, context)
+            else:
+                later.append(step.name)
+        if not later:
+            return
+        now = utcnow()
+        insert_ignore(
+            session,
+            PipelineStep,
+            [
+                {
+                    "repo_id": repo.id,
+                    "commit_oid": commit_oid,
+                    "step": name,
+                    "status": "queued",
+                    "attempts": 0,
+                    "result": "{}",
+                    "queued_at": now,
+                }
+                for name in later
+            ],
+        )
+        jobs = self.hub.jobs
+        for name in later:
+            jobs.after_commit(session, _enqueue(self.hub, landed, name))
+
+    # ------------------------------------------------------------ in a job
+
+    def run_step(self, landed: Landed, name: str) -> str:
+        """Run one background step for one commit, unless done; returns the status."""
+        step = self.step(name)
+        key = (
+            PipelineStep.repo_id == landed.repo_pk,
+            PipelineStep.commit_oid == landed.commit_oid,
+            PipelineStep.step == name,
+        )
+        with self.hub.db.write() as session:
+            claimed = session.execute(
+                update(PipelineStep)
+                .where(*key, PipelineStep.status.in_(("queued", "error")))
+                .values(
+                    status="running",
+                    attempts=PipelineStep.attempts + 1,
+                    started_at=utcnow(),
+                )
+            ).rowcount  # type: ignore[attr-defined]
+            if not claimed:
+                return session.scalar(select(PipelineStep.status).where(*key)) or "missing"
+        try:
+            if step is None:
+                raise LookupError(f"no installed plugin provides the step {name!r}")
+            with self.hub.db.read() as session:
+                repo = session.get(Repo, landed.repo_pk)
+                result = step.run(self.hub, session, repo, landed, {}) if repo is not None else None
+        except Exception as exc:
+            log.exception("pipeline step %s failed for %s", name, landed.commit_oid)
+            with self.hub.db.write() as session:
+                session.execute(
+                    update(PipelineStep)
+                    .where(*key)
+                    .values(status="error", error=f"{type(exc).__name__}: {exc}"[:2000])
+                )
+            raise
+        with self.hub.db.write() as session:
+            session.execute(
+                update(PipelineStep)
+                .where(*key)
+                .values(
+                    status="done",
+                    error=None,
+                    result=json.dumps(result or {}),
+                    finished_at=utcnow(),
+                )
+            )
+        return "done"
+
+    def resume(self) -> int:
+        """Queue again the steps a stopped process left queued or running."""
+        with self.hub.db.write() as session:
+            rows = list(
+                session.execute(
+                    select(PipelineStep, Commit.tree_oid, Commit.author)
+                    .join(
+                        Commit,
+                        (Commit.repo_id == PipelineStep.repo_id)
+                        & (Commit.oid == PipelineStep.commit_oid),
+                    )
+                    .where(PipelineStep.status.in_(("queued", "running")))
+                )
+            )
+            for row, _tree, _author in rows:
+                row.status = "queued"
+        for row, tree, author in rows:
+            landed = Landed(row.repo_id, "", row.commit_oid, tree, author, False, False)
+            self.hub.jobs.pipeline_step(landed, row.step)
+        return len(rows)
+
+
+def _enqueue(hub: Hub, landed: Landed, name: str) -> Callable[[], None]:
+    def job() -> None:
+        hub.jobs.pipeline_step(landed, name)
+
+    return job

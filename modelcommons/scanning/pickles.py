@@ -1,0 +1,187 @@
+"""Rate every global a pickle stream imports, without unpickling it.
+
+picklescan reads the opcodes (``pickletools.genops``, stacked pickles included) and
+resolves ``GLOBAL``/``INST``/``STACK_GLOBAL`` names, including names fetched from the
+memo; a name it cannot resolve (built on the stack) comes back as ``unknown`` and is
+dangerous. Its deny-list rates the rest. fickling contributes its ML allow-list
+(globals PyTorch, NumPy and transformers checkpoints legitimately import) and its
+symbolic interpretation, whose overtly-malicious verdicts (a call to ``eval``, ``exec``
+or a non-standard import with side effects) make a file unsafe on their own.
+
+On top, our policy: every ``builtins``/``__builtin__`` name is dangerous unless it is
+a plain type (``getattr``, ``__import__``, ``setattr``, ``globals``... are how chains
+reach anything), and modules that load code or further pickles (``importlib``,
+``marshal``, ``types``, ``dill``, ``cloudpickle``, ``joblib.load``, ``numpy.load``...)
+are dangerous too. A stream that does not parse to the end is ``unsafe``: a loader
+may run what came before the break, and a scanner that stops at garbage is a bypass.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickletools
+from typing import BinaryIO
+
+from .report import FileReport, Import
+
+#: fickling interprets the whole stream in memory: only streams up to this size.
+FICKLING_MAX_BYTES = 64 * 1024 * 1024
+
+_BUILTIN_MODULES = frozenset({"builtins", "__builtin__", "__builtins__"})
+#: Builtins that only build plain values.
+_SAFE_BUILTINS = frozenset(
+    {
+        "set",
+        "frozenset",
+        "slice",
+        "complex",
+        "bytearray",
+        "bytes",
+        "range",
+        "dict",
+        "list",
+        "tuple",
+        "int",
+        "float",
+        "bool",
+        "str",
+        "object",
+    }
+)
+#: Modules (and their submodules) whose every name is dangerous.
+_DANGEROUS_MODULES = (
+    "importlib",
+    "marshal",
+    "types",
+    "code",
+    "codeop",
+    "dill",
+    "cloudpickle",
+    "pickle",
+    "_pickle",
+    "multiprocessing",
+    "threading",
+    "_thread",
+    "signal",
+    "tempfile",
+    "shelve",
+    "site",
+    "zipimport",
+    "ctypes",
+    "os",
+    "posix",
+    "nt",
+    "subprocess",
+    "sys",
+    "socket",
+    "shutil",
+    "runpy",
+    "pty",
+    "webbrowser",
+    "glob",
+    "inspect",
+    "gc",
+    "operator",
+    "_operator",
+    "functools",
+    "torch.hub",
+    "torch.jit",
+    "torch._dynamo",
+    "torch._inductor",
+    "torch.serialization",
+    "numpy.f2py",
+    "numpy.distutils",
+    "numpy.testing",
+)
+#: Single names that load code or further pickles.
+_DANGEROUS_NAMES = frozenset(
+    {
+        ("numpy", "load"),
+        ("numpy", "loads"),
+        ("numpy.lib.npyio", "load"),
+        ("joblib", "load"),
+        ("joblib.numpy_pickle", "load"),
+        ("torch", "load"),
+        ("io", "open"),
+        ("_io", "open"),
+        ("_io", "FileIO"),
+        ("io", "FileIO"),
+        ("codecs", "open"),
+        ("pydoc", "locate"),
+        ("pkgutil", "resolve_name"),
+    }
+)
+
+
+def _in_modules(module: str, modules: tuple[str, ...]) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in modules)
+
+
+def _ml_allowed(module: str, name: str) -> bool:
+    from fickling.ml import ML_ALLOWLIST
+
+    return name in ML_ALLOWLIST.get(module, {})
+
+
+def rate(module: str, name: str, picklescan_safety: str) -> str:
+    """``innocuous``, ``suspicious`` or ``dangerous`` for one imported global."""
+    if "unknown" in (module, name) or not module or not name:
+        return "dangerous"  # a name built on the stack: it can be anything
+    if module in _BUILTIN_MODULES:
+        return "innocuous" if name in _SAFE_BUILTINS else "dangerous"
+    if picklescan_safety == "dangerous":
+        return "dangerous"
+    if _in_modules(module, _DANGEROUS_MODULES) or (module, name) in _DANGEROUS_NAMES:
+        return "dangerous"
+    if picklescan_safety == "innocuous" or _ml_allowed(module, name):
+        return "innocuous"
+    if name.startswith("__") or "." in name:
+        return "dangerous"  # attribute chains (``Class.method``) reach past the class
+    return "suspicious"
+
+
+def scan_pickle(
+    stream: BinaryIO, where: str = "", *, size: int | None = None, stacked: bool = True
+) -> FileReport:
+    """Rate the globals of the pickle(s) from ``stream``'s position to its end
+    (``stacked``), or of the one pickle there."""
+    from picklescan.scanner import GenOpsError, _build_scan_result_from_raw_globals, _list_globals
+
+    logging.getLogger("picklescan").setLevel(logging.CRITICAL)
+    report = FileReport(kind="pickle")
+    start = stream.tell()
+    raw: set[tuple[str, str]] = set()
+    try:
+        if not stacked:  # picklescan reports no parse error for a single pickle
+            for _ in pickletools.genops(stream):
+                pass
+            stream.seek(start)
+        raw = _list_globals(stream, multiple_pickles=stacked)
+    except GenOpsError as e:
+        raw = set(e.globals or ())
+        report.add("unsafe", f"The pickle stream is truncated or corrupt: {e.msg}", where)
+    except Exception as e:  # any failure to read the stream
+        report.add("unsafe", f"The pickle stream cannot be read: {e}", where)
+    rated = _build_scan_result_from_raw_globals(raw, where or "file")
+    for g in sorted(rated.globals, key=lambda g: (g.module, g.name)):
+        report.imports.append(
+            Import(g.module, g.name, rate(g.module, g.name, g.safety.value), where)
+        )
+    if size is None or size <= FICKLING_MAX_BYTES:
+        stream.seek(start)
+        _fickling(stream, where, report)
+    return report
+
+
+def _fickling(stream: BinaryIO, where: str, report: FileReport) -> None:
+    from fickling.analysis import Severity, check_safety
+    from fickling.fickle import Pickled
+
+    try:
+        pickled = Pickled.load(stream, fail_on_decode_error=False)
+        results = check_safety(pickled)
+    except Exception:  # fickling's interpreter gives up on odd streams
+        return
+    if results.severity >= Severity.LIKELY_OVERTLY_MALICIOUS:
+        text = results.to_string(Severity.LIKELY_OVERTLY_MALICIOUS).strip().splitlines()
+        report.add("unsafe", "fickling: " + (text[0] if text else results.severity.name), where)
