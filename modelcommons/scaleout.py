@@ -25,11 +25,11 @@ from sqlalchemy import text
 from .db import identity
 from .errors import HubError
 from .storage.blobs import BlobStore
-from .storage.s3 import S3Anchors, S3BlobStore
 from .storage.s3send import error_code
 
 if TYPE_CHECKING:
     from .hub import Hub
+    from .storage.s3 import S3Anchors
 
 
 class NotMigrated(Exception):
@@ -38,7 +38,12 @@ class NotMigrated(Exception):
 
 def anchors_for(blobs: BlobStore, path: Path) -> Path | S3Anchors:
     """Audit anchors in the object store when blobs are there, else in a file."""
-    return blobs.audit_anchors() if isinstance(blobs, S3BlobStore) else path
+    if not blobs.describe().startswith("s3://"):
+        return path  # and boto3 is never imported: every `commons` command starts faster
+    from .storage.s3 import S3BlobStore
+
+    assert isinstance(blobs, S3BlobStore)
+    return blobs.audit_anchors()
 
 
 def require_migrated(hub: Hub) -> None:

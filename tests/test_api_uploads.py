@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,9 +18,23 @@ from huggingface_hub import (
 )
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 
-from .conftest import Server
+from .conftest import Server, s3_server
 
 MB = 1000 * 1000
+
+
+@pytest.fixture(scope="module", params=["local", "s3"])
+def lfs_server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """conftest's LFS hub (LFS over 1 MB, 5 MiB multipart parts), here twice: blobs on
+    local disk, and in an S3-compatible store (tests/s3.py)."""
+    settings = {"regular_upload_max_bytes": 1_000_000, "multipart_chunk_bytes": 5 * 1024 * 1024}
+    if request.param == "s3":
+        srv = s3_server(request.getfixturevalue("s3"), **settings)
+    else:
+        srv = Server("sqlite", **settings)
+    srv.start()
+    yield srv
+    srv.close()
 
 
 def _sha256(path: Path) -> str:

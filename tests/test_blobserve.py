@@ -126,7 +126,10 @@ def test_redirect_to_the_store_after_the_checks(
     small = httpx.get(f"{srv.url}/{repo}/resolve/main/config.json", headers=auth)
     assert small.status_code == 200 and small.content == files["config.json"]
 
-    # The stock client follows the redirect.
+    # The stock client follows the redirect; handing out the URL counts the download
+    # (the client's GET goes to the store, never here).
+    api = HfApi(endpoint=srv.url, token=alice)
+    before = api.model_info(repo).downloads or 0
     got = snapshot_download(repo, endpoint=srv.url, token=alice, cache_dir=tmp_path / "c")
     for name, content in files.items():
         assert (Path(got) / name).read_bytes() == content
@@ -134,6 +137,7 @@ def test_redirect_to_the_store_after_the_checks(
         repo, "weights.bin", endpoint=srv.url, token=alice, cache_dir=tmp_path / "d"
     )
     assert Path(one).read_bytes() == data
+    assert (api.model_info(repo).downloads or 0) > before
 
     # Refused callers never see a URL of the store.
     stranger = srv.user("mallory")

@@ -64,10 +64,11 @@ def _wait_healthy(url: str) -> None:
 def cluster(s3: S3Target) -> Iterator[Cluster]:
     shared = Shared(s3)
     a, b = shared.replica(), shared.replica()
-    a.cli("migrate", process=True)
-    a.start()
-    b.start()
+    a.cli("migrate")  # in this process: the command's own test is in test_scaleout.py
     a.start_worker()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for started in [pool.submit(a.start), pool.submit(b.start)]:
+            started.result()
     port = free_port()
     env = {
         **os.environ,
@@ -239,3 +240,39 @@ def test_a_replica_killed_mid_upload_costs_a_retry(cluster: Cluster) -> None:
     fsck = cluster.a.cli("fsck", process=True, check=False)
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
     assert "0 corrupt, 0 missing" in fsck.stdout
+
+
+def test_a_replica_killed_mid_download_costs_a_resume(
+    cluster: Cluster, tmp_path: Path, hf_env: None
+) -> None:
+    """The balancer names the replica that answers (X-Served-By); killing it mid-file
+    cuts the download short, and a ranged GET for the rest goes to the other."""
+    token = cluster.a.user("alice")
+    repo = f"alice/dl{secrets.token_hex(3)}"
+    api = HfApi(endpoint=cluster.url, token=token)
+    api.create_repo(repo)
+    data = os.urandom(32 * 1024 * 1024)
+    (tmp_path / "big.bin").write_bytes(data)
+    api.upload_file(path_or_fileobj=tmp_path / "big.bin", path_in_repo="big.bin", repo_id=repo)
+    url = f"{cluster.url}/{repo}/resolve/main/big.bin"
+    by_name = {"hub1": cluster.a, "hub2": cluster.b}
+    received = bytearray()
+    with httpx.stream("GET", url, timeout=60) as answer:
+        assert answer.status_code == 200
+        victim = by_name[answer.headers["x-served-by"]]
+        pieces = answer.iter_bytes(1024 * 1024)
+        received += next(pieces)
+        assert victim.proc is not None
+        victim.proc.send_signal(signal.SIGKILL)
+        victim.proc.wait()
+        with contextlib.suppress(httpx.HTTPError):
+            for piece in pieces:
+                received += piece
+    assert 0 < len(received) < len(data), "the kill did not cut the download short"
+    rest = httpx.get(url, headers={"Range": f"bytes={len(received)}-"}, timeout=60)
+    assert rest.status_code == 206
+    assert by_name[rest.headers["x-served-by"]] is not victim
+    assert bytes(received) + rest.content == data
+    shutil.rmtree(victim.data_dir / "scratch", ignore_errors=True)
+    victim.start()
+    _wait_healthy(cluster.url)

@@ -122,6 +122,12 @@ def test_replicas_on_empty_data_dirs_serve_everything(
     assert not (a.data_dir / "audit-anchors.log").exists()
     verified = b.cli("audit-log", "verify", process=True, check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    # Maintenance runs from any machine with the settings, while the replicas serve.
+    reindexed = b.cli("search", "reindex", process=True)
+    assert reindexed.returncode == 0, reindexed.stderr
+    collected = a.cli("gc", "--dry-run", process=True)
+    assert "Would remove 0 unreferenced blobs" in collected.stdout, collected.stdout
+    assert list(HfApi(endpoint=b.url, token=token).list_models(search=repo.split("/")[1]))
 
 
 def test_health_names_each_part(replicas: tuple[Server, Server]) -> None:
@@ -227,3 +233,40 @@ def test_a_store_that_is_down_is_a_503_and_leaves_no_dangling_row(
     finally:
         srv.close()
         own.close()
+
+
+def test_with_redis_serve_only_enqueues_and_a_worker_runs_the_jobs(
+    replicas: tuple[Server, Server], hf_env: None
+) -> None:
+    """No worker yet: a stage that became due stays closed (the replicas neither tick
+    nor consume). A `commons worker` started later finds it and promotes it."""
+    a, b = replicas
+    token = a.user("rel")
+    repo = f"rel/staged{secrets.token_hex(3)}"
+    api = HfApi(endpoint=a.url, token=token)
+    api.create_repo(repo)
+    api.upload_file(path_or_fileobj=b"w", path_in_repo="small/w.bin", repo_id=repo)
+    stages = [
+        {
+            "name": "small",
+            "audience": "public",
+            "opens": {"files": ["small/*"]},
+            "auto": True,
+            "conditions": {"card_sections": ["## Risks"]},
+        }
+    ]
+    auth = {"Authorization": f"Bearer {token}"}
+    r = httpx.put(f"{a.url}/api/models/{repo}/release-plan", json={"stages": stages}, headers=auth)
+    assert r.status_code == 200, r.text
+    api.upload_file(
+        path_or_fileobj=b"# Staged\n\n## Risks\n\nNone.\n", path_in_repo="README.md", repo_id=repo
+    )
+    plan = httpx.get(f"{b.url}/api/models/{repo}/release-plan").json()
+    assert plan["current"] == -1  # due, but nobody runs jobs
+    a.env["COMMONS_RELEASE_TICK_SECONDS"] = "1"
+    a.start_worker()
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{b.url}/api/models/{repo}/release-plan").json()["current"] < 0:
+        assert time.monotonic() < deadline, "the worker did not promote the due stage"
+        time.sleep(0.2)
+    assert httpx.get(f"{b.url}/{repo}/resolve/main/small/w.bin").content == b"w"

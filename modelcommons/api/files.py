@@ -166,17 +166,22 @@ async def resolve(ctx: Ctx) -> Response:
         headers["X-Linked-Size"] = str(info.size)
     if held is not None:
         headers.update(xet.download_headers(ctx, held, sha))
-    rng = ctx.request.headers.get("range", "")
-    if method == "GET" and (not rng or rng.replace(" ", "").startswith("bytes=0-")):
-        await ctx.run(lambda: _count_download(ctx, repo_id, (sha, info.path) if gated else None))
     disposition = "attachment" if flag(ctx.request.query_params.get("download")) else "inline"
+    moved = None
     # As the Hugging Face Hub: LFS files go to the CDN, the rest is served (and files
     # held as Xet chunks, which no one URL of the store holds).
     if info.lfs and held is None:
         where = filename if disposition == "attachment" else None
         moved = blobserve.redirect(ctx, info.sha256, headers, where)
-        if moved is not None:
-            return moved
+    rng = ctx.request.headers.get("range", "")
+    whole = not rng or rng.replace(" ", "").startswith("bytes=0-")
+    # A redirect hands out the bytes to whoever holds the URL, and the client then
+    # fetches them from the store (after a HEAD, the stock client never sends the GET
+    # here): the URL is the download, counted and, for a gated file, audited.
+    if whole and (method == "GET" or moved is not None):
+        await ctx.run(lambda: _count_download(ctx, repo_id, (sha, info.path) if gated else None))
+    if moved is not None:
+        return moved
     return blobserve.send_blob(
         ctx,
         info.sha256,

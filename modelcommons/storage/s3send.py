@@ -88,7 +88,7 @@ class SendingObject:
                 "UploadId"
             ]
         number = len(self._parts) + 1
-        body = bytes(self._buffer[:length])
+        body = bytes(memoryview(self._buffer)[:length])
         del self._buffer[:length]
         answer = client.upload_part(
             Bucket=bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=body
