@@ -104,7 +104,7 @@ def test_preupload_size_must_be_an_integer(server: Server, target: str) -> None:
         r = httpx.post(url, json=body, headers=_auth(server))
         assert_refused(server, r, 400)
         assert "size" in r.json()["error"], size
-    ok = httpx.post(url, json={"files": [{"path": "x.bin", "size": 10}]}, headers=_auth(server))
+    ok = httpx.post(url, json={"files": [{"path": "x.txt", "size": 10}]}, headers=_auth(server))
     assert ok.status_code == 200 and ok.json()["files"][0]["uploadMode"] == "regular"
 
 

@@ -178,7 +178,7 @@ def test_repeated_slashes_under_the_prefix(hub: Server) -> None:
     ``https://example.org/hub/`` works; a path outside the prefix stays outside."""
     for path in (f"{PREFIX}//api//health", f"/{PREFIX}/api/health/", f"{PREFIX}/api/health//"):
         r = httpx.get(f"{hub.url}{path}")
-        assert r.status_code == 200 and r.json() == {"status": "ok"}, path
+        assert r.status_code == 200 and r.json()["status"] == "ok", path
     assert httpx.get(f"{hub.url}//api//health").status_code == 404
     assert httpx.get(f"{hub.url}{PREFIX}x//api/health").status_code == 404
 
