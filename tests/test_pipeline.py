@@ -145,3 +145,33 @@ def test_each_class_of_finding_reaches_the_api(server: Server, repo_name: str, n
     info = wait_scanned(api, repo)
     [issue] = info.security_repo_status["filesWithIssues"]
     assert issue["path"] == name and issue["level"] == "unsafe" and issue["message"]
+
+
+def test_scan_all_rescans_each_blob_once(sqlite_server: Server, repo_name: str) -> None:
+    """After a scanner change (results of an older version), ``commons scan --all``
+    rescans each stored blob once, however many repositories hold it."""
+    import sqlite3
+
+    hub = sqlite_server
+    api = HfApi(endpoint=hub.url, token=hub.user("alice"))
+    marker = repo_name.encode()
+    files = {"a.pkl": MALICIOUS["attrgetter.pkl"] + marker, "b.pt": BENIGN["mlp.pt"] + marker}
+    repos = [f"alice/{repo_name}-{i}" for i in range(3)]
+    for repo in repos:
+        api.create_repo(repo)
+        upload(api, repo, files)  # the same blobs in three repositories
+        assert _wait_step(hub, repo)["status"] == "done"
+    with sqlite3.connect(hub.data_dir / "commons.db") as db:
+        db.execute("UPDATE blob_scans SET scanner_version = '0', status = 'safe'")
+    ran = hub.cli("scan", "--all", process=True)
+    assert "Scanning blobs" in ran.stderr  # the progress bar
+    count = int(ran.stdout.split("Scanned ")[1].split(" blobs")[0])
+    with sqlite3.connect(hub.data_dir / "commons.db") as db:
+        rows = db.execute("SELECT COUNT(*), COUNT(DISTINCT sha256) FROM blob_scans").fetchone()
+        versions = {v for (v,) in db.execute("SELECT DISTINCT scanner_version FROM blob_scans")}
+    assert count == rows[0]  # every result once, not once per repository
+    assert versions == {"1"}
+    status = wait_scanned(api, repos[0]).security_repo_status
+    assert {f["path"]: f["level"] for f in status["filesWithIssues"]} == {"a.pkl": "unsafe"}
+    again = hub.cli("scan", "--all", process=True)
+    assert "Scanned 0 blobs" in again.stdout
