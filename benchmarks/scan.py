@@ -75,7 +75,7 @@ def throughput(safetensors_gib: int) -> list[tuple[str, int, int, float]]:
     buf = io.BytesIO()
     torch.save(sd, buf)
     ckpt = buf.getvalue()
-    raw = pickle.dumps({f"k{i}": list(range(200)) for i in range(20000)}, protocol=4)
+    raw = pickle.dumps({f"k{i}": list(range(100)) for i in range(3000)}, protocol=4)
     for label, name, data, n in (
         ("PyTorch zip checkpoint, 16 MiB", "model.pt", ckpt, 40),
         (f"raw pickle, {len(raw) // 1024} KiB of lists", "data.pkl", raw, 5),

@@ -75,25 +75,25 @@ def test_scan_results_through_the_client(server: Server, repo_name: str) -> None
     }
 
     tree = {f.path: f for f in api.list_repo_tree(repo, recursive=True, expand=True)}
-    evil = tree["evil.pkl"].security  # type: ignore[union-attr]
+    evil = tree["evil.pkl"].security  # type: ignore[union-attr,index]
     assert evil is not None and evil["status"] == "unsafe" and evil["safe"] is False
     assert evil["av_scan"] is None
     assert evil["pickle_import_scan"]["highestSafetyLevel"] == "dangerous"
     assert {"module": "os", "name": "system", "safety": "dangerous"} in evil["pickle_import_scan"][
         "imports"
     ]
-    good = tree["good.pt"].security  # type: ignore[union-attr]
+    good = tree["good.pt"].security  # type: ignore[union-attr,index]
     assert good["safe"] is True and good["status"] == "safe"
     imports = good["pickle_import_scan"]["imports"]
     assert {"module": "torch._utils", "name": "_rebuild_tensor_v2", "safety": "innocuous"} in (
         imports
     )
-    assert tree["model.safetensors"].security["status"] == "safe"  # type: ignore[union-attr]
+    assert tree["model.safetensors"].security["status"] == "safe"  # type: ignore[union-attr,index]
 
     paths = api.get_paths_info(repo, ["weights/model.pt", "config.json"], expand=True)
     by_path = {p.path: p for p in paths}
-    assert by_path["weights/model.pt"].security["status"] == "unsafe"  # type: ignore[union-attr]
-    assert by_path["config.json"].security["status"] == "safe"  # type: ignore[union-attr]
+    assert by_path["weights/model.pt"].security["status"] == "unsafe"  # type: ignore[union-attr,index]
+    assert by_path["config.json"].security["status"] == "safe"  # type: ignore[union-attr,index]
     # A commit id gives the same answers as the branch.
     assert wait_scanned(api, repo, revision=sha).security_repo_status == status
     # Not asked: not sent.

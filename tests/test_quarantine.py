@@ -65,7 +65,9 @@ def _refusal(hub: Server, repo: str, token: str | None, cache: Path) -> httpx.Re
 
 
 @pytest.mark.parametrize("who", [None, "qstranger", "qreader", "qwriter"])
-def test_unsafe_file_refused_and_hidden(hub: Server, repo: str, who: str | None, tmp_path: Path):
+def test_unsafe_file_refused_and_hidden(
+    hub: Server, repo: str, who: str | None, tmp_path: Path
+) -> None:
     token = hub.user(who) if who else None
     api = HfApi(endpoint=hub.url, token=token or False)
     response = _refusal(hub, repo, token, tmp_path / "refused")
