@@ -184,7 +184,7 @@ def main() -> None:
         "|---|---|---|---|",
     ]
     for label, n, total, seconds in speed:
-        lines.append(f"| {label} | {n} | {n / seconds:.1f} | {total / seconds / 1e6:,.0f} |")
+        lines.append(f"| {label} | {n} | {n / seconds:.1f} | {total / seconds / 1e6:,.1f} |")
     lines += [
         "",
         "## Commit to `scansDone` (real server, SQLite, Huey consumer threads)",

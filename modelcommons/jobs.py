@@ -121,7 +121,11 @@ class Jobs:
     def start(self) -> None:
         """Start a consumer (threads) and the ticker that enqueues due promotions."""
         if not self.huey.immediate and self.hub.settings.task_queue != "memory":
-            consumer = self.huey.create_consumer(workers=2, worker_type="thread", periodic=False)
+            # An idle worker backs off to at most 1 s between polls (Huey's default is
+            # 10 s): post-commit scans start within about a second of the commit.
+            consumer = self.huey.create_consumer(
+                workers=2, worker_type="thread", periodic=False, max_delay=1.0
+            )
             consumer.start()
         threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
 

@@ -24,8 +24,13 @@ from typing import BinaryIO
 
 from .report import FileReport, Import
 
-#: fickling interprets the whole stream in memory: only streams up to this size.
-FICKLING_MAX_BYTES = 64 * 1024 * 1024
+#: fickling interprets the whole stream in memory, in time that grows faster than its
+#: size (4 s for 620 KB of nested lists): only streams up to this size. Larger ones
+#: get picklescan's reading and our policy alone, which rate every import anyway.
+FICKLING_MAX_BYTES = 256 * 1024
+#: picklescan keeps every opcode of a stream in a list (about 100 bytes each), so a
+#: larger pickle stream is not read at all: it is reported ``error`` (never safe).
+MAX_PICKLE_BYTES = 64 * 1024 * 1024
 
 _BUILTIN_MODULES = frozenset({"builtins", "__builtin__", "__builtins__"})
 #: Builtins that only build plain values.
@@ -149,6 +154,14 @@ def scan_pickle(
 
     logging.getLogger("picklescan").setLevel(logging.CRITICAL)
     report = FileReport(kind="pickle")
+    if size is not None and size > MAX_PICKLE_BYTES:
+        report.add(
+            "error",
+            f"The pickle stream is {size} bytes, over the scanner's {MAX_PICKLE_BYTES} "
+            "byte limit: it was not read, and is not known to be safe.",
+            where,
+        )
+        return report
     start = stream.tell()
     raw: set[tuple[str, str]] = set()
     try:
@@ -167,7 +180,7 @@ def scan_pickle(
         report.imports.append(
             Import(g.module, g.name, rate(g.module, g.name, g.safety.value), where)
         )
-    if size is None or size <= FICKLING_MAX_BYTES:
+    if size is not None and size <= FICKLING_MAX_BYTES:
         stream.seek(start)
         _fickling(stream, where, report)
     return report

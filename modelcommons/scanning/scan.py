@@ -30,7 +30,7 @@ def scan_file(f: BinaryIO, path: str, size: int) -> FileReport:
             return report
         return archives.scan_zip(f)
     if head.startswith(archives.NUMPY_MAGIC):
-        return archives.scan_npy(f)
+        return archives.scan_npy(f, size=size)
     if lower.endswith(".safetensors"):
         return formats.scan_safetensors(f, size)
     if head.startswith(b"GGUF"):
