@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,3 +176,26 @@ def test_scan_all_rescans_each_blob_once(sqlite_server: Server, repo_name: str) 
     assert {f["path"]: f["level"] for f in status["filesWithIssues"]} == {"a.pkl": "unsafe"}
     again = hub.cli("scan", "--all", process=True)
     assert "Scanned 0 blobs" in again.stdout
+
+
+def test_a_git_push_is_scanned(sqlite_server: Server, repo_name: str, tmp_path: Path) -> None:
+    """Pushed commits go through the same pipeline as commits made here."""
+    from .gitclient import Git
+
+    hub = sqlite_server
+    token = hub.user("alice")
+    api = HfApi(endpoint=hub.url, token=token)
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    git = Git(tmp_path / "home")
+    work = tmp_path / "work"
+    git.run("clone", f"{hub.url}/{repo}", str(work), cwd=tmp_path, token=token)
+    (work / "notes").mkdir()
+    (work / "notes" / "hidden").write_bytes(MALICIOUS["stack_global_memo.pkl"])  # no extension
+    git.run("add", "-A", cwd=work)
+    git.run("commit", "-qm", "push a pickle", cwd=work)
+    git.run("push", "origin", "main", cwd=work, token=token)
+    status = wait_scanned(api, repo).security_repo_status
+    assert [(f["path"], f["level"]) for f in status["filesWithIssues"]] == [
+        ("notes/hidden", "unsafe")
+    ]
