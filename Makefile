@@ -10,9 +10,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 LEGACY ?= .venv-legacy
+TF ?= .venv-tf
 PIP = $(VENV)/bin/pip
 
-.PHONY: serve test lint install install-server install-test browser git-tools peer
+.PHONY: serve test lint install install-server install-test browser git-tools peer tensorflow
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,16 @@ $(LEGACY)/.installed:
 	$(PYTHON) -m venv $(LEGACY)
 	$(LEGACY)/bin/pip install --quiet 'huggingface_hub[hf_xet]==0.36.*'
 	touch $@
+
+## TensorFlow CPU for `pytest -m tensorflow` (Keras hf:// loads, SavedModels), in its own
+## venv like the old client's: about 1.6 GB, so not part of `make test` (the tests skip).
+$(TF)/.installed:
+	$(PYTHON) -m venv $(TF)
+	$(TF)/bin/pip install --quiet 'tensorflow-cpu==2.21.*' 'keras>=3.10,<4' 'huggingface_hub>=2.4,<3'
+	touch $@
+
+tensorflow: install-test $(TF)/.installed
+	$(VENV)/bin/pytest -m tensorflow
 
 install-server: $(VENV)/.server-installed
 install-test: $(VENV)/.test-installed

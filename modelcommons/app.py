@@ -175,7 +175,9 @@ class HubApp:
         return {"repo": repo, "access": access, "next": quote(ctx.raw_path, safe="/")}
 
     async def _handle(self, ctx: Ctx, route: Route) -> Response:
-        if route.web:
+        if route.self_auth:
+            ctx.principal = None
+        elif route.web:
             ctx.principal = await self._session_principal(ctx.request)
         else:
             ctx.principal = await self._authenticate(ctx.request)

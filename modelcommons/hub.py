@@ -26,6 +26,8 @@ from .storage.blobs import BlobStore, open_blob_store
 from .storage.commits import Committer
 from .storage.signed_urls import UrlSigner
 from .storage.trees import TreeCache
+from .xet.blobstore import XetBackedStore
+from .xet.tokens import XetSigner
 
 
 class Hub:
@@ -39,12 +41,15 @@ class Hub:
             )
         # access.content reads the hub's scan policy from the session it is given.
         self.db.sessions.configure(info={quarantine.SESSION_KEY: settings.scan_policy})
-        self.blobs: BlobStore = open_blob_store(settings.blob_dir)
+        #: Files held as Xet chunks read through it like any blob (xet/blobstore.py).
+        self.blobs: BlobStore = XetBackedStore(open_blob_store(settings.blob_dir), self.db)
         self.tree_cache = TreeCache()
         #: Signs LFS upload URLs; ``download_signer`` signs download URLs, with
         #: another salt, so that neither kind of URL works as the other.
         self.signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "upload")
         self.download_signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "download")
+        #: Signs Xet CAS tokens and xorb range URLs.
+        self.xet_signer = XetSigner(self._secret(), settings.xet_token_ttl_seconds)
         #: The post-commit pipeline (plugins): the commit engine's observer.
         self.pipeline = Pipeline(self)
         self.committer = Committer(self, self.pipeline)

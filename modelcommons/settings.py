@@ -49,10 +49,10 @@ class Settings:
     login_window_seconds: int = 900
     #: Files of this size and above are stored as git LFS objects.
     lfs_threshold_bytes: int = 10 * MB
-    #: Preupload answers ``regular`` (inline base64 in the commit) up to this size.
-    #: Stock clients with hf_xet installed can only upload LFS-mode files through
-    #: Xet, which this hub does not speak yet, so this is deliberately generous.
-    regular_upload_max_bytes: int = 1 * GB
+    #: Preupload answers ``regular`` (inline base64 in the commit) up to this size and
+    #: ``lfs`` above, as the Hugging Face Hub does: stock clients then upload through
+    #: Xet (or Git LFS with ``HF_HUB_DISABLE_XET=1``), streamed, whatever the size.
+    regular_upload_max_bytes: int = 10 * MB
     #: Largest single file accepted (the plain-HTTP download limit of the client).
     max_file_bytes: int = 50 * GB
     max_operations_per_commit: int = 25_000
@@ -67,6 +67,12 @@ class Settings:
     #: Branches a git push may not rewind (force-push) or delete: comma-separated
     #: patterns (``main,release/*``).
     protected_branches: str = "main"
+    #: Xet: how long a CAS token (and a xorb range URL) stays valid; the client
+    #: asks for a new token before it expires.
+    xet_token_ttl_seconds: int = 900
+    #: Xet: the CAS's URL as clients are told it (``casUrl``). Unset: ``/cas`` on
+    #: this hub, served by the same process.
+    xet_cas_url: str | None = None
     #: How long signed LFS upload URLs stay valid.
     lfs_url_ttl_seconds: int = 3600
     #: Multipart LFS uploads are offered for objects above this size.

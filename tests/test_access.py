@@ -146,6 +146,7 @@ class Op:
     twin: bool = False  # runs on a disposable twin of the repository
     listing: bool = False  # observes whether the repository is listed
     git: bool = False  # git over HTTP: anonymous callers are asked for credentials
+    own_credential: bool = False  # carries its own credential: the same answer for all
 
 
 def req(method: str, path: str, **kw: Any) -> Run:
@@ -258,6 +259,10 @@ PLAN = {
     "rationale": "the matrix plan",
 }
 PLAN_YAML = yaml.safe_dump({"stages": PLAN["stages"]})
+XORB = "/cas/v1/xorbs/default/" + "0" * 64
+CHUNK = "/cas/v1/chunks/default-merkledb/" + "0" * 64
+RECON = "/cas/v1/reconstructions/" + "0" * 64
+X401 = frozenset({401})
 M = "/api/models/{repo}"
 P = "/{repo}"
 ANY = frozenset({200, 409})  # passed the access check; the state decides the rest
@@ -278,9 +283,14 @@ REPO_OPS: dict[str, Op] = {
     "likers": Op("read", "GET", req("GET", M + "/likers")),
     "lineage": Op("read", "GET", req("GET", M + "/lineage")),
     "release-plan": Op("read", "GET", req("GET", M + "/release-plan")),
+    "signature": Op("read", "GET", req("GET", M + "/signature")),
+    "sbom": Op("read", "GET", req("GET", M + "/sbom")),
     "resolve-open": Op("read", "GET", req("GET", P + "/resolve/main/.gitattributes")),
     "resolve-head": Op("read", "HEAD", req("HEAD", P + "/resolve/main/.gitattributes")),
     "raw-open": Op("read", "GET", req("GET", P + "/raw/main/.gitattributes")),
+    # Read tokens go to readers; what each file's reconstruction allows is checked
+    # per file by the CAS (tests/test_xet_access.py).
+    "xet-read-token": Op("read", "GET", req("GET", M + "/xet-read-token/main")),
     "listed-api": Op(
         "read", "GET", listed("GET", "/api/models", params={"author": "{org}"}), listing=True
     ),
@@ -322,6 +332,10 @@ REPO_OPS: dict[str, Op] = {
         req("POST", M + "/preupload/main", json={"files": [{"path": "a", "size": 1}]}),
     ),
     "commit": Op("write", "POST", commit),
+    # Passed the access check: the hub then refuses a signature that is not one (422).
+    "signature-post": Op(
+        "write", "POST", req("POST", M + "/signature", content=b"{}"), frozenset({422})
+    ),
     "branch": Op("write", "POST", req("POST", M + "/branch/b{n}")),
     "branch-delete": Op("write", "DELETE", delete_branch),
     "tag": Op("write", "POST", req("POST", M + "/tag/main", json={"tag": "t{n}"})),
@@ -342,6 +356,8 @@ REPO_OPS: dict[str, Op] = {
         git=True,
     ),
     "git-receive-pack": Op("write", "POST", git_push_tag, git=True),
+    "xet-write-token": Op("write", "GET", req("GET", M + "/xet-write-token/main")),
+    "xet-write-token-default": Op("write", "GET", req("GET", M + "/xet-write-token")),
     "lfs-verify": Op(
         "write",
         "POST",
@@ -496,14 +512,16 @@ GLOBAL_OPS: dict[str, Op] = {
     "health": Op("public", "GET", req("GET", "/api/health")),
     "openapi": Op("public", "GET", req("GET", "/api/openapi.json")),
     "validate-yaml": Op("public", "POST", req("POST", "/api/validate-yaml", json={"content": ""})),
-    "xet-read-token": Op(
-        "public",
-        "GET",
-        req("GET", "/api/models/{org}/private/xet-read-token/main"),
-        frozenset({404}),
+    # The Xet CAS takes Xet tokens only (tests/test_xet_access.py has the rest): a hub
+    # token, a session or nothing at all is refused alike.
+    "cas-xorb": Op("public", "POST", req("POST", XORB, content=b"x"), X401, own_credential=True),
+    "cas-shard": Op(
+        "public", "POST", req("POST", "/cas/v1/shards", content=b"x"), X401, own_credential=True
     ),
-    "xet-write-token": Op(
-        "public", "GET", req("GET", "/api/models/{org}/private/xet-write-token"), frozenset({404})
+    "cas-dedup": Op("public", "GET", req("GET", CHUNK), X401, own_credential=True),
+    "cas-reconstruction": Op("public", "GET", req("GET", RECON), X401, own_credential=True),
+    "cas-xorb-range-forged": Op(
+        "public", "GET", req("GET", "/cas/xorb/forged"), frozenset({403}), own_credential=True
     ),
     # Signed LFS URLs are their own credential: a forged one fails for everyone,
     # a genuine one works for whoever holds it.
@@ -518,6 +536,14 @@ GLOBAL_OPS: dict[str, Op] = {
     ),
     "lfs-download-signed": Op("public", "GET", req("GET", "{signed_download}")),
     "whoami": Op("user", "GET", req("GET", "/api/whoami-v2")),
+    "signing-keys": Op("public", "GET", req("GET", "/api/signing-keys/{org}")),
+    # Signed in: the key is then refused (400) or not found (404), for everyone.
+    "signing-key-add": Op(
+        "user", "POST", req("POST", "/api/signing-keys", json={"key": "x"}), frozenset({400})
+    ),
+    "signing-key-delete": Op(
+        "user", "DELETE", req("DELETE", "/api/signing-keys/" + "0" * 64), frozenset({404})
+    ),
     "create": Op(
         "ns-write",
         "POST",
@@ -534,6 +560,14 @@ GLOBAL_OPS: dict[str, Op] = {
     ),
     "page-token-revoke": Op("self", "POST", revoke_spare, frozenset({303}), True),
     "page-account": Op("user", "GET", req("GET", "/settings/account"), page=True),
+    "page-keys": Op("user", "GET", req("GET", "/settings/keys"), page=True),
+    # Signed in: the key is then refused (400) or not found (404), for everyone.
+    "page-key-add": Op(
+        "user", "POST", form("/settings/keys", key="not a key"), frozenset({400}), True
+    ),
+    "page-key-remove": Op(
+        "user", "POST", form("/settings/keys/remove", fingerprint="0" * 64), frozenset({404}), True
+    ),
     "page-account-email": Op(
         "user", "POST", account_form("/settings/account/email", email="m{n}@example.org"), page=True
     ),
@@ -586,6 +620,8 @@ def identity(actor: str, page: bool) -> Actor:
 
 
 def expected(op: Op, actor: str, private: bool) -> frozenset[int]:
+    if op.own_credential:
+        return op.ok
     a = identity(actor, op.page)
     signed_in = a.credential != "none"
     if a.credential == "forged-session" and op.method not in SAFE:

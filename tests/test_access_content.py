@@ -9,8 +9,8 @@ commit ids, of open and closed refs) and every path, as every kind of caller, an
 its answer is compared with what the one access function decides for that caller:
 
 - API: resolve (GET, HEAD), raw, tree (recursive, and by folder), paths-info,
-  model_info at a revision (siblings), commits, the LFS batch download and its
-  signed URL, auth-check;
+  model_info at a revision (siblings), commits, the bill of materials and the
+  signature state, the LFS batch download and its signed URL, auth-check;
 - pages: the file page and its preview, the tree, the history, the commit and its
   diff, the revision switch.
 
@@ -278,6 +278,14 @@ def ask_revision(
         files = {p for p, ok in d.files.items() if ok}
         yield "model_info siblings", {s["rfilename"] for s in r.json()["siblings"]}, files
     yield "commits", api.get(f"/api/models/{repo}/commits/{q}").status_code, d.refused or 200
+    r = api.get(f"/api/models/{repo}/sbom", params={"revision": rev})
+    yield "sbom", r.status_code, d.refused or 200
+    if r.status_code == 200:
+        files = {p for p, ok in d.files.items() if ok}
+        named = {x["name"] for x in r.json()["components"] if x["type"] == "file"}
+        yield "sbom lists", named, files
+    r = api.get(f"/api/models/{repo}/signature", params={"revision": rev})
+    yield "signature", r.status_code, d.refused or 200
 
     r = page.get(f"/{repo}/tree/{q}")
     yield "tree page", r.status_code, p.refused or 200

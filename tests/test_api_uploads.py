@@ -358,22 +358,6 @@ def test_malformed_commit_bodies(sqlite_server: Server) -> None:
     assert list(staging.iterdir()) == []  # refused uploads leave nothing behind
 
 
-def test_xet_routes_tell_the_user_what_to_set(sqlite_server: Server) -> None:
-    token = sqlite_server.user("alice")
-    HfApi(endpoint=sqlite_server.url, token=token).create_repo("alice/xet", exist_ok=True)
-    r = httpx.get(
-        f"{sqlite_server.url}/api/models/alice/xet/xet-write-token/main",
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert r.status_code == 404
-    assert "HF_HUB_DISABLE_XET=1" in r.headers["x-error-message"]
-    assert "HF_HUB_DISABLE_XET=1" in r.json()["error"]
-    info = httpx.get(
-        f"{sqlite_server.url}/api/models/alice/xet", params={"expand": "xetEnabled"}
-    ).json()
-    assert not info.get("xetEnabled")
-
-
 def test_preupload_modes_and_oids(lfs_server: Server, repo_name: str) -> None:
     srv = lfs_server
     api = HfApi(endpoint=srv.url, token=srv.user("alice"))

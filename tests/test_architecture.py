@@ -30,10 +30,12 @@ _API_MAY = {
     "gitserver",
     "governance",
     "scanning",
+    "provenance",
     "search",
     "server",
     "storage",
     "validation",
+    "xet",
 }
 
 #: What each unit may import besides itself and FOUNDATION.
@@ -50,11 +52,15 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "governance": frozenset({"storage", "accounts", "audit", "db", "scanning", "validation"}),
     "search": frozenset({"governance", "storage", "accounts", "db", "validation"}),
     "gitserver": frozenset({"storage", "accounts", "db", "validation"}),
+    "xet": frozenset({"storage", "accounts", "governance", "db", "validation"}),
     "scanning": frozenset({"storage", "db"}),
     "pipeline": frozenset({"scanning", "governance", "storage", "accounts", "db"}),
+    "provenance": frozenset(
+        {"governance", "scanning", "storage", "accounts", "audit", "db", "validation"}
+    ),
     "jobs": frozenset({"governance"}),
     "hub": frozenset(
-        {"accounts", "audit", "db", "governance", "jobs", "pipeline", "search", "storage"}
+        {"accounts", "audit", "db", "governance", "jobs", "pipeline", "search", "storage", "xet"}
     ),
     "server": frozenset({"accounts", "validation"}),
     "api": frozenset(_API_MAY),
@@ -62,7 +68,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "app": frozenset({"accounts", "api", "hub", "server", "web"}),
     "cli": frozenset(
         {"accounts", "app", "audit", "db", "governance", "hub", "server", "storage"}
-        | {"search", "jobs", "validation", "pipeline", "scanning"}
+        | {"search", "jobs", "validation", "pipeline", "scanning", "provenance"}
     ),
     "__main__": frozenset({"cli"}),
 }

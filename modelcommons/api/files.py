@@ -10,14 +10,14 @@ from sqlalchemy import update
 from starlette.responses import Response
 
 from .. import audit
-from ..db.schema import Repo
+from ..db.schema import Repo, XetFile
 from ..errors import BadRequest, ContentUnavailable, EntryNotFound
 from ..governance import access
 from ..server.responses import BlobFileResponse, iso, json_response
 from ..server.routing import Ctx
 from ..storage import repos
 from ..storage.trees import DirInfo, Entry, FileInfo, TreeReader
-from . import security
+from . import security, xet
 from .common import flag, load_repo, next_cursor, read_body, read_json, read_page
 
 EXPANDED_PAGE = 50
@@ -59,7 +59,7 @@ def tree(ctx: Ctx) -> Response:
             if i >= offset:
                 items.append(item)
         entries = reader.describe(items[:page])
-        docs = [entry_json(e) for e in entries]
+        docs = xet.with_hashes(session, [entry_json(e) for e in entries])
         if expand:
             last = repos.last_changes(session, reader, repo, sha, {e.path: e.oid for e in entries})
             for doc in docs:
@@ -100,7 +100,7 @@ async def paths_info(ctx: Ctx) -> Response:
             docs = [entry_json(e) for e in found]
             if expand:
                 security.add_file_status(session, repo, view.sha, zip(docs, found, strict=True))
-            return json_response(docs)
+            return json_response(xet.with_hashes(session, docs))
 
     return await ctx.run(work)
 
@@ -118,7 +118,7 @@ def _content_type(path: str) -> str:
 async def resolve(ctx: Ctx) -> Response:
     method = ctx.request.method
 
-    def lookup() -> tuple[int, str, FileInfo, bool]:
+    def lookup() -> tuple[int, str, FileInfo, bool, XetFile | None]:
         with ctx.hub.db.read() as session:
             repo = load_repo(session, ctx)
             view = access.content(session, ctx.principal, repo).at(ctx.params["rev"])
@@ -130,13 +130,12 @@ async def resolve(ctx: Ctx) -> Response:
                 raise EntryNotFound(
                     f"Entry not found: {ctx.params['path']}", headers={"X-Repo-Commit": view.sha}
                 )
-            if not ctx.hub.blobs.exists(info.sha256):
+            held = xet.stored_file(session, info.sha256) if info.lfs else None
+            if held is None and not ctx.hub.blobs.exists(info.sha256):
                 raise ContentUnavailable(info.path)  # quarantined by fsck, or lost
-            return repo.id, view.sha, info, gated
+            return repo.id, view.sha, info, gated, held
 
-    repo_id, sha, info, gated = await ctx.run(lookup)
-    path = ctx.hub.blobs.local_path(info.sha256)
-    assert path is not None
+    repo_id, sha, info, gated, held = await ctx.run(lookup)
     filename = info.path.rsplit("/", 1)[-1]
     headers = {
         "X-Repo-Commit": sha,
@@ -151,9 +150,15 @@ async def resolve(ctx: Ctx) -> Response:
     if info.lfs:
         headers["X-Linked-Etag"] = f'"{info.sha256}"'
         headers["X-Linked-Size"] = str(info.size)
+    if held is not None:
+        headers.update(xet.download_headers(ctx, held, sha))
     rng = ctx.request.headers.get("range", "")
     if method == "GET" and (not rng or rng.replace(" ", "").startswith("bytes=0-")):
         await ctx.run(lambda: _count_download(ctx, repo_id, (sha, info.path) if gated else None))
+    path = ctx.hub.blobs.local_path(info.sha256)
+    if held is not None and (path is None or not path.exists()):
+        return await xet.stream_file(ctx, held, headers, _content_type(info.path))
+    assert path is not None
     return BlobFileResponse(
         path,
         headers=headers,

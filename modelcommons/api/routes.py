@@ -7,7 +7,20 @@ after these (:mod:`modelcommons.web.routes`), so that an API path always wins.
 from __future__ import annotations
 
 from ..server.routing import PREFIX, REPO, REV, Router, T
-from . import access_requests, audit, files, git, likes, lineage, refs, releases, repos, uploads
+from . import (
+    access_requests,
+    audit,
+    files,
+    git,
+    likes,
+    lineage,
+    refs,
+    releases,
+    repos,
+    uploads,
+    xet,
+)
+from .provenance import add_routes as add_provenance_routes
 
 
 def add_routes(r: Router) -> None:
@@ -42,8 +55,7 @@ def add_routes(r: Router) -> None:
     r.add("GET", f"{api}/commits/{REV}", refs.list_commits)
     r.add("POST", f"{api}/preupload/{REV}", uploads.preupload)
     r.add("POST", f"{api}/commit/{REV}", uploads.commit)
-    r.add("GET", f"{api}/xet-(?:read|write)-token/(?P<rev>.*)", uploads.xet_token)
-    r.add("GET", f"{api}/xet-(?:read|write)-token", uploads.xet_token)
+    xet.add_routes(r, api)
     lfs = f"/{PREFIX}{REPO}\\.git/info/lfs"
     r.add("POST", f"{lfs}/objects/batch", uploads.lfs_batch)
     r.add("POST", f"{lfs}/objects/verify", uploads.lfs_verify)
@@ -64,3 +76,4 @@ def add_routes(r: Router) -> None:
     r.add("GET", f"{api}/audit-log", audit.repo_log)
     r.add("GET", f"{api}/lineage", lineage.lineage_of)
     r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
+    add_provenance_routes(r)  # signed revisions, signing keys, bills of materials

@@ -2,7 +2,8 @@
 
 One module per group of commands: ``serve``, ``accounts`` (``user``, ``org``,
 ``token``), ``maintenance`` (``gc``, ``fsck``, ``search``), ``releases`` (``policy``,
-``release``), ``audit_log`` (``audit-log``) and ``scanning`` (``plugins``, ``scan``),
+``release``), ``audit_log`` (``audit-log``), ``scanning`` (``plugins``, ``scan``) and
+``provenance`` (``sign``, ``key``),
 over the helpers in ``common``.
 
 May import: everything; nothing imports it.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import click
 
-from . import accounts, audit_log, maintenance, releases, scanning, serve
+from . import accounts, audit_log, maintenance, provenance, releases, scanning, serve
 
 
 @click.group()
@@ -33,5 +34,7 @@ for command in (
     audit_log.audit_log,
     scanning.plugins,
     scanning.scan,
+    provenance.sign,
+    provenance.key,
 ):
     main.add_command(command)

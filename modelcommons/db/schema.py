@@ -393,3 +393,58 @@ class LoginAttempt(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
     window_start: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+# --- Xet (content-defined chunks in xorbs; see modelcommons.xet) -------------------
+
+
+class XetXorb(Base):
+    """A verified xorb: its chunks' hashes and sizes were computed here from its bytes.
+
+    ``hash`` is the xorb hash in the protocol's string form; the serialised xorb is
+    a blob named by its sha256 (``blob``), so the blob store's rule (an object named
+    X hashes to X) and ``commons fsck`` hold for xorbs too. ``chunks`` packs, per
+    chunk, its hash (32 bytes), its offset in the serialisation and its unpacked
+    size (two little-endian u32): all a reconstruction or a check needs, in one row.
+    """
+
+    __tablename__ = "xet_xorbs"
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    blob: Mapped[str] = mapped_column(String(64), index=True)
+    num_chunks: Mapped[int] = mapped_column(Integer)
+    #: End of the chunk data (where the footer, if any, starts).
+    data_end: Mapped[int] = mapped_column(BigInteger)
+    unpacked: Mapped[int] = mapped_column(BigInteger)
+    chunks: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class XetXorbRepo(Base):
+    """Repositories a xorb was uploaded to or is used by: who may build on it."""
+
+    __tablename__ = "xet_xorb_repos"
+    xorb: Mapped[str] = mapped_column(String(64), primary_key=True)
+    repo_id: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class XetDedup(Base):
+    """Chunks a client may ask the global dedup query about (the eligible ones)."""
+
+    __tablename__ = "xet_dedup"
+    chunk: Mapped[str] = mapped_column(String(64), primary_key=True)
+    xorb: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class XetFile(Base):
+    """A file registered by a shard, after the hub reconstructed it and computed its
+    sha256 itself. ``terms`` packs, per term, the xorb hash (32 bytes) and the chunk
+    range and unpacked size (three little-endian u32)."""
+
+    __tablename__ = "xet_files"
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    terms: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

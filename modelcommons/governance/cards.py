@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import BadRequest
 from ..validation.untrusted_yaml import load_yaml
 
-_FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*$", re.S | re.M)
+_FRONT = re.compile(r"\A(?:[ \t]*\r?\n)*---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*$", re.S | re.M)
 MAX_CARD_BYTES = 1024 * 1024
 #: Bounds on a card's metadata (the YAML block of README.md), checked in
 #: :func:`parse_front_matter`, so every reader of cards (commits, validate-yaml,

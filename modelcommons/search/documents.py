@@ -24,7 +24,7 @@ MAX_BODY_CHARS = 20_000
 PRIVATE_TOKEN = "vpriv"
 
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?^---[ \t]*$\r?\n?", re.S | re.M)
+_FRONT_MATTER = re.compile(r"\A(?:[ \t]*\r?\n)*---[ \t]*\r?\n.*?^---[ \t]*$\r?\n?", re.S | re.M)
 
 
 @dataclasses.dataclass(frozen=True)

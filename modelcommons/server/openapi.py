@@ -63,6 +63,12 @@ QUERY: dict[str, dict[str, dict[str, Any]]] = {
     "api.git.info_refs": {
         "service": {"type": "string", "enum": ["git-upload-pack", "git-receive-pack"]}
     },
+    "api.provenance.signature_state": {"revision": _TEXT},
+    "api.provenance.post_signature": {"revision": _TEXT, "branch": _TEXT},
+    "api.provenance.bill_of_materials": {
+        "revision": _TEXT,
+        "format": {"type": "string", "enum": ["cyclonedx"]},
+    },
 }
 
 _JSON = "application/json"

@@ -99,6 +99,9 @@ class Route:
     web: bool = False
     #: Errors as ``text/plain``, 401 with a Basic challenge: for git clients.
     plain: bool = False
+    #: The handler authenticates the caller itself (the Xet CAS: its bearer is a
+    #: Xet token, not a hub token); ``principal`` stays None.
+    self_auth: bool = False
 
     @property
     def is_async(self) -> bool:
@@ -117,13 +120,14 @@ class Router:
         *,
         web: bool = False,
         plain: bool = False,
+        self_auth: bool = False,
     ) -> None:
         """Register a route; ``web`` routes are pages (session auth, HTML errors),
         ``plain`` ones answer errors for git clients (see ``plain_error_response``)."""
         verbs = frozenset(methods.split())
         if "GET" in verbs:
             verbs |= {"HEAD"}
-        self.routes.append(Route(verbs, re.compile(f"^{pattern}$"), handler, web, plain))
+        self.routes.append(Route(verbs, re.compile(f"^{pattern}$"), handler, web, plain, self_auth))
 
     def match(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | bool | None:
         """The route and decoded params; ``False`` if the path exists for other methods."""

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from sqlalchemy import select
 
 from ..db.database import Database
-from ..db.schema import FileBlob, LfsObject
+from ..db.schema import FileBlob, LfsObject, XetFile
 from .blobs import BlobStore, StoredObject
 
 READ_BYTES = 8 * 1024 * 1024
@@ -74,9 +74,18 @@ def find_missing(db: Database, blobs: BlobStore) -> list[str]:
     """sha256s the database references that the store does not hold, in order."""
     missing: set[str] = set()
     for sha256 in _referenced(db):
-        if sha256 not in missing and not blobs.exists(sha256):
+        if sha256 not in missing and not blobs.exists(sha256) and not _in_xorbs(db, sha256):
             missing.add(sha256)
     return sorted(missing)
+
+
+def _in_xorbs(db: Database, sha256: str) -> bool:
+    """Whether a file is held as Xet chunks (its bytes are in xorbs, not one blob)."""
+    with db.read() as session:
+        return (
+            session.scalar(select(XetFile.hash).where(XetFile.sha256 == sha256).limit(1))
+            is not None
+        )
 
 
 def _referenced(db: Database) -> Iterator[str]:

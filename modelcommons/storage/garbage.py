@@ -62,7 +62,7 @@ from sqlalchemy import (
 )
 
 from ..db.database import Database
-from ..db.schema import Commit, FileBlob, GitObject, LfsObject, RepoLfsObject
+from ..db.schema import Commit, FileBlob, GitObject, LfsObject, RepoLfsObject, XetXorb
 from .blobs import BlobStore, StoredObject
 from .gitobjects import decode_tree
 
@@ -208,7 +208,9 @@ def _mark(conn: Connection) -> None:
 def _note_live(conn: Connection) -> None:
     reached = select(FileBlob.sha256).join(_marks, _marks.c.oid == FileBlob.oid)
     linked = select(RepoLfsObject.oid)
-    conn.execute(insert(_live).from_select(["sha256"], union(reached, linked)))
+    # Every registered xorb's blob stays (collecting xorbs no file uses is not done yet).
+    xorbs = select(XetXorb.blob)
+    conn.execute(insert(_live).from_select(["sha256"], union(reached, linked, xorbs)))
 
 
 _DEAD_GIT = ~exists().where(_marks.c.oid == GitObject.oid)

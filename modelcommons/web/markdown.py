@@ -74,7 +74,7 @@ URL_SCHEMES = {"http", "https", "mailto"}
 MAX_CARD_CHARS = 512 * 1024
 FORMATTER = HtmlFormatter(cssclass="hl")
 FENCE_FORMATTER = HtmlFormatter(nowrap=True)
-_FRONT = re.compile(r"\A---[ \t]*\r?\n.*?^---[ \t]*\r?$\n?", re.S | re.M)
+_FRONT = re.compile(r"\A(?:[ \t]*\r?\n)*---[ \t]*\r?\n.*?^---[ \t]*\r?$\n?", re.S | re.M)
 
 
 def _highlight_fence(code: str, lang: str, _attrs: str) -> str:

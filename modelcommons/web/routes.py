@@ -10,6 +10,7 @@ from .pages import (
     gating,
     home,
     manage,
+    provenance,
     releases,
     repository,
     search,
@@ -34,6 +35,9 @@ def add_routes(r: Router) -> None:
     r.add("GET", "/settings/tokens", tokens.tokens, web=True)
     r.add("POST", "/settings/tokens", tokens.create_token, web=True)
     r.add("POST", "/settings/tokens/revoke", tokens.revoke_token, web=True)
+    r.add("GET", "/settings/keys", provenance.keys_page, web=True)
+    r.add("POST", "/settings/keys", provenance.add_key, web=True)
+    r.add("POST", "/settings/keys/remove", provenance.remove_key, web=True)
     r.add("GET", "/search", search.search, web=True)
     r.add("GET", "/models", search.models, web=True)
     r.add("GET", "/datasets", search.datasets, web=True)

@@ -27,6 +27,7 @@ from ..previews import diffs
 from ..templating import redirect, render
 from ..views import RepoCard, crumbs, path_segment, repo_path, rev_segment
 from . import scans
+from .provenance import card_extras, signature_view
 
 TREE_PAGE = 100
 HISTORY_PAGE = 50
@@ -134,6 +135,7 @@ def card_page(ctx: Ctx) -> Response:
             state = gating.describe(gating.newest(session, repo, ctx.principal.user_id), card)
         plan = releases.plan_of(session, repo)
         release = releases.describe(session, ctx.hub, repo, plan) if plan is not None else None
+        extras = card_extras(session, ctx, repo, view, card)  # signature, framework
         return render(
             ctx,
             "repo/card.html",
@@ -141,8 +143,9 @@ def card_page(ctx: Ctx) -> Response:
             access_state=state,
             release=release,
             card_html=card_html,
-            facts=_facts(repos.card_of(repo)),
-            snippets=_snippets(ctx, repo),
+            facts=extras.facts(_facts(repos.card_of(repo))),
+            snippets=extras.snippets + _snippets(ctx, repo),
+            provenance=extras,
             sha=view.sha if view else None,
             updated=view.commit.created_at if view else None,
             lineage=lineage.view(session, ctx.principal, repo),
@@ -324,6 +327,7 @@ def commit_page(ctx: Ctx) -> Response:
             body=body,
             parent=parent_oid,
             changes=changes,
+            signature=signature_view(session, ctx, repo, view),
         )
 
 
