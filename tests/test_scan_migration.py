@@ -1,5 +1,6 @@
-"""Migration 0040 (pipeline steps, blob scans, scan policies) up, down and up again,
-on SQLite and PostgreSQL, and the tables work as the scanner's store uses them."""
+"""Migrations 0040 (pipeline steps, blob scans, scan policies) and 0041 (file_blobs by
+sha256) up, down and up again, on SQLite and PostgreSQL, and the tables work as the
+scanner's store uses them."""
 
 from __future__ import annotations
 
@@ -22,13 +23,15 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OldDatabase]:
 
 
 def test_up_down_up(db: OldDatabase) -> None:
-    db.alembic("upgrade", "0040")
+    db.alembic("upgrade", "head")
     tables = set(inspect(db.db.engine).get_table_names())
     assert {"pipeline_steps", "blob_scans", "scan_policies"} <= tables
+    indexes = {i["name"] for i in inspect(db.db.engine).get_indexes("file_blobs")}
+    assert "ix_file_blobs_sha256" in indexes
     db.alembic("downgrade", "0014")
     tables = set(inspect(db.db.engine).get_table_names())
     assert not {"pipeline_steps", "blob_scans", "scan_policies"} & tables
-    db.alembic("upgrade", "0040")
+    db.alembic("upgrade", "head")
 
     report = FileReport(kind="pickle")
     report.add("unsafe", "first")

@@ -1,4 +1,4 @@
-"""Post-commit pipeline steps, blob scans and scan policies; file_blobs by sha256
+"""Post-commit pipeline steps, blob scans and scan policies
 
 Revision ID: 0040
 Revises: 0014
@@ -47,7 +47,6 @@ def upgrade() -> None:
         sa.Column("scanned_at", sa.DateTime(), nullable=False),
     )
     op.create_index("ix_blob_scans_status", "blob_scans", ["status"])
-    op.create_index("ix_file_blobs_sha256", "file_blobs", ["sha256"])
     op.create_table(
         "scan_policies",
         sa.Column("namespace", sa.String(96), primary_key=True),
@@ -57,7 +56,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("scan_policies")
-    op.drop_index("ix_file_blobs_sha256", table_name="file_blobs")
     op.drop_index("ix_blob_scans_status", table_name="blob_scans")
     op.drop_table("blob_scans")
     op.drop_index("ix_pipeline_steps_status", table_name="pipeline_steps")
