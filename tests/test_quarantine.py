@@ -123,3 +123,12 @@ def test_warn_policy_flags_only(sqlite_server: Server, repo_name: str, tmp_path:
     assert _refusal(hub, repo, None, tmp_path / "b").headers["X-Error-Code"] == "UnsafeFile"
     hub.cli("scan", "policy", org, "default")
     assert "evil.pkl" in anon.list_repo_files(repo)
+    # Policy changes are security events in the organisation's audit log.
+    log = httpx.get(
+        f"{hub.url}/api/audit-log/{org}",
+        headers={"Authorization": f"Bearer {hub.user('wowner')}"},
+    ).json()
+    assert [e["data"]["policy"] for e in log if e["kind"] == "scan.policy_set"] == [
+        "quarantine",
+        "default",
+    ]
