@@ -118,6 +118,10 @@ _DANGEROUS_NAMES = frozenset(
 )
 
 
+#: Data holders our scanners understand (joblib's array wrapper: its bytes follow it).
+_SAFE_NAMES = frozenset({("joblib.numpy_pickle", "NumpyArrayWrapper")})
+
+
 def _in_modules(module: str, modules: tuple[str, ...]) -> bool:
     return any(module == m or module.startswith(m + ".") for m in modules)
 
@@ -138,7 +142,11 @@ def rate(module: str, name: str, picklescan_safety: str) -> str:
         return "dangerous"
     if _in_modules(module, _DANGEROUS_MODULES) or (module, name) in _DANGEROUS_NAMES:
         return "dangerous"
-    if picklescan_safety == "innocuous" or _ml_allowed(module, name):
+    if (
+        picklescan_safety == "innocuous"
+        or _ml_allowed(module, name)
+        or (module, name) in _SAFE_NAMES
+    ):
         return "innocuous"
     if name.startswith("__") or "." in name:
         return "dangerous"  # attribute chains (``Class.method``) reach past the class

@@ -6,7 +6,7 @@ import time
 import zipfile
 from typing import BinaryIO
 
-from . import archives, formats
+from . import archives, formats, joblib_files
 from .pickles import scan_pickle
 from .report import FileReport
 
@@ -47,9 +47,12 @@ def scan_file(f: BinaryIO, path: str, size: int) -> FileReport:
         archives.looks_like_pickle(head[:2])
         and (lower.endswith(archives.MAYBE_PICKLE_EXTENSIONS) or head[:1] == b"\x80")
     ):
-        report = scan_pickle(f, size=size)
         if lower.endswith(".joblib"):
-            report.kind = "joblib"
+            return joblib_files.scan_joblib(f, size)
+        report = scan_pickle(f, size=size)
+        if any((i.module, i.name) in joblib_files.WRAPPERS for i in report.imports):
+            f.seek(0)  # joblib under another name (model.pkl): its arrays break the stream
+            return joblib_files.scan_joblib(f, size)
         return report
     return FileReport()
 

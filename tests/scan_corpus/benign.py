@@ -130,6 +130,23 @@ def onnx_file() -> bytes:
     return _varint(1 << 3) + _varint(8) + field(2, b"pytorch") + field(7, graph)
 
 
+def joblib_files() -> dict[str, bytes]:
+    """Real joblib dumps: arrays written inside the pickle stream, an object array's
+    nested pickle, and one saved under a ``.pkl`` name."""
+    import joblib  # type: ignore[import-untyped]
+
+    out = {}
+    for name, obj in (
+        ("arrays.joblib", {"coef": np.arange(6.0).reshape(2, 3), "bias": np.zeros(3)}),
+        ("mixed.joblib", {"o": np.array([1, "a"], dtype=object), "w": np.ones((2, 2))}),
+        ("estimator.pkl", {"w": np.arange(10), "labels": np.array(["cat", "dog"])}),
+    ):
+        buf = io.BytesIO()
+        joblib.dump(obj, buf)
+        out[name] = buf.getvalue()
+    return out
+
+
 def benign() -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     models = _models()
@@ -156,6 +173,7 @@ def benign() -> dict[str, bytes]:
     files["numpy_array.pkl"] = pickle.dumps(np.arange(5), protocol=4)
     files["logreg.pkl"] = sklearn_style()
     files["forest.joblib"] = sklearn_style("RandomForestClassifier")
+    files.update(joblib_files())
     files["dense.keras"] = keras_model("dense")
     files["conv.keras"] = keras_model("conv")
     files["model.h5"] = keras_h5()

@@ -161,6 +161,30 @@ def joblib_like() -> bytes:
     return reduce_obj(eval, "__import__('os').system('echo pwned')")
 
 
+def _joblib(obj: object) -> bytes:
+    import joblib  # type: ignore[import-untyped]
+
+    buf = io.BytesIO()
+    joblib.dump(obj, buf)
+    return buf.getvalue()
+
+
+class _Evil:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (__import__("os").system, (PAYLOAD,))
+
+
+def joblib_files() -> dict[str, bytes]:
+    """Real joblib files: the payload in an object array's nested pickle, after the
+    arrays, in a pickle stacked after joblib's, and an array cut short."""
+    return {
+        "object_array.joblib": _joblib({"w": np.ones(3), "o": np.array([_Evil()], dtype=object)}),
+        "after_arrays.joblib": _joblib({"w": np.ones((4, 4)), "hook": _Evil()}),
+        "stacked_after.joblib": _joblib({"w": np.ones(3)}) + pickle.dumps(_Evil()),
+        "cut_array.joblib": _joblib({"w": np.ones(300)})[:-100],
+    }
+
+
 def keras_archive(layer: dict[str, object]) -> bytes:
     config = {
         "module": "keras",
@@ -300,6 +324,7 @@ def malicious() -> dict[str, bytes]:
     files["object_array.npy"] = npy_object()
     files["object_arrays.npz"] = npz_object()
     files["model.joblib"] = joblib_like()
+    files.update(joblib_files())
     files["webbrowser.ckpt"] = global_call("webbrowser", "open", "http://x")
     files["lambda.keras"] = keras_lambda()
     files["builtin_fn.keras"] = keras_builtin_function()
