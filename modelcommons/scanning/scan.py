@@ -6,7 +6,7 @@ import time
 import zipfile
 from typing import BinaryIO
 
-from . import archives, formats, joblib_files
+from . import archives, formats, joblib_files, savedmodel
 from .pickles import scan_pickle
 from .report import FileReport
 
@@ -35,6 +35,8 @@ def scan_file(f: BinaryIO, path: str, size: int) -> FileReport:
         return formats.scan_safetensors(f, size)
     if head.startswith(b"GGUF"):
         return formats.scan_gguf(f, size)
+    if lower.rsplit("/", 1)[-1] == "saved_model.pb":
+        return savedmodel.scan_saved_model(f, size)
     if lower.endswith(".onnx"):
         return formats.scan_onnx(f, size, path)
     if head.startswith(b"\x89HDF\r\n\x1a\n") and lower.endswith((".h5", ".hdf5", ".keras")):
@@ -60,7 +62,7 @@ def scan_file(f: BinaryIO, path: str, size: int) -> FileReport:
 #: Extensions that change how a file is read (by us and by loaders).
 PROFILES = frozenset(
     {"pkl", "pickle", "joblib", "pt", "pth", "bin", "ckpt", "dat", "data", "model", "gz"}
-    | {"keras", "h5", "hdf5", "safetensors", "onnx", "npy", "npz", "gguf"}
+    | {"keras", "h5", "hdf5", "safetensors", "onnx", "npy", "npz", "gguf", "pb"}
 )
 
 

@@ -14,7 +14,7 @@ import struct
 
 import numpy as np
 
-from .hostile import _str, _varint
+from .hostile import _str, _varint, saved_model
 
 
 def _torch_save(obj: object, *, legacy: bool = False) -> bytes:
@@ -179,6 +179,10 @@ def benign() -> dict[str, bytes]:
     files["model.h5"] = keras_h5()
     files["model.gguf"] = gguf_file()
     files["model.onnx"] = onnx_file()
+    files["tf/saved_model.pb"] = saved_model(
+        ["Placeholder", "StatefulPartitionedCall", "RestoreV2", "SaveV2"],
+        ["MatMul", "BiasAdd", "Relu", "ReadVariableOp", "Identity"],
+    )
     files["config.json"] = json.dumps({"model_type": "bert", "hidden_size": 16}).encode()
     files["README.md"] = b"---\nlicense: mit\n---\n# A model\n"
     files["tokenizer.model"] = b"\x0a\x05hello" + bytes(range(40))

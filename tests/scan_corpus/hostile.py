@@ -284,6 +284,23 @@ def onnx_escape() -> bytes:
     return _varint(1 << 3) + _varint(8) + field(7, graph)
 
 
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint((number << 3) | 2) + _varint(len(payload)) + payload
+
+
+def saved_model(graph_ops: list[str], function_ops: list[str]) -> bytes:
+    """A ``saved_model.pb``: SavedModel{meta_graphs{graph_def{node, library{function
+    {node_def}}}}}, with NodeDef{name, op}; only the fields a scanner reads."""
+
+    def node(i: int, op: str) -> bytes:
+        return _field(1, f"n{i}".encode()) + _field(2, op.encode())
+
+    function = b"".join(_field(3, node(i, op)) for i, op in enumerate(function_ops))
+    graph = b"".join(_field(1, node(i, op)) for i, op in enumerate(graph_ops))
+    graph += _field(2, _field(1, _field(1, b"signature") + function))
+    return _varint(1 << 3) + _varint(1) + _field(2, _field(2, graph))
+
+
 def _varint(n: int) -> bytes:
     out = b""
     while True:
@@ -336,4 +353,8 @@ def malicious() -> dict[str, bytes]:
     files["template.gguf"] = gguf_template()
     files["truncated.gguf"] = gguf_truncated()
     files["escape.onnx"] = onnx_escape()
+    files["pyfunc/saved_model.pb"] = saved_model(["Placeholder", "PyFunc"], ["MatMul"])
+    files["readfile/saved_model.pb"] = saved_model(
+        ["Placeholder", "StatefulPartitionedCall"], ["Const", "ReadFile", "Identity"]
+    )
     return files
