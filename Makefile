@@ -13,7 +13,7 @@ LEGACY ?= .venv-legacy
 TF ?= .venv-tf
 PIP = $(VENV)/bin/pip
 
-.PHONY: serve test lint install install-server install-test browser git-tools peer tensorflow
+.PHONY: serve test lint install install-server install-test browser git-tools lb-tools peer tensorflow
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ git-tools:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git git-lfs) \
 	  || { echo "Could not install git-lfs: run 'apt-get install git git-lfs' as root"; exit 1; }; }
 
+lb-tools:
+	@command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || { \
+	  echo "Installing Debian's haproxy for the scale-out tests (deploy/haproxy.cfg)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy) \
+	  || { echo "Could not install haproxy: run 'apt-get install haproxy' as root"; exit 1; }; }
+
 ## Start the hub on its embedded default (SQLite and ./commons-data), port 8000.
 serve: install-server
 	$(VENV)/bin/commons serve
@@ -70,7 +76,7 @@ lint: install-test
 	$(VENV)/bin/mypy
 
 ## Lint, type-check and run the whole suite (SQLite and PostgreSQL at 127.0.0.1:5432).
-test: install-test $(LEGACY)/.installed browser git-tools lint
+test: install-test $(LEGACY)/.installed browser git-tools lb-tools lint
 	$(VENV)/bin/pytest
 
 ## huggingface_hub's own test suite against a fresh hub, with and without hf_xet (not part

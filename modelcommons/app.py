@@ -41,8 +41,12 @@ def build_router() -> Router:
 
 
 def health(ctx: Ctx) -> Response:
-    """Whether the hub answers."""
-    return json_response({"status": "ok"})
+    """Whether the hub answers, and whether what it needs does (the database, the blob
+    store, the Redis queue): 503 with the failing part named, for a load balancer."""
+    checks = ctx.hub.health()
+    if all(v == "ok" for v in checks.values()):
+        return json_response({"status": "ok", **checks})
+    return json_response({"status": "unavailable", **checks}, 503, {"Retry-After": "5"})
 
 
 @functools.cache
@@ -86,6 +90,7 @@ class HubApp:
             return
         if scope["type"] != "http":
             return
+        send = request_log.with_request_id(scope, send)
         full_path = self._normalize(scope)
         request = Request(scope, receive)
         head = request.method == "HEAD"
@@ -104,9 +109,13 @@ class HubApp:
             response = await self._handle(ctx, route)
         except HubError as exc:
             response = self._error(ctx, exc, route, head=head)
-        except Exception:
-            log.exception("unhandled error on %s %s", request.method, scope.get("path"))
-            error = HubError("Internal server error", status=500, code="InternalError")
+        except Exception as exc:
+            error = self.hub.outage(exc)  # a backend down: 503 and Retry-After
+            if error is None:
+                log.exception("unhandled error on %s %s", request.method, scope.get("path"))
+                error = HubError("Internal server error", status=500, code="InternalError")
+            else:
+                log.warning("%s on %s %s: %s", error.message, request.method, full_path, exc)
             response = self._error(ctx, error, route, head=head)
         await response(scope, receive, send)
 
@@ -138,6 +147,8 @@ class HubApp:
             return templating.redirect(ctx, exc.headers["Location"])
         if route is not None and route.plain:
             return plain_error_response(exc, head=head)
+        if 300 <= exc.status < 400:  # a redirect (a moved repository), for every caller
+            return error_response(exc, head=head)
         browser = "text/html" in ctx.request.headers.get("accept", "")
         if (route is not None and not route.web) or (route is None and not browser) or head:
             return error_response(exc, head=head)

@@ -79,10 +79,21 @@ class RepoNotFound(NotFound):
     code = "RepoNotFound"
 
     def __init__(self, repo_id: str = "", **kwargs: object) -> None:
-        super().__init__(
-            f"Repository not found: {repo_id}" if repo_id else "Repository not found",
-            **kwargs,  # type: ignore[arg-type]
-        )
+        # The Hugging Face Hub's words: the client leaves out a server message that its
+        # own "Repository Not Found for url: ..." already says, so its users see one.
+        super().__init__("Repository not found", **kwargs)  # type: ignore[arg-type]
+        self.repo_id = repo_id
+
+
+class RepoRedirect(HubError):
+    """A moved repository's old id: a 307 to the same request under its new id (a
+    relative ``Location``, which the clients follow for downloads too)."""
+
+    status = 307
+    code = "RepoMoved"
+
+    def __init__(self, repo_id: str, location: str) -> None:
+        super().__init__(f"Repository moved to {repo_id}", headers={"Location": location})
 
 
 class RevisionNotFound(NotFound):
@@ -126,18 +137,6 @@ class PayloadTooLarge(HubError):
 class Unprocessable(HubError):
     status = 422
     code = "Unprocessable"
-
-
-class XetNotSupported(HubError):
-    status = 404
-    code = "XetNotSupported"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Xet is not supported by this hub yet. Set HF_HUB_DISABLE_XET=1 in the "
-            "environment before starting Python (or `pip uninstall hf_xet`) so that "
-            "huggingface_hub uploads large files through Git LFS instead."
-        )
 
 
 class GatedRepo(HubError):

@@ -11,21 +11,24 @@ from pathlib import Path
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from . import scaleout
 from .accounts.login_throttle import LoginThrottle
 from .audit import AuditLog
 from .clock import Clock, clock_for
 from .db.database import Database
 from .db.schema import Repo
-from .errors import RepoNotFound
+from .errors import HubError, RepoNotFound
 from .governance import quarantine
 from .jobs import Jobs
 from .pipeline.runner import Pipeline
 from .search import SearchIndex, open_search_index
 from .settings import Settings
-from .storage.blobs import BlobStore, open_blob_store
+from .storage.backends import open_blob_store
+from .storage.blobs import BlobStore
 from .storage.commits import Committer
 from .storage.signed_urls import UrlSigner
 from .storage.trees import TreeCache
+from .webhooks import Webhooks
 from .xet.blobstore import XetBackedStore
 from .xet.tokens import XetSigner
 
@@ -41,20 +44,25 @@ class Hub:
             )
         # access.content reads the hub's scan policy from the session it is given.
         self.db.sessions.configure(info={quarantine.SESSION_KEY: settings.scan_policy})
-        #: Files held as Xet chunks read through it like any blob (xet/blobstore.py).
-        self.blobs: BlobStore = XetBackedStore(open_blob_store(settings.blob_dir), self.db)
+        #: Where blobs are kept (a folder or an object store), and the store the rest
+        #: of the hub reads: files held as Xet chunks read through it like any blob
+        #: (xet/blobstore.py).
+        self.store: BlobStore = open_blob_store(settings)
+        self.blobs: BlobStore = XetBackedStore(self.store, self.db)
         self.tree_cache = TreeCache()
-        #: Signs LFS upload URLs; ``download_signer`` signs download URLs, with
+        #: Signs URLs; every replica must have the same (``scaleout.check_secrets``).
+        #: ``signer`` signs LFS upload URLs, ``download_signer`` download URLs, with
         #: another salt, so that neither kind of URL works as the other.
-        self.signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "upload")
-        self.download_signer = UrlSigner(self._secret(), settings.lfs_url_ttl_seconds, "download")
+        self.secret = self._secret()
+        self.signer = UrlSigner(self.secret, settings.lfs_url_ttl_seconds, "upload")
+        self.download_signer = UrlSigner(self.secret, settings.lfs_url_ttl_seconds, "download")
         #: Signs Xet CAS tokens and xorb range URLs.
-        self.xet_signer = XetSigner(self._secret(), settings.xet_token_ttl_seconds)
+        self.xet_signer = XetSigner(self.secret, settings.xet_token_ttl_seconds)
         #: The post-commit pipeline (plugins): the commit engine's observer.
         self.pipeline = Pipeline(self)
         self.committer = Committer(self, self.pipeline)
         self.audit = AuditLog(
-            settings.data_dir / "audit-anchors.log",
+            scaleout.anchors_for(self.store, settings.data_dir / "audit-anchors.log"),
             settings.audit_key_path,
             every=settings.audit_checkpoint_entries,
             seconds=settings.audit_checkpoint_seconds,
@@ -71,6 +79,7 @@ class Hub:
         self.clock: Clock = clock_for(settings)
         self.login_throttle = LoginThrottle.from_settings(settings)
         self.jobs = Jobs(self)
+        self.webhooks = Webhooks(self, self._secret())
         #: Threads for hashing and disk writes, so the event loop keeps receiving.
         self.io = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="io")
 
@@ -90,10 +99,20 @@ class Hub:
         self.db.migrate()
 
     def startup(self) -> None:
-        """Run migrations and clear staging files left by interrupted uploads."""
-        self.migrate()
+        """Run migrations (or, with ``auto_migrate`` off, require them run), check that
+        this process shares the other replicas' secrets, and clear staging files left
+        by interrupted uploads."""
+        scaleout.prepare(self)
         self.index_missing()
         self.blobs.cleanup_staging(older_than_seconds=self.settings.lfs_url_ttl_seconds * 2)
+
+    def outage(self, exc: BaseException) -> HubError | None:
+        """A 503 for an error that says a backend is unreachable (``scaleout``)."""
+        return scaleout.outage(exc)
+
+    def health(self) -> dict[str, str]:
+        """``ok`` or the error, for the database, the blob store and the queue."""
+        return scaleout.health(self)
 
     def index_missing(self) -> None:
         """Index repositories that have no search document (e.g. after upgrading)."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from . import webhooks
 from .governance import releases
 from .settings import Settings
 
@@ -57,6 +58,7 @@ class _Queue:
     promote: Any  # huey TaskWrappers: calling one enqueues the task
     check: Any
     step: Any
+    deliver: Any
 
 
 class Jobs:
@@ -84,12 +86,21 @@ class Jobs:
                 def step(landed: Landed, name: str) -> str:
                     return hub.pipeline.run_step(landed, name)
 
+                def deliver(delivery_id: int) -> bool:
+                    return webhooks.deliver(hub, delivery_id)
+
+                settings = hub.settings
                 self._queue = _Queue(
                     huey,
                     huey.task(name="release.promote")(promote),
                     huey.task(name="release.check")(check),
                     # Post-commit steps: retried, each run idempotent (pipeline/runner.py).
                     huey.task(name="pipeline.step", retries=3, retry_delay=2)(step),
+                    huey.task(
+                        name="webhook.deliver",
+                        retries=max(settings.webhook_max_attempts - 1, 0),
+                        retry_delay=settings.webhook_retry_seconds,
+                    )(deliver),
                 )
             return self._queue
 
@@ -107,19 +118,31 @@ class Jobs:
         """Queue one background step of the post-commit pipeline for one commit."""
         self.queue.step(landed, name)
 
+    def deliver_webhook(self, delivery_id: int) -> None:
+        self.queue.deliver(delivery_id)
+
     def after_commit(self, session: Session, job: Callable[[], None]) -> None:
         """Run ``job`` (an enqueue) once ``session`` commits; never if it rolls back."""
         session.info.setdefault("after_commit_jobs", []).append(job)
 
     def _flush(self, session: Session) -> None:
         for job in session.info.pop("after_commit_jobs", []):
-            job()
+            try:
+                job()
+            except Exception:
+                # The change is committed; a job that could not be enqueued (the queue
+                # is down) is found again by the release ticker.
+                log.exception("could not enqueue a job after a commit")
 
     def _discard(self, session: Session) -> None:
         session.info.pop("after_commit_jobs", None)
 
     def start(self) -> None:
-        """Start a consumer (threads) and the ticker that enqueues due promotions."""
+        """Start a consumer (threads) and the ticker that enqueues due promotions,
+        inside ``commons serve``; with the Redis queue serve only enqueues, and
+        ``commons worker`` (:meth:`run_worker`) runs the jobs."""
+        if self.hub.settings.task_queue == "redis":
+            return
         if not self.huey.immediate and self.hub.settings.task_queue != "memory":
             # An idle worker backs off to at most 1 s between polls (Huey's default is
             # 10 s): post-commit scans start within about a second of the commit.
@@ -128,6 +151,15 @@ class Jobs:
             )
             consumer.start()
         threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
+
+    def run_worker(self, workers: int = 2) -> None:
+        """``commons worker``: consume the queue until SIGINT or SIGTERM. A job whose
+        worker died before it finished is in the queue no more (Huey takes it off
+        when it starts); release promotions are re-found by the ticker, which runs
+        here too."""
+        consumer = self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False)
+        threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
+        consumer.run()
 
     def _tick(self) -> None:
         while not self._stop.wait(self.hub.settings.release_tick_seconds):

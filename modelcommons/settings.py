@@ -53,6 +53,10 @@ class Settings:
     #: ``lfs`` above, as the Hugging Face Hub does: stock clients then upload through
     #: Xet (or Git LFS with ``HF_HUB_DISABLE_XET=1``), streamed, whatever the size.
     regular_upload_max_bytes: int = 10 * MB
+    #: Preupload also answers ``lfs`` for non-empty files that ``.gitattributes`` sends
+    #: to LFS (``*.bin``...) or that are stored as LFS, whatever their size, as the
+    #: Hugging Face Hub does (stock clients then upload them through Xet or Git LFS).
+    lfs_by_pattern: bool = True
     #: Largest single file accepted (the plain-HTTP download limit of the client).
     max_file_bytes: int = 50 * GB
     max_operations_per_commit: int = 25_000
@@ -116,6 +120,32 @@ class Settings:
     audit_checkpoint_entries: int = 32
     #: ...and, when entries are appended, at least this often.
     audit_checkpoint_seconds: int = 600
+    # -- scaling out (README "Scaling out") --
+    #: Where blobs live: unset (``<data_dir>/blobs``), a folder, or
+    #: ``s3://bucket/prefix`` for an S3-compatible object store. Credentials come from
+    #: the standard AWS variables (``AWS_ACCESS_KEY_ID``...) or profile (``AWS_PROFILE``).
+    blob_store: str | None = None
+    #: The S3 endpoint for a store that is not AWS (MinIO, Ceph, ...).
+    s3_endpoint_url: str | None = None
+    #: The S3 region; unset: ``AWS_REGION`` / the profile's.
+    s3_region: str | None = None
+    #: ``resolve`` of a file in an object store answers 302 to a presigned URL of the
+    #: store (valid ``download_redirect_seconds``) instead of sending the bytes itself.
+    download_redirect: bool = False
+    download_redirect_seconds: int = 300
+    #: Whether ``serve`` (and every command) upgrades the database when it starts. Turn
+    #: it off for replicas: ``commons migrate`` runs once, and a replica started on an
+    #: older database refuses to start instead of racing the others to upgrade it.
+    auto_migrate: bool = True
+    #: Webhooks are delivered only to public addresses (checked on the address the
+    #: URL resolves to, at each delivery), and to these networks too: comma-separated
+    #: CIDRs (``10.0.0.0/8,192.168.1.20/32``), for receivers inside your own network.
+    webhook_allowed_networks: str = ""
+    #: Attempts per delivery (the first and the retries), and the wait between them.
+    webhook_max_attempts: int = 5
+    webhook_retry_seconds: int = 60
+    #: How long one delivery may take (connecting and the answer).
+    webhook_timeout_seconds: int = 10
     #: Tests only: a file holding seconds to add to the hub's clock, read on every
     #: reading of the clock, so a test can move time for a server in another process.
     test_clock_file: str | None = None

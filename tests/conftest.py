@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from .s3 import S3Target, s3_target
+
 # The client reads its cache location at import time; keep it out of ~.
 _HF_HOME = tempfile.mkdtemp(prefix="commons-hf-home-")
 os.environ["HF_HOME"] = _HF_HOME
@@ -91,6 +93,8 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.data_dir / "server.log"
         self._tokens: dict[str, str] = {}
+        #: `commons worker` processes of this hub (start_worker).
+        self.workers: list[subprocess.Popen[bytes]] = []
 
     @property
     def db_args(self) -> list[str]:
@@ -119,7 +123,28 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError("server did not start in 60 s")
 
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        """A `commons worker` on this hub's settings (stopped with the server)."""
+        with open(self.data_dir / "worker.log", "ab") as log:
+            proc = subprocess.Popen(
+                [*COMMONS, "worker", *self.db_args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=ROOT,
+            )
+        self.workers.append(proc)
+        return proc
+
     def stop(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.terminate()
+                try:
+                    worker.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -165,7 +190,7 @@ class Server:
 
             from modelcommons.cli import main
 
-            settings = {k: v for k, v in self.env.items() if k.startswith("COMMONS_")}
+            settings = {k: v for k, v in self.env.items() if k.startswith(("COMMONS_", "AWS_"))}
             ran = CliRunner().invoke(main, [*args, *self.db_args], input=input, env=settings)
             if ran.exception is not None and not isinstance(ran.exception, SystemExit):
                 raise ran.exception
@@ -235,6 +260,22 @@ def lfs_server() -> Iterator[Server]:
     srv.start()
     yield srv
     srv.close()
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Target]:
+    """An S3-compatible store (moto's server, or COMMONS_TEST_S3_URL): see tests/s3.py."""
+    yield from s3_target()
+
+
+def s3_server(target: S3Target, backend: str = "sqlite", **settings: object) -> Server:
+    """A hub (not started) whose blobs live in a fresh prefix of ``target`` (or in the
+    ``blob_store`` given, to share one between replicas)."""
+    url = str(settings.pop("blob_store", None) or target.url())
+    srv = Server(backend, **{**target.settings(url), **settings})
+    srv.env.update(target.env)
+    srv.s3 = target.store(srv.data_dir / "scratch-test", url)  # type: ignore[attr-defined]
+    return srv
 
 
 @pytest.fixture()

@@ -47,11 +47,14 @@ NEEDS = (
     "public",  # anyone, signed in or not, gets the same answer
     "user",  # signed in
     "self",  # signed in as the owner of the thing (org_admin's spare token)
+    "user-write",  # signed in, with a credential that may write (webhooks)
+    "self-write",  # the owner of the thing, with a credential that may write
     "ns-write",  # may create repositories in the organisation
     "ns-admin",  # administers the organisation
     "read",  # can see the repository
     "download",  # can download a gated file: a role over the repository
     "participate",  # signed in, can see it, and the credential may act (likes, approvals)
+    "participate-download",  # participate, and may download every file (a role here)
     "write",
     "admin",
 )
@@ -195,6 +198,25 @@ def disposable(method: str, path: str, *, plan: bool = False, **kw: Any) -> Run:
     return run
 
 
+def collection(method: str, suffix: str = "", *, item: bool = False, **kw: Any) -> Run:
+    """On a fresh public collection of the organisation (made by its admin), with one
+    item of its public repository when ``item`` ({item} in ``suffix``)."""
+
+    def run(c: Call) -> int:
+        made = c.setup.post("/api/collections", json={"title": "m", "namespace": c.org})
+        assert made.status_code == 200, made.text
+        slug, uid = made.json()["slug"], ""
+        if item:
+            body = {"item": {"id": f"{c.org}/public", "type": "model"}}
+            added = c.setup.post(f"/api/collections/{slug}/items", json=body)
+            assert added.status_code == 200, added.text
+            uid = added.json()["items"][-1]["_id"]
+        path = f"/api/collections/{slug}{suffix.format(item=uid)}"
+        return c.client.request(method, path, **c.fmt(kw)).status_code
+
+    return run
+
+
 def _commit_body(c: Call) -> bytes:
     lines = [
         {"key": "header", "value": {"summary": "acl"}},
@@ -285,9 +307,9 @@ REPO_OPS: dict[str, Op] = {
     "release-plan": Op("read", "GET", req("GET", M + "/release-plan")),
     "signature": Op("read", "GET", req("GET", M + "/signature")),
     "sbom": Op("read", "GET", req("GET", M + "/sbom")),
-    "resolve-open": Op("read", "GET", req("GET", P + "/resolve/main/.gitattributes")),
-    "resolve-head": Op("read", "HEAD", req("HEAD", P + "/resolve/main/.gitattributes")),
-    "raw-open": Op("read", "GET", req("GET", P + "/raw/main/.gitattributes")),
+    "resolve-open": Op("read", "GET", req("GET", P + "/resolve/main/LICENSE")),
+    "resolve-head": Op("read", "HEAD", req("HEAD", P + "/resolve/main/LICENSE")),
+    "raw-open": Op("read", "GET", req("GET", P + "/raw/main/LICENSE")),
     # Read tokens go to readers; what each file's reconstruction allows is checked
     # per file by the CAS (tests/test_xet_access.py).
     "xet-read-token": Op("read", "GET", req("GET", M + "/xet-read-token/main")),
@@ -340,8 +362,10 @@ REPO_OPS: dict[str, Op] = {
     "branch-delete": Op("write", "DELETE", delete_branch),
     "tag": Op("write", "POST", req("POST", M + "/tag/main", json={"tag": "t{n}"})),
     "tag-delete": Op("write", "DELETE", delete_tag),
+    # Anyone who may open a pull request may upload its files, if they may download
+    # every file (the answers tell which objects the repository holds).
     "lfs-upload-batch": Op(
-        "write",
+        "participate-download",
         "POST",
         req(
             "POST",
@@ -359,7 +383,7 @@ REPO_OPS: dict[str, Op] = {
     "xet-write-token": Op("write", "GET", req("GET", M + "/xet-write-token/main")),
     "xet-write-token-default": Op("write", "GET", req("GET", M + "/xet-write-token")),
     "lfs-verify": Op(
-        "write",
+        "participate-download",
         "POST",
         req(
             "POST",
@@ -367,8 +391,21 @@ REPO_OPS: dict[str, Op] = {
             json={"oid": WEIGHTS_OID, "size": len(WEIGHTS)},
         ),
     ),
+    "lfs-files": Op("write", "GET", req("GET", M + "/lfs-files")),
+    "super-squash": Op(
+        "write",
+        "POST",
+        disposable("POST", "/api/models/{fresh}/super-squash/main", json={"message": "sq"}),
+        twin=True,
+    ),
     # Administering
     "settings": Op("admin", "PUT", keep_visibility),
+    # An object the repository does not hold: nothing is deleted, whoever asks.
+    "lfs-files-delete": Op(
+        "admin",
+        "POST",
+        req("POST", M + "/lfs-files/batch", json={"deletions": {"sha": ["0" * 64]}}),
+    ),
     "audit-log": Op("admin", "GET", req("GET", M + "/audit-log")),
     "requests-pending": Op("admin", "GET", req("GET", M + "/user-access-request/pending")),
     "requests-handle": Op(
@@ -379,6 +416,7 @@ REPO_OPS: dict[str, Op] = {
             M + "/user-access-request/handle",
             json={"user": "{requester}", "status": "pending"},
         ),
+        ANY,  # pending already: deciding what is decided is refused (409), as on the Hub
     ),
     "requests-grant": Op(
         "admin",
@@ -417,7 +455,7 @@ REPO_OPS: dict[str, Op] = {
     "page-card": Op("read", "GET", req("GET", P), page=True),
     "page-tree": Op("read", "GET", req("GET", P + "/tree/main"), page=True),
     "page-tree-path": Op("read", "GET", req("GET", P + "/tree/main/docs"), page=True),
-    "page-blob": Op("read", "GET", req("GET", P + "/blob/main/.gitattributes"), page=True),
+    "page-blob": Op("read", "GET", req("GET", P + "/blob/main/LICENSE"), page=True),
     "page-blob-gated": Op("download", "GET", req("GET", P + "/blob/main/weights.bin"), page=True),
     "page-commits": Op("read", "GET", req("GET", P + "/commits/main"), page=True),
     "page-commit": Op("read", "GET", req("GET", P + "/commit/main"), page=True),
@@ -464,7 +502,7 @@ REPO_OPS: dict[str, Op] = {
         "admin",
         "POST",
         form(P + "/access-requests", user="{requester}", status="pending"),
-        frozenset({303}),
+        FORM_ANY,
         True,
     ),
     "page-release-pause": Op("admin", "POST", form(P + "/release", action="pause"), FORM_ANY, True),
@@ -483,6 +521,123 @@ REPO_OPS: dict[str, Op] = {
         frozenset({303}),
         page=True,
         twin=True,
+    ),
+}
+
+
+def _discussion(c: Call) -> str:
+    """Discussion #1 of the repository, opened by org_admin (once); its URL."""
+    url = f"/api/models/{c.repo}/discussions/1"
+    if c.setup.get(url).status_code == 404:
+        r = c.setup.post(
+            f"/api/models/{c.repo}/discussions", json={"title": "matrix", "description": "first"}
+        )
+        assert r.status_code == 200 and r.json()["num"] == 1, r.text
+    return url
+
+
+def discussion_op(tail: str, body: dict[str, Any] | None = None, comment: bool = False) -> Run:
+    """A POST on discussion #1 (``{comment}``: a fresh comment of org_admin's)."""
+
+    def run(c: Call) -> int:
+        url = _discussion(c)
+        path = tail
+        if comment:
+            r = c.setup.post(f"{url}/comment", json={"comment": "by the admin"})
+            assert r.status_code == 200, r.text
+            path = tail.format(comment=r.json()["newMessage"]["id"])
+        return c.client.post(url + path, json=c.fmt(body) if body else None).status_code
+
+    return run
+
+
+def merge_fresh_pr(c: Call) -> int:
+    """Merge a pull request opened (with a commit) for this call by org_admin."""
+    r = c.setup.post(
+        f"/api/models/{c.repo}/commit/main", params={"create_pr": "1"}, content=_commit_body(c)
+    )
+    assert r.status_code == 200, r.text
+    num = r.json()["pullRequestUrl"].rsplit("/", 1)[1]
+    return c.client.post(f"/api/models/{c.repo}/discussions/{num}/merge").status_code
+
+
+def commit_pr(c: Call) -> int:
+    return c.client.post(
+        f"/api/models/{c.repo}/commit/main", params={"create_pr": "1"}, content=_commit_body(c)
+    ).status_code
+
+
+def page_discussion(c: Call) -> int:
+    _discussion(c)
+    return c.client.get(f"/{c.repo}/discussions/1").status_code
+
+
+def discussion_form(tail: str, **fields: str) -> Run:
+    def run(c: Call) -> int:
+        _discussion(c)
+        data = {"csrf_token": c.csrf, **c.fmt(fields)}
+        return c.client.post(f"/{c.repo}/discussions/1{tail}", data=data).status_code
+
+    return run
+
+
+def merge_fresh_pr_page(c: Call) -> int:
+    r = c.setup.post(
+        f"/api/models/{c.repo}/commit/main", params={"create_pr": "1"}, content=_commit_body(c)
+    )
+    assert r.status_code == 200, r.text
+    num = r.json()["pullRequestUrl"].rsplit("/", 1)[1]
+    return c.client.post(
+        f"/{c.repo}/discussions/{num}/merge", data={"csrf_token": c.csrf}
+    ).status_code
+
+
+def read_discussion(c: Call) -> int:
+    _discussion(c)
+    return c.client.get(f"/api/models/{c.repo}/discussions/1", params={"diff": "1"}).status_code
+
+
+#: Discussions and pull requests: reading follows read access, taking part needs a
+#: credential that may act, acting on others' comments and discussions needs write.
+DISCUSSION_OPS: dict[str, Op] = {
+    "discussions": Op("read", "GET", req("GET", M + "/discussions")),
+    "discussion": Op("read", "GET", read_discussion),
+    "discussion-create": Op(
+        "participate", "POST", req("POST", M + "/discussions", json={"title": "t{n} here"})
+    ),
+    "discussion-comment": Op("participate", "POST", discussion_op("/comment", {"comment": "c{n}"})),
+    "commit-create-pr": Op("participate", "POST", commit_pr),
+    "discussion-edit-other": Op(
+        "write", "POST", discussion_op("/comment/{comment}/edit", {"content": "e{n}"}, True)
+    ),
+    "discussion-hide-other": Op(
+        "write", "POST", discussion_op("/comment/{comment}/hide", None, True)
+    ),
+    "discussion-rename-other": Op("write", "POST", discussion_op("/title", {"title": "r{n} t"})),
+    "discussion-status-other": Op("write", "POST", discussion_op("/status", {"status": "open"})),
+    "discussion-merge": Op("write", "POST", merge_fresh_pr),
+    "page-discussions": Op("read", "GET", req("GET", P + "/discussions"), page=True),
+    "page-discussion": Op("read", "GET", page_discussion, page=True),
+    "page-discussion-new": Op("participate", "GET", req("GET", P + "/discussions/new"), page=True),
+    "page-discussion-create": Op(
+        "participate", "POST", form(P + "/discussions/new", title="p{n} t"), frozenset({303}), True
+    ),
+    "page-discussion-comment": Op(
+        "participate", "POST", discussion_form("/comment", comment="c{n}"), frozenset({303}), True
+    ),
+    "page-discussion-status-other": Op(
+        "write", "POST", discussion_form("/status", status="open"), frozenset({303}), True
+    ),
+    "page-discussion-merge": Op("write", "POST", merge_fresh_pr_page, frozenset({303}), True),
+    "page-propose-form": Op(
+        "participate", "GET", req("GET", P + "/propose/main/LICENSE"), page=True
+    ),
+    "page-propose": Op(
+        "participate",
+        "POST",
+        form(P + "/propose/main/docs/p{n}.txt", content="x", summary="proposal"),
+        frozenset({303}),
+        True,
     ),
 }
 
@@ -544,12 +699,47 @@ GLOBAL_OPS: dict[str, Op] = {
     "signing-key-delete": Op(
         "user", "DELETE", req("DELETE", "/api/signing-keys/" + "0" * 64), frozenset({404})
     ),
+    # Repository ids without a namespace: none exists, for anyone.
+    "bare-info": Op("public", "GET", req("GET", "/api/models/nobody{n}"), frozenset({404})),
+    "bare-revision": Op(
+        "public", "GET", req("GET", "/api/models/nobody{n}/revision/main"), frozenset({404})
+    ),
+    "bare-unlike": Op(
+        "public", "DELETE", req("DELETE", "/api/models/nobody{n}/like"), frozenset({404})
+    ),
+    "bare-resolve": Op(
+        "public", "HEAD", req("HEAD", "/nobody{n}/resolve/main/file.txt"), frozenset({404})
+    ),
     "create": Op(
         "ns-write",
         "POST",
         req("POST", "/api/repos/create", json={"name": "c{n}", "organization": "{org}"}),
     ),
     "namespace-audit-log": Op("ns-admin", "GET", req("GET", "/api/audit-log/{org}")),
+    # Collections: public ones are for everyone to read; changing the organisation's
+    # needs what creating a repository in it needs.
+    "collections-list": Op(
+        "public", "GET", req("GET", "/api/collections", params={"owner": "{org}"})
+    ),
+    "collection-get": Op("public", "GET", collection("GET")),
+    "collection-create": Op(
+        "ns-write",
+        "POST",
+        req("POST", "/api/collections", json={"title": "c{n}", "namespace": "{org}"}),
+    ),
+    "collection-update": Op("ns-write", "PATCH", collection("PATCH", json={"title": "t{n}"})),
+    "collection-delete": Op("ns-write", "DELETE", collection("DELETE")),
+    "collection-add-item": Op(
+        "ns-write",
+        "POST",
+        collection("POST", "/items", json={"item": {"id": "{org}/public", "type": "model"}}),
+    ),
+    "collection-update-item": Op(
+        "ns-write", "PATCH", collection("PATCH", "/items/{item}", item=True, json={"note": "n"})
+    ),
+    "collection-delete-item": Op(
+        "ns-write", "DELETE", collection("DELETE", "/items/{item}", item=True)
+    ),
     "page-home": Op("public", "GET", req("GET", "/"), page=True),
     "page-static": Op("public", "GET", req("GET", "/static/commons.css"), page=True),
     "page-datasets": Op("public", "GET", req("GET", "/datasets"), page=True),
@@ -568,8 +758,15 @@ GLOBAL_OPS: dict[str, Op] = {
     "page-key-remove": Op(
         "user", "POST", form("/settings/keys/remove", fingerprint="0" * 64), frozenset({404}), True
     ),
+    "page-notifications": Op("user", "GET", req("GET", "/notifications"), page=True),
+    "page-notifications-read": Op(
+        "user", "POST", form("/notifications/read"), frozenset({303}), True
+    ),
     "page-account-email": Op(
         "user", "POST", account_form("/settings/account/email", email="m{n}@example.org"), page=True
+    ),
+    "page-account-fullname": Op(
+        "user", "POST", account_form("/settings/account/fullname", fullname="M {n}"), page=True
     ),
     # The same password again: the change goes through, and later sign-ins still work.
     "page-account-password": Op(
@@ -611,6 +808,37 @@ GLOBAL_OPS: dict[str, Op] = {
 }
 
 
+#: 192.0.2.1 (TEST-NET-1) is not public: deliveries are refused at once, without DNS.
+HOOK = {"url": "http://192.0.2.1/hook", "watched": [{"type": "user", "name": "{org}"}]}
+
+
+def on_admins_webhook(method: str, tail: str = "", **kw: Any) -> Run:
+    """A call on a webhook of org_admin's, made for this call."""
+
+    def run(c: Call) -> int:
+        r = c.setup.post("/api/settings/webhooks", json=c.fmt(HOOK))
+        assert r.status_code == 200, r.text
+        path = f"/api/settings/webhooks/{r.json()['webhook']['id']}{tail}"
+        return c.client.request(method, path, **c.fmt(kw)).status_code
+
+    return run
+
+
+#: A user's webhooks: their own only, changed with a credential that may write.
+WEBHOOK_OPS: dict[str, Op] = {
+    "webhooks": Op("user", "GET", req("GET", "/api/settings/webhooks")),
+    "webhook-create": Op("user-write", "POST", req("POST", "/api/settings/webhooks", json=HOOK)),
+    "webhook-get": Op("self", "GET", on_admins_webhook("GET")),
+    "webhook-update": Op(
+        "self-write", "POST", on_admins_webhook("POST", json={"domains": ["repo"]})
+    ),
+    "webhook-enable": Op("self-write", "POST", on_admins_webhook("POST", "/enable")),
+    "webhook-disable": Op("self-write", "POST", on_admins_webhook("POST", "/disable")),
+    "webhook-delete": Op("self-write", "DELETE", on_admins_webhook("DELETE")),
+}
+GLOBAL_OPS = {**WEBHOOK_OPS, **GLOBAL_OPS}
+
+
 def identity(actor: str, page: bool) -> Actor:
     """Who the actor is for this operation: on pages, tokens count for nothing."""
     a = ACTORS[actor]
@@ -635,6 +863,14 @@ def expected(op: Op, actor: str, private: bool) -> frozenset[int]:
         if not signed_in:
             return refused
         return op.ok if a.person == "org_admin" else frozenset({404})
+    if op.need in ("user-write", "self-write"):
+        if not signed_in:
+            return refused
+        if op.need == "self-write" and a.person != "org_admin":
+            return frozenset({404})  # someone else's webhook is not there
+        # (a fine-grained token with only other permissions, elsewhere, may not write)
+        may_write = LEVEL[a.cap] >= LEVEL["write"] and a.in_scope
+        return op.ok if may_write else frozenset({403})
     if op.need == "ns-write":
         if not signed_in:
             return refused
@@ -666,6 +902,9 @@ def expected(op: Op, actor: str, private: bool) -> frozenset[int]:
         return frozenset({401})
     if op.need == "participate":
         allowed = LEVEL[a.cap] >= LEVEL["write"] and in_scope
+        return op.ok if allowed else frozenset({403})
+    if op.need == "participate-download":
+        allowed = LEVEL[a.cap] >= LEVEL["write"] and in_scope and level >= LEVEL["read"]
         return op.ok if allowed else frozenset({403})
     return op.ok if level >= LEVEL[op.need] else frozenset({403})
 
@@ -777,6 +1016,8 @@ def matrix(server: Server) -> Iterator[Matrix]:
         hf = HfApi(endpoint=server.url, token=tokens["org_admin"])
         hf.upload_file(path_or_fileobj=WEIGHTS, path_in_repo="weights.bin", repo_id=repo)
         hf.upload_file(path_or_fileobj=b"notes\n", path_in_repo="docs/notes.txt", repo_id=repo)
+        # A licence: open to whoever sees a gated repository (.gitattributes is gated).
+        hf.upload_file(path_or_fileobj=b"licence\n", path_in_repo="LICENSE", repo_id=repo)
         assert setup.put(f"/api/models/{repo}/settings", json={"gated": "manual"}).is_success
         assert setup.put(f"/api/models/{repo}/release-plan", json=PLAN).is_success
         # A member asks for access, so that decisions have a request to decide on;
@@ -830,10 +1071,10 @@ def walk(m: Matrix) -> list[str]:
         creator = m.tokens["org_admin" if actor == "contributor" else "creator"]
         targets = _targets(actor)
         # Repository operations on each target; the others once, on the last one.
-        runs = [(t, REPO_OPS) for t in targets] + [(targets[-1], GLOBAL_OPS)]
+        runs = [(t, REPO_OPS | DISCUSSION_OPS) for t in targets] + [(targets[-1], GLOBAL_OPS)]
         for (name, private), ops in runs:
             repo = f"{m.org}/{name}"
-            where = f" on {name}" if ops is REPO_OPS else ""
+            where = f" on {name}" if ops is not GLOBAL_OPS else ""
             for label, op in ops.items():
                 client = page if op.page else api
                 names = _names(m, repo, private)

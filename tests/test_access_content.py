@@ -388,7 +388,7 @@ def by_the_rules(kind: str, private: bool, c: world.ContentRepo, rev: str) -> De
     for path in world.PATHS:
         if path.startswith("staged/") and not (owner or kind == "partner"):
             d.download[path] = no
-        elif owner or kind == "accepted" or path in ("README.md", ".gitattributes"):
+        elif owner or kind == "accepted" or path == "README.md":
             d.download[path] = 200 if path in there else 404
         else:
             d.download[path] = no  # gated, whether or not it exists

@@ -26,6 +26,8 @@ FOUNDATION = frozenset({"errors", "settings", "clock", "sizes"})
 _API_MAY = {
     "accounts",
     "audit",
+    "community",
+    "webhooks",
     "db",
     "gitserver",
     "governance",
@@ -51,24 +53,39 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "storage": frozenset({"db", "validation"}),
     "governance": frozenset({"storage", "accounts", "audit", "db", "scanning", "validation"}),
     "search": frozenset({"governance", "storage", "accounts", "db", "validation"}),
-    "gitserver": frozenset({"storage", "accounts", "db", "validation"}),
+    "community": frozenset({"storage", "accounts", "audit", "db", "validation"}),
+    "gitserver": frozenset({"community", "storage", "accounts", "db", "validation"}),
+    "webhooks": frozenset({"accounts", "db", "validation"}),
     "xet": frozenset({"storage", "accounts", "governance", "db", "validation"}),
     "scanning": frozenset({"storage", "db"}),
     "pipeline": frozenset({"scanning", "governance", "storage", "accounts", "db"}),
     "provenance": frozenset(
         {"governance", "scanning", "storage", "accounts", "audit", "db", "validation"}
     ),
-    "jobs": frozenset({"governance"}),
+    "jobs": frozenset({"governance", "webhooks"}),
     "hub": frozenset(
-        {"accounts", "audit", "db", "governance", "jobs", "pipeline", "search", "storage", "xet"}
+        {
+            "accounts",
+            "audit",
+            "db",
+            "governance",
+            "jobs",
+            "pipeline",
+            "search",
+            "storage",
+            "xet",
+            "webhooks",
+            "scaleout",
+        }
     ),
+    "scaleout": frozenset({"db", "storage"}),
     "server": frozenset({"accounts", "validation"}),
     "api": frozenset(_API_MAY),
     "web": frozenset(_API_MAY | {"api"}),
     "app": frozenset({"accounts", "api", "hub", "server", "web"}),
     "cli": frozenset(
-        {"accounts", "app", "audit", "db", "governance", "hub", "server", "storage"}
-        | {"search", "jobs", "validation", "pipeline", "scanning", "provenance"}
+        {"accounts", "app", "audit", "community", "db", "governance", "hub", "server", "storage"}
+        | {"search", "jobs", "validation", "pipeline", "scanning", "provenance", "scaleout"}
     ),
     "__main__": frozenset({"cli"}),
 }

@@ -63,7 +63,9 @@ def test_org_membership_commands(server: Server) -> None:
     server.cli("org", "create", "cli-org", "--member", "orgowner")
     server.cli("org", "add-member", "cli-org", "newbie", "--role", "read")
     me = HfApi(endpoint=server.url, token=server.user("newbie")).whoami()
-    assert me["orgs"] == [{"type": "org", "name": "cli-org", "roleInOrg": "read"}]
+    assert me["orgs"] == [
+        {"type": "org", "name": "cli-org", "fullname": "cli-org", "roleInOrg": "read"}
+    ]
     # Role changes are security events: the organisation's admins read them in its log.
     log = httpx.get(
         f"{server.url}/api/audit-log/cli-org",

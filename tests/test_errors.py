@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from modelcommons.errors import EntryNotFound, HubError, RepoNotFound, XetNotSupported
+from modelcommons.errors import EntryNotFound, HubError, RepoNotFound
 from modelcommons.server.responses import error_response
 
 from .conftest import Server
@@ -26,7 +26,6 @@ def test_header_values_are_made_safe() -> None:
     headers = error.response_headers()
     assert "\n" not in headers["X-Error-Message"] and "\r" not in headers["X-Error-Message"]
     headers["X-Error-Message"].encode("latin-1")
-    assert "HF_HUB_DISABLE_XET=1" in XetNotSupported().message
 
 
 def test_every_error_over_http_has_the_shape(sqlite_server: Server) -> None:

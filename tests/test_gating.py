@@ -113,7 +113,9 @@ def test_manual_gating_end_to_end(server: Server, tmp_path: Path, hf_env: None) 
         snapshot_download(repo, token=bob.token, cache_dir=tmp_path / "s", endpoint=server.url)
     head = httpx.head(f"{server.url}/{repo}/resolve/main/config.json")
     assert head.status_code == 401 and head.headers["X-Error-Code"] == "GatedRepo"
-    # The card and .gitattributes stay open; the owner is never gated.
+    # The card stays open, .gitattributes does not (as on the Hub); the owner is never gated.
+    with pytest.raises(GatedRepoError):
+        hf_hub_download(repo, ".gitattributes", token=bob.token, endpoint=server.url)
     hf_hub_download(repo, "README.md", token=False, cache_dir=tmp_path / "r", endpoint=server.url)
     assert Path(_download(server, repo, owner.token, tmp_path / "o")).read_text() == '{"a": 1}'
 

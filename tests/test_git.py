@@ -166,9 +166,12 @@ def test_protected_branch_and_refused_pushes(
     big = git.run("push", "origin", "main", cwd=work, token=token, check=False)
     assert big.returncode != 0 and "git lfs" in big.stderr, big.stderr
     git.run("reset", "-q", "--hard", "origin/main", cwd=work)
+    # A pull request instead moves no branch (tests/test_git_pull_requests.py).
     git.run("commit", "-q", "--allow-empty", "-m", "a proposal", cwd=work)
-    pr = git.run("push", "origin", "HEAD:refs/for/main", cwd=work, token=token, check=False)
-    assert pr.returncode != 0 and "pull requests over git are not available" in pr.stderr
+    pr = git.run(
+        "push", "--progress", "origin", "HEAD:refs/for/main", cwd=work, token=token, check=False
+    )
+    assert pr.returncode == 0 and "opened pull request #1" in pr.stderr, pr.stderr
     assert api.model_info(repo).sha == before
     assert [b.name for b in api.list_repo_refs(repo).branches] == ["main"]
 

@@ -1,4 +1,5 @@
-"""The scheduler inside `commons serve`: due promotions run with nobody calling.
+"""The scheduler inside `commons serve` (or, on Redis, `commons worker`): due
+promotions run with nobody calling.
 
 `test_release_plans.py` drives the scheduler in-process with an injected clock;
 here the real server's own ticker and queue consumer do the work, on the embedded
@@ -34,6 +35,8 @@ def ticking(request: pytest.FixtureRequest) -> Iterator[Server]:
         release_tick_seconds=1,
     )
     srv.start()
+    if request.param == "redis":
+        srv.start_worker()  # serve only enqueues; the worker runs the jobs
     yield srv
     srv.close()
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from huggingface_hub import HfApi
@@ -232,10 +231,7 @@ def test_signatures_sent_by_their_signer(sqlite_server: Server, tmp_path: Path) 
     assert state(server, repo, commit)["status"] == "unknown-key"
 
 
-@pytest.mark.parametrize("kind", ["organisation"])
-def test_organisation_keys_and_signed_release_check(
-    sqlite_server: Server, tmp_path: Path, kind: str
-) -> None:
+def test_organisation_keys_and_signed_release_check(sqlite_server: Server, tmp_path: Path) -> None:
     server = sqlite_server
     user, api = fresh_user(server, "org")
     org = f"{user}-lab"
@@ -244,12 +240,6 @@ def test_organisation_keys_and_signed_release_check(
     make_model(api, repo)
     private, public = keypair(tmp_path, "lab")
     auth = {"Authorization": f"Bearer {api.token}"}
-    r = httpx.post(
-        f"{server.url}/api/signing-keys",
-        headers=auth,
-        json={"key": public.read_text(), "account": org},
-    )
-    assert r.status_code == 200, r.text
     plan = {
         "stages": [{"name": "public", "audience": "public", "conditions": {"checks": ["signed"]}}]
     }
@@ -258,7 +248,56 @@ def test_organisation_keys_and_signed_release_check(
     r = httpx.post(f"{url}/promote", json={}, headers=auth)
     assert r.status_code == 409, r.text
     assert "main: not signed" in r.text
-    server.cli("sign", repo, "--key", str(private))
-    assert state(server, repo)["signer"] == org
+
+    # Signed with a key nobody registered: not good enough, and said so.
+    out = server.cli("sign", repo, "--key", str(private))
+    assert "is not registered here" in out.stderr
+    assert state(server, repo)["status"] == "unknown-key"
+    r = httpx.post(f"{url}/promote", json={}, headers=auth)
+    assert r.status_code == 409 and "main: Signed with key SHA256:" in r.text
+
+    # The organisation registers it (its admin may): the same revision is now verified.
+    r = httpx.post(
+        f"{server.url}/api/signing-keys",
+        headers=auth,
+        json={"key": public.read_text(), "account": org},
+    )
+    assert r.status_code == 200, r.text
+    doc = state(server, repo)
+    assert (doc["status"], doc["signer"]) == ("verified", org)
     r = httpx.post(f"{url}/promote", json={}, headers=auth)
     assert r.status_code == 200, r.text
+
+    # A member who is not an admin of the organisation cannot manage its keys.
+    reader, reader_api = fresh_user(server, "rdr")
+    server.cli("org", "add-member", org, reader, "--role", "write")
+    other = keypair(tmp_path, "other")[1].read_text()
+    r = httpx.post(
+        f"{server.url}/api/signing-keys",
+        headers={"Authorization": f"Bearer {reader_api.token}"},
+        json={"key": other, "account": org},
+    )
+    assert r.status_code == 403
+
+
+def test_signing_a_dataset_at_a_tag(sqlite_server: Server, tmp_path: Path) -> None:
+    server = sqlite_server
+    user, api = fresh_user(server, "dsig")
+    data = f"{user}/rows"
+    api.create_repo(data, repo_type="dataset")
+    api.upload_file(
+        path_or_fileobj=b"a,b\n1,2\n", path_in_repo="train.csv", repo_id=data, repo_type="dataset"
+    )
+    api.create_tag(data, tag="v1", repo_type="dataset")
+    private, public = keypair(tmp_path, "d")
+    server.cli("key", "add", user, str(public))
+    args = ["sign", data, "--type", "dataset", "--revision", "v1", "--key", str(private)]
+    refused = server.cli(*args, check=False)
+    assert refused.returncode != 0 and "--branch" in refused.stdout + refused.stderr
+    server.cli(*args, "--branch", "main")
+    r = httpx.get(f"{server.url}/api/datasets/{data}/signature", params={"revision": "main"})
+    assert (r.json()["status"], r.json()["signedFiles"]) == ("verified", 1)
+    tagged = httpx.get(f"{server.url}/api/datasets/{data}/signature", params={"revision": "v1"})
+    assert tagged.json()["status"] == "unsigned"  # the tag still names the signed commit
+    folder = Path(api.snapshot_download(data, repo_type="dataset", local_dir=tmp_path / "d"))
+    assert standard_verify(folder, public).returncode == 0

@@ -83,10 +83,11 @@ MARKERS = "not production and not inference"
 MARKERS_WITHOUT_XET = "not xet and " + MARKERS
 TORCH_PIN = "torch==2.13.0"  # the project's pin; never an unpinned torch
 
-#: Organisations the suite expects besides those in testing_constants.py:
+#: Organisations the suite expects besides those in testing_constants.py, with the
+#: member (a key of testing_constants) and the full name:
 #: ``TestHfApiEndpoints.test_whoami_with_passing_token`` looks for the user's
 #: membership of ``valid_org_hub`` ("Dummy Hub Org").
-SUITE_ORGS = {"valid_org_hub": "USER"}
+SUITE_ORGS = {"valid_org_hub": ("USER", "Dummy Hub Org")}
 
 
 def main() -> int:
@@ -163,9 +164,13 @@ def run_suite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict
     install_notes = ensure_venv(args.venv, src, client)
     set_xet(args.venv, installed=not args.without_xet)
     suite = suite_constants(src)
+    hub_commit = git_commit(ROOT, "modelcommons")  # the code the hub starts with
     started = time.monotonic()
     modules: list[dict[str, Any]] = []
-    with hub_server(work) as hub:
+    # Without hf_xet the client uploads lfs-mode files by LFS, so the hub may answer
+    # `lfs` by .gitattributes pattern as the Hub does; with hf_xet that needs Xet.
+    settings = {"lfs_by_pattern": "true"} if args.without_xet else {}
+    with hub_server(work, settings) as hub:
         constants = hub.create_accounts(suite)
         for module in args.module or MODULES:
             if not (src / "tests" / f"{module}.py").is_file():
@@ -183,9 +188,14 @@ def run_suite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict
             modules.append(run_module(args, src, work, hub, constants, module))
     record = {
         "client": client.__dict__,
-        "hub_commit": git_commit(ROOT, "modelcommons"),
+        "hub_commit": hub_commit,
         "modules": modules,
-        "notes": [*install_notes, *hub.notes, *account_notes(suite, constants)],
+        "notes": [
+            *install_notes,
+            *hub.notes,
+            *account_notes(suite, constants),
+            *(f"hub setting `{k}={v}`" for k, v in hub.settings.items()),
+        ],
         "settings": {
             "markers": args.markers,
             "hf_xet": not args.without_xet,
@@ -336,7 +346,7 @@ def free_port() -> int:
 class Hub:
     """A ``commons serve`` process on a fresh data folder, and its ``commons`` CLI."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, settings: dict[str, str] | None = None) -> None:
         self.data_dir = Path(tempfile.mkdtemp(prefix="commons-peer-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -344,6 +354,8 @@ class Hub:
         self.proc: subprocess.Popen[bytes] | None = None
         self.notes: list[str] = []
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("COMMONS_")}
+        self.env.update({f"COMMONS_{k.upper()}": v for k, v in (settings or {}).items()})
+        self.settings = dict(settings or {})
         #: This checkout's hub, run by the interpreter running this script.
         self.command = [sys.executable, "-m", "modelcommons"]
 
@@ -403,21 +415,29 @@ class Hub:
             raise RuntimeError(f"commons {' '.join(args)}: {out.stderr.strip()}")
         return out.stdout
 
-    def user(self, name: str, email: str) -> str:
+    def user(self, name: str, email: str, fullname: str = "") -> str:
         """Create a user with a write token; return the token."""
-        out = self.commons("user", "create", name, "--email", email, "--token", "write")
+        out = self.commons(
+            "user", "create", name, "--email", email, "--fullname", fullname, "--token", "write"
+        )
         return out.strip().splitlines()[-1]
 
     def create_accounts(self, suite: dict[str, str]) -> dict[str, str]:
         """The suite's users, organisations and tokens; returns the constants to patch."""
         names = {k: hub_name(suite[k]) for k in ("USER", "OTHER_USER", "ENTERPRISE_USER")}
-        tokens = {k: self.user(n, f"{n.lower()}@example.org") for k, n in names.items()}
+        fullnames = {"USER": suite.get("FULL_NAME", "")}
+        tokens = {
+            k: self.user(n, f"{n.lower()}@example.org", fullnames.get(k, ""))
+            for k, n in names.items()
+        }
         enterprise_org = hub_name(suite["ENTERPRISE_ORG"])
         self.commons(
             "org", "create", enterprise_org, "--member", f"{names['ENTERPRISE_USER']}:admin"
         )
-        for org, member in SUITE_ORGS.items():
-            self.commons("org", "create", org, "--member", f"{names[member]}:admin")
+        for org, (member, fullname) in SUITE_ORGS.items():
+            self.commons(
+                "org", "create", org, "--member", f"{names[member]}:admin", "--fullname", fullname
+            )
         return {
             "ENDPOINT_STAGING": self.url,
             "USER": names["USER"],
@@ -431,8 +451,8 @@ class Hub:
 
 
 @contextmanager
-def hub_server(work: Path) -> Iterator[Hub]:
-    hub = Hub(work)
+def hub_server(work: Path, settings: dict[str, str] | None = None) -> Iterator[Hub]:
+    hub = Hub(work, settings)
     try:
         hub.start()
         print(f"hub at {hub.url} (data in {hub.data_dir})", flush=True)

@@ -36,7 +36,9 @@ from .users import (
     create_user,
     find_account,
     get_account,
+    org_fullnames,
     org_roles,
+    set_fullname,
     set_password,
 )
 
@@ -63,9 +65,11 @@ __all__ = [
     "hash_password",
     "hash_token",
     "list_tokens",
+    "org_fullnames",
     "org_roles",
     "principal_for_credential",
     "revoke_token",
+    "set_fullname",
     "set_password",
     "token_expiry",
     "token_state",

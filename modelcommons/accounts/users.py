@@ -58,16 +58,18 @@ def create_user(
         name=name,
         kind="user",
         email=email,
-        fullname=fullname or name,
+        fullname=check_fullname(fullname) or name,
         password_hash=hash_password(password) if password else None,
         is_admin=admin,
     )
     return _insert_account(session, account)
 
 
-def create_org(session: Session, name: str, *, members: dict[str, str]) -> Account:
+def create_org(
+    session: Session, name: str, *, members: dict[str, str], fullname: str = ""
+) -> Account:
     _claim_name(session, name, "organisation name")
-    org = _insert_account(session, Account(name=name, kind="org", fullname=name))
+    org = _insert_account(session, Account(name=name, kind="org", fullname=fullname or name))
     for user, role in members.items():
         add_member(session, name, user, role)
     return org
@@ -104,6 +106,16 @@ def org_roles(session: Session, user_id: int) -> dict[str, str]:
     return {name: role for name, role in rows}
 
 
+def org_fullnames(session: Session, user_id: int) -> dict[str, str]:
+    """The full names of the organisations the user belongs to, by name."""
+    rows = session.execute(
+        select(Account.name, Account.fullname)
+        .join(Membership, Membership.org_id == Account.id)
+        .where(Membership.user_id == user_id)
+    )
+    return {name: fullname or name for name, fullname in rows}
+
+
 def check_email(value: str) -> str | None:
     """An email address as typed (None when empty): one '@' between two non-empty
     parts, no spaces or control characters. Nothing is sent to it."""
@@ -127,3 +139,23 @@ def set_password(session: Session, user: Account, password: str) -> None:
     if user.kind != "user":
         raise BadRequest("Only users have passwords.")
     user.password_hash = hash_password(check_password(password))
+
+
+FULLNAME_MAX = 200
+
+
+def check_fullname(value: str) -> str:
+    """A full name as typed: one line of printable text, at most 200 characters."""
+    name = " ".join(value.split())
+    if len(name) > FULLNAME_MAX:
+        raise BadRequest(f"A full name has at most {FULLNAME_MAX} characters.")
+    if not name.isprintable():
+        raise BadRequest("A full name may not contain control characters.")
+    return name
+
+
+def set_fullname(session: Session, name: str, fullname: str) -> Account:
+    """Set a user's or an organisation's full name (empty: the account's name)."""
+    account = get_account(session, name)
+    account.fullname = check_fullname(fullname) or account.name
+    return account

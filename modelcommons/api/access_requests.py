@@ -18,9 +18,11 @@ from .common import load_repo, next_cursor, read_json, read_page
 PAGE = 100
 
 
-def item(record: AccessRecord, user: Account) -> dict[str, Any]:
+def item(record: AccessRecord, user: Account, *, shared: bool) -> dict[str, Any]:
+    """One request; the email address only of a user who asked (``gating.shared_email``)."""
+    email = user.email if shared else None
     doc: dict[str, Any] = {
-        "user": {"user": user.name, "fullname": user.fullname, "email": user.email},
+        "user": {"user": user.name, "fullname": user.fullname, "email": email},
         "requestId": str(record.id),
         "status": record.status,
         "timestamp": iso(record.created_at),
@@ -40,7 +42,8 @@ def list_requests(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         repo = load_repo(session, ctx, mode="admin")
         rows = gating.current_requests(session, repo, status, offset=offset, limit=limit + 1)
-        docs = [item(r, u) for r, u in rows[:limit]]
+        shared = gating.shared_email(session, repo, [u.id for _, u in rows[:limit]])
+        docs = [item(r, u, shared=u.id in shared) for r, u in rows[:limit]]
     headers = next_cursor(ctx, offset + limit) if len(rows) > limit else {}
     return json_response(docs, headers=headers)
 
@@ -69,7 +72,8 @@ async def handle(ctx: Ctx) -> Response:
             )
             account = session.get(Account, record.user_id)
             assert account is not None
-            return json_response(item(record, account))
+            shared = account.id in gating.shared_email(session, repo, [account.id])
+            return json_response(item(record, account, shared=shared))
 
     return await ctx.run(work)
 
@@ -86,6 +90,7 @@ async def grant(ctx: Ctx) -> Response:
             record = gating.grant(ctx.hub, session, ctx.principal, repo, user)
             account = session.get(Account, record.user_id)
             assert account is not None
-            return json_response(item(record, account))
+            shared = account.id in gating.shared_email(session, repo, [account.id])
+            return json_response(item(record, account, shared=shared))
 
     return await ctx.run(work)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from sqlalchemy.orm import Session
 
 from ..accounts import roles
 from ..db.schema import Repo
-from ..errors import BadRequest, PayloadTooLarge, RepoNotFound
+from ..errors import BadRequest, PayloadTooLarge, RepoNotFound, RepoRedirect
 from ..server.routing import Ctx
 from ..storage import repos
 from ..validation.inputs import loads_json, parse_int, query_int
@@ -39,10 +39,32 @@ _CHECKS = {
 
 
 def load_repo(session: Session, ctx: Ctx, *, mode: Mode = "read") -> Repo:
-    """The repository named by the URL, after checking the caller's access."""
-    repo = repos.get_repo(session, repo_kind(ctx), ctx.params["ns"], ctx.params["name"])
+    """The repository named by the URL, after checking the caller's access.
+
+    A moved repository's old id redirects to its new one, but only for a caller who
+    may see it: to anyone else the old id is simply not found.
+    """
+    ns, name = ctx.params["ns"], ctx.params["name"]
+    try:
+        repo = repos.get_repo(session, repo_kind(ctx), ns, name)
+    except repos.RepoMoved as moved:
+        if not roles.can_read(session, ctx.principal, moved.target):
+            raise RepoNotFound(f"{ns}/{name}") from None
+        raise RepoRedirect(moved.target.repo_id, moved_location(ctx, moved.target)) from None
     _CHECKS[mode](session, ctx.principal, repo)
     return repo
+
+
+def moved_location(ctx: Ctx, repo: Repo) -> str:
+    """This request's path and query with the repository's id replaced by ``repo``'s."""
+    segments = ctx.raw_path.split("/")
+    ns, name = ctx.params["ns"], ctx.params["name"]
+    for i in range(len(segments) - 1):
+        if unquote(segments[i]) == ns and unquote(segments[i + 1]) == name:
+            segments[i : i + 2] = [quote(repo.namespace, safe=""), quote(repo.name, safe="")]
+            break
+    query = ctx.request.url.query
+    return ctx.href("/".join(segments)) + (f"?{query}" if query else "")
 
 
 def repo_url(ctx: Ctx, repo: Repo) -> str:

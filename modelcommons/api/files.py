@@ -7,17 +7,18 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from .. import audit
 from ..db.schema import Repo, XetFile
 from ..errors import BadRequest, ContentUnavailable, EntryNotFound
 from ..governance import access
-from ..server.responses import BlobFileResponse, iso, json_response
+from ..server.responses import iso, json_response
 from ..server.routing import Ctx
 from ..storage import repos
 from ..storage.trees import DirInfo, Entry, FileInfo, TreeReader
-from . import security, xet
+from . import blobserve, security, xet
 from .common import flag, load_repo, next_cursor, read_body, read_json, read_page
 
 EXPANDED_PAGE = 50
@@ -31,6 +32,22 @@ def entry_json(entry: Entry) -> dict[str, Any]:
     if entry.lfs:
         doc["lfs"] = {"oid": entry.sha256, "size": entry.size, "pointerSize": entry.pointer_size}
     return doc
+
+
+def add_last_commits(
+    session: Session,
+    reader: TreeReader,
+    repo: Repo,
+    sha: str,
+    entries: list[Entry],
+    docs: list[dict[str, Any]],
+) -> None:
+    """``expand=true``: each entry's ``lastCommit``, the newest commit that changed it."""
+    last = repos.last_changes(session, reader, repo, sha, {e.path: e.oid for e in entries})
+    for doc in docs:
+        c = last.get(doc["path"])
+        if c is not None:
+            doc["lastCommit"] = {"id": c.oid, "title": c.title, "date": iso(c.created_at)}
 
 
 def tree(ctx: Ctx) -> Response:
@@ -61,11 +78,7 @@ def tree(ctx: Ctx) -> Response:
         entries = reader.describe(items[:page])
         docs = xet.with_hashes(session, [entry_json(e) for e in entries])
         if expand:
-            last = repos.last_changes(session, reader, repo, sha, {e.path: e.oid for e in entries})
-            for doc in docs:
-                c = last.get(doc["path"])
-                if c is not None:
-                    doc["lastCommit"] = {"id": c.oid, "title": c.title, "date": iso(c.created_at)}
+            add_last_commits(session, reader, repo, sha, entries, docs)
             security.add_file_status(session, repo, sha, zip(docs, entries, strict=True))
     headers = next_cursor(ctx, offset + page) if len(items) > page else {}
     return json_response(docs, headers=headers)
@@ -77,7 +90,7 @@ async def paths_info(ctx: Ctx) -> Response:
         if not isinstance(body.get("paths", []), list):
             raise BadRequest('The body must be {"paths": [...]}.')
         paths = [str(p) for p in body.get("paths", [])]
-        expand = body.get("expand") in (True, "true", "True", "1")
+        expand = flag(str(body.get("expand", "")))
     else:
         raw = await read_body(ctx)
         form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
@@ -96,10 +109,11 @@ async def paths_info(ctx: Ctx) -> Response:
                 entry = reader.find(view.commit.tree_oid, p) if p else None
                 if entry is not None:
                     wanted.append((p, entry))
-            found = reader.describe(view.listed(reader, wanted))
-            docs = [entry_json(e) for e in found]
-            if expand:
-                security.add_file_status(session, repo, view.sha, zip(docs, found, strict=True))
+            entries = reader.describe(list(view.listed(reader, wanted)))
+            docs = [entry_json(e) for e in entries]
+            if expand and entries:
+                add_last_commits(session, reader, repo, view.sha, entries, docs)
+                security.add_file_status(session, repo, view.sha, zip(docs, entries, strict=True))
             return json_response(xet.with_hashes(session, docs))
 
     return await ctx.run(work)
@@ -155,20 +169,22 @@ async def resolve(ctx: Ctx) -> Response:
     rng = ctx.request.headers.get("range", "")
     if method == "GET" and (not rng or rng.replace(" ", "").startswith("bytes=0-")):
         await ctx.run(lambda: _count_download(ctx, repo_id, (sha, info.path) if gated else None))
-    path = ctx.hub.blobs.local_path(info.sha256)
-    if held is not None and (path is None or not path.exists()):
-        return await xet.stream_file(ctx, held, headers, _content_type(info.path))
-    assert path is not None
-    return BlobFileResponse(
-        path,
+    disposition = "attachment" if flag(ctx.request.query_params.get("download")) else "inline"
+    # As the Hugging Face Hub: LFS files go to the CDN, the rest is served (and files
+    # held as Xet chunks, which no one URL of the store holds).
+    if info.lfs and held is None:
+        where = filename if disposition == "attachment" else None
+        moved = blobserve.redirect(ctx, info.sha256, headers, where)
+        if moved is not None:
+            return moved
+    return blobserve.send_blob(
+        ctx,
+        info.sha256,
+        info.size,
         headers=headers,
         media_type=_content_type(info.path),
-        content_disposition_type="attachment"
-        if flag(ctx.request.query_params.get("download"))
-        else "inline",
         filename=filename,
-        chunk_size=ctx.hub.settings.download_chunk_bytes,
-        stat_result=None,
+        disposition=disposition,
     )
 
 

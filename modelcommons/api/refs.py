@@ -20,12 +20,16 @@ def list_refs(ctx: Ctx) -> Response:
         repo = load_repo(session, ctx)
         refs = access.content(session, ctx.principal, repo).visible_refs()
     doc: dict[str, list[dict[str, str]]] = {"branches": [], "converts": [], "tags": []}
-    for ref in refs:
-        kind = "branches" if ref.kind == "branch" else "tags"
-        prefix = "refs/heads/" if ref.kind == "branch" else "refs/tags/"
-        doc[kind].append({"name": ref.name, "ref": prefix + ref.name, "targetCommit": ref.target})
-    if ctx.request.query_params.get("include_prs"):
+    prs = bool(ctx.request.query_params.get("include_prs"))
+    if prs:
         doc["pullRequests"] = []
+    groups = {"branch": "branches", "tag": "tags", "pr": "pullRequests"}
+    for ref in refs:
+        if ref.kind == "pr" and not prs:
+            continue
+        full = repos.full_ref(ref.kind, ref.name)
+        name = full if ref.kind == "pr" else ref.name
+        doc[groups[ref.kind]].append({"name": name, "ref": full, "targetCommit": ref.target})
     return json_response(doc)
 
 
@@ -47,7 +51,7 @@ def delete_branch(ctx: Ctx) -> Response:
     with ctx.hub.db.write() as session:
         repo = load_repo(session, ctx, mode="write")
         if ctx.params["branch"] == repos.DEFAULT_BRANCH:
-            raise BadRequest("The default branch 'main' cannot be deleted.")
+            raise BadRequest("Cannot delete refs/heads/main: it is the default branch.")
         repos.delete_ref(session, repo, "branch", ctx.params["branch"])
     return json_response({"deleted": True})
 

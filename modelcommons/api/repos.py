@@ -8,12 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from .. import accounts
+from .. import accounts, community
 from ..accounts import roles
 from ..db.schema import Repo
 from ..errors import BadRequest, HubError, RepoNotFound, Unauthorized
 from ..governance import access, gating, lifecycle
-from ..governance.cards import parse_front_matter
+from ..governance.cards import check_card, parse_front_matter
 from ..governance.content import RevisionContent
 from ..search import SearchQuery, Viewer
 from ..server.responses import iso, json_response
@@ -31,6 +31,7 @@ def whoami(ctx: Ctx) -> Response:
     with ctx.hub.db.read() as session:
         user = accounts.get_account(session, ctx.principal.name)
         roles = accounts.org_roles(session, user.id)
+        fullnames = accounts.org_fullnames(session, user.id)
     return json_response(
         {
             "type": "user",
@@ -39,7 +40,10 @@ def whoami(ctx: Ctx) -> Response:
             "fullname": user.fullname,
             "email": user.email,
             "isAdmin": user.is_admin,
-            "orgs": [{"type": "org", "name": n, "roleInOrg": r} for n, r in sorted(roles.items())],
+            "orgs": [
+                {"type": "org", "name": n, "fullname": fullnames.get(n, n), "roleInOrg": r}
+                for n, r in sorted(roles.items())
+            ],
             "auth": {
                 "type": "access_token",
                 "accessToken": {
@@ -147,10 +151,15 @@ async def settings(ctx: Ctx) -> Response:
     private = _private(body)
     mode = gating.parse_mode(body["gated"]) if "gated" in body else None
     seconds = _access_seconds(body)
+    no_discussions = body.get("discussionsDisabled")
+    if no_discussions is not None and not isinstance(no_discussions, bool):
+        raise BadRequest("'discussionsDisabled' must be true or false.")
 
     def work() -> Response:
         with ctx.hub.db.write() as session:
             repo = load_repo(session, ctx, mode="admin")
+            if no_discussions is not None:
+                community.set_discussions_disabled(session, repo, no_discussions)
             if private is not None:
                 lifecycle.set_visibility(ctx.hub, session, ctx.principal, repo, private=private)
             if mode is not None or seconds is not False:
@@ -158,7 +167,13 @@ async def settings(ctx: Ctx) -> Response:
                     ctx.hub, session, ctx.principal, repo, mode=mode, access_seconds=seconds
                 )
             now = gating.mode_of(session, repo)
-            return json_response({"private": repo.private, "gated": False if now == "off" else now})
+            return json_response(
+                {
+                    "private": repo.private,
+                    "gated": False if now == "off" else now,
+                    "discussionsDisabled": community.discussions_disabled(session, repo),
+                }
+            )
 
     return await ctx.run(work)
 
@@ -326,11 +341,14 @@ async def validate_yaml(ctx: Ctx) -> Response:
     content = body.get("content", "")
     if not isinstance(content, str):
         raise BadRequest("'content' must be the README text.")
-    try:
-        parse_front_matter(content)
-    except HubError as exc:
-        return json_response({"errors": [{"message": exc.message}], "warnings": []}, status=400)
-    return json_response({"errors": [], "warnings": []})
+    errors, warnings = check_card(content)
+    return json_response(
+        {
+            "errors": [{"message": m} for m in errors],
+            "warnings": [{"message": m} for m in warnings],
+        },
+        status=400 if errors else 200,
+    )
 
 
 def auth_check(ctx: Ctx) -> Response:

@@ -10,14 +10,21 @@ from ..server.routing import PREFIX, REPO, REV, Router, T
 from . import (
     access_requests,
     audit,
+    bare_ids,
+    collections,
+    discussions,
     files,
     git,
+    history,
+    lfs_files,
     likes,
     lineage,
+    preupload,
     refs,
     releases,
     repos,
     uploads,
+    webhooks,
     xet,
 )
 from .provenance import add_routes as add_provenance_routes
@@ -53,7 +60,10 @@ def add_routes(r: Router) -> None:
     r.add("POST", f"{api}/tag/{REV}", refs.create_tag)
     r.add("DELETE", f"{api}/tag/{REV}", refs.delete_tag)
     r.add("GET", f"{api}/commits/{REV}", refs.list_commits)
-    r.add("POST", f"{api}/preupload/{REV}", uploads.preupload)
+    r.add("POST", f"{api}/super-squash/{REV}", history.squash)
+    r.add("GET", f"{api}/lfs-files", lfs_files.list_files)
+    r.add("POST", f"{api}/lfs-files/batch", lfs_files.delete_files)
+    r.add("POST", f"{api}/preupload/{REV}", preupload.preupload)
     r.add("POST", f"{api}/commit/{REV}", uploads.commit)
     xet.add_routes(r, api)
     lfs = f"/{PREFIX}{REPO}\\.git/info/lfs"
@@ -77,3 +87,47 @@ def add_routes(r: Router) -> None:
     r.add("GET", f"{api}/lineage", lineage.lineage_of)
     r.add("GET", "/api/audit-log/(?P<namespace>[^/]+)", audit.namespace_log)
     add_provenance_routes(r)  # signed revisions, signing keys, bills of materials
+    add_discussion_routes(r, api)
+    add_webhook_routes(r)
+    add_collection_routes(r)
+    bare_ids.add_routes(r)  # last: ids without a namespace are never a real route's
+
+
+def add_discussion_routes(r: Router, api: str) -> None:
+    """Discussions and pull requests (``api/discussions.py``)."""
+    one = f"{api}/discussions/(?P<num>[0-9]{{1,9}})"
+    r.add("GET", f"{api}/discussions", discussions.list_discussions)
+    r.add("POST", f"{api}/discussions", discussions.create)
+    r.add("GET", one, discussions.details)
+    r.add("POST", f"{one}/comment", discussions.comment)
+    r.add("POST", f"{one}/comment/(?P<comment>[0-9a-fA-F]{{1,24}})/edit", discussions.edit_comment)
+    r.add("POST", f"{one}/comment/(?P<comment>[0-9a-fA-F]{{1,24}})/hide", discussions.hide_comment)
+    r.add("POST", f"{one}/title", discussions.rename)
+    r.add("POST", f"{one}/status", discussions.change_status)
+    r.add("POST", f"{one}/merge", discussions.merge)
+
+
+def add_collection_routes(r: Router) -> None:
+    """Collections (``api/collections.py``)."""
+    coll = "/api/collections/(?P<owner>[^/]+)/(?P<slug>[^/]+)"
+    r.add("GET", "/api/collections", collections.list_collections)
+    r.add("POST", "/api/collections", collections.create_collection)
+    r.add("GET", coll, collections.get_collection)
+    r.add("PATCH", coll, collections.update_collection)
+    r.add("DELETE", coll, collections.delete_collection)
+    r.add("POST", f"{coll}/items", collections.add_item)
+    r.add("PATCH", f"{coll}/items/(?P<item>[^/]+)", collections.update_item)
+    r.add("DELETE", f"{coll}/items/(?P<item>[^/]+)", collections.delete_item)
+
+
+def add_webhook_routes(r: Router) -> None:
+    """A user's webhooks (``api/webhooks.py``)."""
+    base = "/api/settings/webhooks"
+    one = f"{base}/(?P<id>[0-9a-f]{{1,24}})"
+    r.add("GET", base, webhooks.list_webhooks)
+    r.add("POST", base, webhooks.create)
+    r.add("GET", one, webhooks.get_webhook)
+    r.add("POST", one, webhooks.update)
+    r.add("DELETE", one, webhooks.delete)
+    r.add("POST", f"{one}/enable", webhooks.enable)
+    r.add("POST", f"{one}/disable", webhooks.disable)

@@ -1,35 +1,32 @@
-"""Writing: preupload, the NDJSON commit, and the git LFS batch/transfer API."""
+"""Writing: the NDJSON commit and the git LFS batch/transfer API (preupload: ``preupload``)."""
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import json
 import math
 import re
 import secrets
-from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import select
-from starlette.responses import Response, StreamingResponse
+from sqlalchemy.orm import Session
+from starlette.responses import Response
 
-from .. import accounts
-from ..db.schema import Commit, LfsObject, LicenceCheck, Repo, RepoLfsObject
+from .. import accounts, community
+from ..accounts import roles
+from ..db.schema import LfsObject, LicenceCheck, Repo, RepoLfsObject
 from ..db.sqlutil import insert_ignore
 from ..errors import (
     BadRequest,
     Forbidden,
-    HubError,
     NotFound,
-    PayloadTooLarge,
     RepoNotFound,
 )
 from ..governance import access, licence_checks
-from ..server.responses import BlobFileResponse, json_response
+from ..server.responses import json_response
 from ..server.routing import Ctx
-from ..storage import repos
-from ..storage.blobs import StagedBlob
+from ..storage.blobs import MultipartUpload, Promotable, StagedBlob
 from ..storage.commit_payload import Line, parse_lines
 from ..storage.commits import (
     AddFile,
@@ -40,75 +37,14 @@ from ..storage.commits import (
     StoredContent,
 )
 from ..storage.gitobjects import blob_hasher
-from ..storage.multipart import LocalMultipartUpload, UploadClosed
+from ..storage.multipart import UploadClosed
 from ..storage.transfer import StagedWriter, receive_exactly
-from ..storage.trees import TreeReader
-from ..validation.inputs import json_int
 from ..validation.names import URL_PREFIX, check_path
-from .common import flag, load_repo, read_json, repo_url
+from . import blobserve, discussions
+from .common import Mode, flag, load_repo, read_json, repo_url
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 LFS_JSON = "application/vnd.git-lfs+json"
-
-
-def _ignored(patterns: list[str], path: str) -> bool:
-    base = path.rsplit("/", 1)[-1]
-    for pattern in patterns:
-        p = pattern.rstrip("/")
-        if (
-            fnmatch.fnmatchcase(path, p.lstrip("/"))
-            or fnmatch.fnmatchcase(base, p)
-            or path.startswith(p.lstrip("/") + "/")
-        ):
-            return True
-    return False
-
-
-async def preupload(ctx: Ctx) -> Response:
-    body = await read_json(ctx)
-    files = body.get("files")
-    if not isinstance(files, list):
-        raise BadRequest("The body must list 'files'.")
-    gitignore = body.get("gitIgnore") or ""
-    ignore = [
-        ln.strip()
-        for ln in str(gitignore).splitlines()
-        if ln.strip() and not ln.startswith(("#", "!"))
-    ]
-    limit = ctx.hub.settings.regular_upload_max_bytes
-
-    def work() -> Response:
-        with ctx.hub.db.read() as session:
-            repo = load_repo(session, ctx, mode="write")
-            try:
-                sha: str | None = repos.resolve(session, repo, ctx.params["rev"])
-            except HubError:
-                sha = None  # a branch the commit will need first; answer modes anyway
-            reader = TreeReader(session, ctx.hub.tree_cache)
-            tree = session.get(Commit, (repo.id, sha)).tree_oid if sha else None  # type: ignore[union-attr]
-            out = []
-            for f in files:
-                if not isinstance(f, dict) or not isinstance(f.get("path"), str):
-                    raise BadRequest("Each file needs a 'path'.")
-                path = check_path(f["path"], ctx.hub.settings.max_path_length)
-                size = json_int(f.get("size", 0), f"The 'size' of {path!r}")
-                if size > ctx.hub.settings.max_file_bytes:
-                    raise PayloadTooLarge(
-                        f"{path!r} is {size} bytes; the limit is {ctx.hub.settings.max_file_bytes}."
-                    )
-                item: dict[str, Any] = {
-                    "path": path,
-                    "uploadMode": "lfs" if size > limit else "regular",
-                    "shouldIgnore": _ignored(ignore, path),
-                }
-                current = reader.file(tree, path) if tree else None
-                # No oid for bytes the store lost (quarantined): the client uploads again.
-                if current is not None and ctx.hub.blobs.exists(current.sha256):
-                    item["oid"] = current.sha256 if current.lfs else current.oid
-                out.append(item)
-            return json_response({"files": out, "commitOid": sha})
-
-    return await ctx.run(work)
 
 
 async def _prepare_content(ctx: Ctx, staged: StagedBlob) -> StoredContent:
@@ -160,15 +96,15 @@ def _operation(line: Line, content: StoredContent | None, max_path: int) -> Oper
 
 
 async def commit(ctx: Ctx) -> Response:
-    if flag(ctx.request.query_params.get("create_pr")):
-        raise BadRequest("Pull requests are not available on this hub yet.")
+    create_pr = flag(ctx.request.query_params.get("create_pr"))
     settings = ctx.hub.settings
 
-    def authorize() -> int:
+    def authorize() -> discussions.CommitAccess:
         with ctx.hub.db.read() as session:
-            return load_repo(session, ctx, mode="write").id
+            return discussions.commit_access(session, ctx, ctx.params["rev"], create_pr)
 
-    repo_id = await ctx.run(authorize)
+    allowed = await ctx.run(authorize)
+    repo_id = allowed.repo_id
     lines = await parse_lines(
         ctx.request.stream(),
         ctx.hub.blobs,
@@ -200,12 +136,22 @@ async def commit(ctx: Ctx) -> Response:
         not isinstance(parent, str) or not re.match(r"^[0-9a-fA-F]{5,40}$", parent)
     ):
         raise BadRequest("'parentCommit' must be a commit id.")
+    if allowed.by_hash_refused and any(isinstance(op, AddFile) and op.lfs_oid for op in operations):
+        raise Forbidden(
+            "You may not download every file of this repository, so files in your pull "
+            "request must be sent with the commit, not named by hash."
+        )
     request = CommitRequest(summary, description, operations, parent_commit=parent)
     assert ctx.principal is not None
     author = ctx.principal.name
+    prepare, follow, opened = discussions.pr_hooks(
+        author, ctx.params["rev"], create_pr, summary, description, parent
+    )
 
     def work() -> Response:
-        oid = ctx.hub.committer.commit(repo_id, ctx.params["rev"], author, request)
+        oid = ctx.hub.committer.commit(
+            repo_id, ctx.params["rev"], author, request, prepare=prepare, follow=follow
+        )
         with ctx.hub.db.read() as session:
             repo = session.get(Repo, repo_id)
             assert repo is not None
@@ -221,7 +167,7 @@ async def commit(ctx: Ctx) -> Response:
                 "success": True,
                 "commitOid": oid,
                 "commitUrl": f"{url}/commit/{oid}",
-                "pullRequestUrl": None,
+                "pullRequestUrl": f"{url}/discussions/{opened[0]}" if opened else None,
             }
         )
         if warning:
@@ -254,7 +200,11 @@ async def lfs_batch(ctx: Ctx) -> Response:
 
     def work() -> Response:
         with ctx.hub.db.read() as session:
-            repo = load_repo(session, ctx, mode="write" if operation == "upload" else "read")
+            repo = load_repo(
+                session,
+                ctx,
+                mode=_lfs_upload_mode(session, ctx) if operation == "upload" else "read",
+            )
             if operation == "download":
                 # Objects are asked by hash, not by path: only a caller who may
                 # download every file at every revision gets them this way.
@@ -305,6 +255,20 @@ async def lfs_batch(ctx: Ctx) -> Response:
     return await ctx.run(work)
 
 
+def _lfs_upload_mode(session: Session, ctx: Ctx) -> Mode:
+    """Writers upload; so may anyone who may open a pull request (its files), if they
+    may download every file: the answers say which objects the repository holds,
+    and only such callers may name LFS objects in a commit (``CommitAccess``)."""
+    repo = load_repo(session, ctx, mode="participate")
+    if (
+        roles.can_write(session, ctx.principal, repo)
+        or community.discussions_disabled(session, repo)
+        or not access.content(session, ctx.principal, repo).may_download_all()
+    ):
+        return "write"
+    return "participate"
+
+
 def _caller(ctx: Ctx) -> dict[str, Any]:
     """The claims that bind a signed URL to its caller: user and credential."""
     p = ctx.principal
@@ -350,7 +314,7 @@ def _register(ctx: Ctx, repo_pk: int, oid: str, size: int) -> None:
 
 
 def _store_verified(
-    ctx: Ctx, staged: StagedBlob, actual: tuple[str, int], oid: str, size: int, repo_pk: int
+    ctx: Ctx, staged: Promotable, actual: tuple[str, int], oid: str, size: int, repo_pk: int
 ) -> None:
     """Promote ``staged`` if its bytes are the announced object, then link it to the
     repository. Blocking: run it on a worker thread."""
@@ -388,7 +352,7 @@ async def lfs_upload(ctx: Ctx) -> Response:
     return Response(status_code=200)
 
 
-def _multipart(ctx: Ctx, claims: dict[str, Any]) -> LocalMultipartUpload:
+def _multipart(ctx: Ctx, claims: dict[str, Any]) -> MultipartUpload:
     return ctx.hub.blobs.multipart(f"{claims['o']}-{claims['n']}")
 
 
@@ -457,7 +421,7 @@ async def lfs_verify(ctx: Ctx) -> Response:
 
     def work() -> Response:
         with ctx.hub.db.read() as session:
-            repo = load_repo(session, ctx, mode="write")
+            repo = load_repo(session, ctx, mode=_lfs_upload_mode(session, ctx))
             stored = session.scalar(
                 select(LfsObject.size)
                 .join(RepoLfsObject, RepoLfsObject.oid == LfsObject.oid)
@@ -505,28 +469,9 @@ def lfs_download(ctx: Ctx) -> Response:
                 RepoLfsObject.repo_id == repo.id, RepoLfsObject.oid == str(claims.get("o"))
             )
         )
-    if held is None:
+    size = ctx.hub.blobs.size(held) if held is not None else None
+    if held is None or size is None:
         raise missing
-    path = ctx.hub.blobs.local_path(held)
-    if path is None:
-        size = ctx.hub.blobs.size(held)
-        if size is None:
-            raise missing
-        # Held as Xet chunks: reconstructed as it is sent.
-        stream = ctx.hub.blobs.open(held)
-        return StreamingResponse(
-            _read_all(stream),
-            headers={"Content-Length": str(size)},
-            media_type="application/octet-stream",
-        )
-    return BlobFileResponse(
-        path,
-        media_type="application/octet-stream",
-        chunk_size=ctx.hub.settings.download_chunk_bytes,
+    return blobserve.redirect(ctx, held, {}) or blobserve.send_blob(
+        ctx, held, size, headers={}, media_type="application/octet-stream"
     )
-
-
-def _read_all(stream: BinaryIO) -> Iterator[bytes]:
-    with stream:
-        while block := stream.read(1024 * 1024):
-            yield block

@@ -342,7 +342,7 @@ def reconstruction(ctx: Ctx) -> Response:
         size = row.size
     rng = parse_range(ctx.request.headers.get("range", ""), size) or (0, size)
     out_terms: list[dict[str, Any]] = []
-    fetch: dict[str, list[dict[str, Any]]] = {}
+    wanted: dict[str, list[tuple[int, int]]] = {}
     offset_into_first = 0
     position = 0
     for term in terms:
@@ -364,19 +364,27 @@ def reconstruction(ctx: Ctx) -> Response:
         while stop < last and q < rng[1]:
             q += xorb.chunks[stop].size
             stop += 1
-        a, b = xorb.byte_range(first, stop)
         out_terms.append(
             {"hash": name, "unpacked_length": q - p, "range": {"start": first, "end": stop}}
         )
-        url = ctx.url(f"{CAS}/xorb/{ctx.hub.xet_signer.sign_range(xorb.blob, a, b - 1)}")
-        fetch.setdefault(name, []).append(
-            {
-                "range": {"start": first, "end": stop},
-                "url": url,
-                "url_range": {"start": a, "end": b - 1},
-            }
-        )
+        wanted.setdefault(name, []).append((first, stop))
         position += term.unpacked
+    # One fetch entry per disjoint chunk range of each xorb: terms that repeat a chunk
+    # (a file whose content repeats) or overlap share one entry, which contains each of
+    # their ranges, as the client looks a term's bytes up by the entry holding its range.
+    fetch: dict[str, list[dict[str, Any]]] = {}
+    for name, ranges in wanted.items():
+        xorb = stored[name]
+        for first, stop in _merged(ranges):
+            a, b = xorb.byte_range(first, stop)
+            url = ctx.url(f"{CAS}/xorb/{ctx.hub.xet_signer.sign_range(xorb.blob, a, b - 1)}")
+            fetch.setdefault(name, []).append(
+                {
+                    "range": {"start": first, "end": stop},
+                    "url": url,
+                    "url_range": {"start": a, "end": b - 1},
+                }
+            )
     return json_response(
         {
             "offset_into_first_range": max(offset_into_first, 0),
@@ -384,6 +392,17 @@ def reconstruction(ctx: Ctx) -> Response:
             "fetch_info": fetch,
         }
     )
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Chunk ranges ``[start, end)`` merged where they overlap or touch, sorted."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
 
 
 def stored_file(session: Any, sha256: str) -> XetFile | None:

@@ -21,7 +21,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -77,11 +77,42 @@ def entry_hash(row: AuditEvent) -> str:
     return signing.canonical_hash(body)
 
 
+class Anchors(Protocol):
+    """Where (seq, hash) anchors are kept, outside the database: a file
+    (:class:`FileAnchors`), or the object store when replicas share no disk."""
+
+    def append(self, seq: int, digest: str) -> None: ...
+    def recent(self, count: int) -> list[tuple[int, str]]:
+        """The newest ``count`` anchors, oldest first."""
+        ...
+
+
+class FileAnchors:
+    """Anchors as lines ``<seq> <hash>`` appended to a file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, seq: int, digest: str) -> None:
+        with open(self.path, "a", encoding="ascii") as f:
+            f.write(f"{seq} {digest}\n")
+
+    def recent(self, count: int) -> list[tuple[int, str]]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text(encoding="ascii").splitlines():
+            seq, _, digest = line.partition(" ")
+            if seq.isdigit() and len(digest) == 64:
+                out.append((int(seq), digest))
+        return out[-count:]
+
+
 class AuditLog:
     def __init__(
-        self, anchors: Path, key_file: Path, *, every: int = 32, seconds: int = 600
+        self, anchors: Path | Anchors, key_file: Path, *, every: int = 32, seconds: int = 600
     ) -> None:
-        self.anchors = anchors
+        self.anchors: Anchors = FileAnchors(anchors) if isinstance(anchors, Path) else anchors
         #: The Ed25519 signing key for checkpoints (made on first use).
         self.key_file = key_file
         #: A checkpoint is made at least every ``every`` entries and ``seconds``.
@@ -166,8 +197,7 @@ class AuditLog:
         pending = session.info.pop("audit_anchors", [])
         if pending:
             seq, digest = pending[-1]
-            with open(self.anchors, "a", encoding="ascii") as f:
-                f.write(f"{seq} {digest}\n")
+            self.anchors.append(seq, digest)
 
     def entries(
         self, session: Session, *, repo: int | None = None, namespace: str | None = None
@@ -223,14 +253,7 @@ class AuditLog:
         return problems
 
     def _anchors(self) -> list[tuple[int, str]]:
-        if not self.anchors.exists():
-            return []
-        out = []
-        for line in self.anchors.read_text(encoding="ascii").splitlines():
-            seq, _, digest = line.partition(" ")
-            if seq.isdigit() and len(digest) == 64:
-                out.append((int(seq), digest))
-        return out[-1000:]
+        return self.anchors.recent(1000)
 
 
 def _checkpoint(row: AuditCheckpoint) -> Checkpoint:

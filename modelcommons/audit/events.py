@@ -120,6 +120,16 @@ class RepoDeleted(RepoEvent):
 
 
 @dataclasses.dataclass(frozen=True)
+class LfsFilesPurged(RepoEvent):
+    """LFS objects deleted for good (``permanently_delete_lfs_files``): how many had
+    their bytes removed, and how many stayed because another repository shares them."""
+
+    kind: ClassVar[str] = "repo.lfs_purged"
+    removed: int = 0
+    kept: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
 class VisibilityChanged(RepoEvent):
     kind: ClassVar[str] = "repo.visibility_changed"
     private: bool = False
@@ -240,3 +250,34 @@ class EmailChanged(Event):
     kind: ClassVar[str] = "account.email_changed"
     namespace: str = ""
     cleared: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class PullRequestMerged(RepoEvent):
+    """A pull request merged into ``target`` by the merge commit ``commit``."""
+
+    kind: ClassVar[str] = "discussion.merged"
+    num: int = 0
+    target: str = ""
+    commit: str = ""
+    head: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscussionStatusChanged(RepoEvent):
+    """A discussion or pull request closed or opened again."""
+
+    kind: ClassVar[str] = "discussion.status_changed"
+    num: int = 0
+    pull_request: bool = False
+    status: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class CommentHidden(RepoEvent):
+    """A comment hidden (its text erased for good), by its author or a writer."""
+
+    kind: ClassVar[str] = "discussion.comment_hidden"
+    num: int = 0
+    comment: str = ""
+    comment_author: str = ""

@@ -2,9 +2,9 @@
 
 One module per group of commands: ``serve``, ``accounts`` (``user``, ``org``,
 ``token``), ``maintenance`` (``gc``, ``fsck``, ``search``), ``releases`` (``policy``,
-``release``), ``audit_log`` (``audit-log``), ``scanning`` (``plugins``, ``scan``) and
-``provenance`` (``sign``, ``key``),
-over the helpers in ``common``.
+``release``), ``audit_log`` (``audit-log``), ``scanning`` (``plugins``, ``scan``),
+``provenance`` (``sign``, ``key``) and ``processes`` (``migrate``, ``worker``), over the
+helpers in ``common``.
 
 May import: everything; nothing imports it.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import click
 
-from . import accounts, audit_log, maintenance, provenance, releases, scanning, serve
+from . import accounts, audit_log, maintenance, processes, provenance, releases, scanning, serve
 
 
 @click.group()
@@ -36,5 +36,7 @@ for command in (
     scanning.scan,
     provenance.sign,
     provenance.key,
+    processes.migrate,
+    processes.worker,
 ):
     main.add_command(command)

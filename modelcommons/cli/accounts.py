@@ -30,6 +30,7 @@ def user() -> None:
 @click.argument("name")
 @click.option("--admin", is_flag=True, help="Site administrator.")
 @click.option("--email", default=None)
+@click.option("--fullname", default="", help="The name shown for the user (default: NAME).")
 @click.option(
     "--token",
     "token_role",
@@ -43,6 +44,7 @@ def user_create(
     name: str,
     admin: bool,
     email: str | None,
+    fullname: str,
     token_role: str | None,
     data_dir: str | None,
     database_url: str | None,
@@ -53,7 +55,7 @@ def user_create(
     password = read_password("Password (empty for token-only access): ")
     with clean_errors(), hub.db.write() as session:
         made = accounts.create_user(
-            session, name, email=email, password=password or None, admin=admin
+            session, name, email=email, password=password or None, admin=admin, fullname=fullname
         )
         if token_role is not None:
             value = credentials.issue_token(
@@ -119,16 +121,21 @@ def org() -> None:
     metavar="USER[:ROLE]",
     help="Add a member (role read, contributor, write or admin; default admin).",
 )
+@click.option("--fullname", default="", help="The name shown for it (default: NAME).")
 @data_dir_option
 @database_option
 def org_create(
-    name: str, members: tuple[str, ...], data_dir: str | None, database_url: str | None
+    name: str,
+    members: tuple[str, ...],
+    fullname: str,
+    data_dir: str | None,
+    database_url: str | None,
 ) -> None:
     """Create an organisation."""
     roles = dict(([*m.split(":", 1), "admin"])[:2] for m in members)
     hub = hub_for(data_dir, database_url)
     with clean_errors(), hub.db.write() as session:
-        accounts.create_org(session, name, members=roles)
+        accounts.create_org(session, name, members=roles, fullname=fullname)
         for member, role in roles.items():
             hub.audit.record(session, audit.RoleSet(None, namespace=name, user=member, role=role))
     click.echo(f"Created organisation {name}.")
@@ -151,6 +158,37 @@ def org_add_member(
             session, audit.RoleSet(None, namespace=org_name, user=user_name, role=role)
         )
     click.echo(f"{user_name} is now {role} in {org_name}.")
+
+
+def _set_fullname(name: str, fullname: str, data_dir: str | None, database_url: str | None) -> None:
+    hub = hub_for(data_dir, database_url)
+    with clean_errors(), hub.db.write() as session:
+        shown = accounts.set_fullname(session, name, fullname).fullname
+    click.echo(f"{name}'s full name is now {shown!r}.")
+
+
+@user.command("set-fullname")
+@click.argument("name")
+@click.argument("fullname")
+@data_dir_option
+@database_option
+def user_set_fullname(
+    name: str, fullname: str, data_dir: str | None, database_url: str | None
+) -> None:
+    """Set the name shown for a user (empty: the user name)."""
+    _set_fullname(name, fullname, data_dir, database_url)
+
+
+@org.command("set-fullname")
+@click.argument("name")
+@click.argument("fullname")
+@data_dir_option
+@database_option
+def org_set_fullname(
+    name: str, fullname: str, data_dir: str | None, database_url: str | None
+) -> None:
+    """Set the name shown for an organisation (empty: its name)."""
+    _set_fullname(name, fullname, data_dir, database_url)
 
 
 @click.group()

@@ -11,8 +11,10 @@ from collections.abc import Callable
 import click
 
 from ..db.database import MigrationRefused
+from ..db.identity import IdentityMismatch
 from ..errors import HubError
 from ..hub import Hub
+from ..scaleout import NotMigrated, migrate_if_allowed
 from ..settings import Settings
 from ..sizes import human_size
 
@@ -40,7 +42,7 @@ def hub_for(data_dir: str | None, database_url: str | None) -> Hub:
     hub = Hub(settings)
     # Released when the command ends: its engine's connections, its worker threads.
     click.get_current_context().call_on_close(hub.close)
-    migrate_or_exit(hub.migrate)
+    migrate_or_exit(lambda: migrate_if_allowed(hub))
     return hub
 
 
@@ -50,6 +52,9 @@ def migrate_or_exit(run: Callable[[], None]) -> None:
         run()
     except MigrationRefused as exc:
         click.echo(f"Error: the database was not upgraded.\n{exc}", err=True)
+        sys.exit(1)
+    except (NotMigrated, IdentityMismatch) as exc:
+        click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
 
 

@@ -45,6 +45,8 @@ def sign(
 ) -> None:
     """Sign a revision's files as `model_signing sign key` does, and commit the
     signature as model.sig, so `model_signing verify key` checks a download."""
+    from sqlalchemy import select
+
     from ..db.schema import Commit
     from ..provenance import keys, signatures
     from ..provenance.tables import SigningKey
@@ -70,7 +72,7 @@ def sign(
             )
             bundle = signatures.sign_files(digests, key_path, model_name=name, password=password)
             hint = json.loads(bundle)["verificationMaterial"]["publicKey"]["hint"]
-            row = session.query(SigningKey).filter_by(fingerprint=hint).one_or_none()
+            row = session.scalar(select(SigningKey).where(SigningKey.fingerprint == hint))
             owner = keys.describe(session, row)["owner"] if row is not None else None
         who = author or (str(owner) if owner else ns)
         oid = signatures.commit_signature(

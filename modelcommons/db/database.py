@@ -48,6 +48,18 @@ class Database:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
+    def pending_migrations(self) -> tuple[str | None, str]:
+        """(the database's revision, the code's head); equal when nothing is pending."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        head = ScriptDirectory.from_config(cfg).get_current_head()
+        with self.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        return current, str(head)
+
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
         with self.sessions() as session:

@@ -240,6 +240,17 @@ class AuditCheckpoint(Base):
     signature: Mapped[str] = mapped_column(String(128))
 
 
+class HubIdentity(Base):
+    """A fingerprint of something every replica of the hub must share (the URL
+    signing secret, the audit signing key): a replica with another refuses to start
+    (``scaleout.py``). Never the secret itself."""
+
+    __tablename__ = "hub_identity"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class LineageEdge(Base):
     """A parent named by a card (``base_model`` or ``datasets``), pinned when committed.
 
@@ -448,3 +459,80 @@ class XetFile(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     terms: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RepoRedirect(Base):
+    """A name a repository had before it was moved (migration 0015): requests for it
+    are redirected to the repository's name now, for callers who may see it. A
+    repository that takes the name later wins: names are looked up first."""
+
+    __tablename__ = "repo_redirects"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    namespace: Mapped[str] = mapped_column(String(96))
+    name: Mapped[str] = mapped_column(String(96))
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+Index(
+    "uq_repo_redirects_name",
+    RepoRedirect.kind,
+    func.lower(RepoRedirect.namespace),
+    func.lower(RepoRedirect.name),
+    unique=True,
+)
+
+
+class Collection(Base):
+    """A curated list of repositories and other collections (migration 0016), owned by
+    a user or an organisation. Its slug is ``namespace/title-words-<uid>``; only the
+    ``uid`` identifies it, so the slug may change with the title."""
+
+    __tablename__ = "collections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(24), unique=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    theme: Mapped[str] = mapped_column(String(16), default="default")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CollectionItem(Base):
+    """A repository or a collection in a collection, at a position, with a note.
+    Deleting the repository or collection it names deletes it."""
+
+    __tablename__ = "collection_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(24), unique=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # "model" | "dataset" | "collection"
+    repo_id: Mapped[int | None] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PurgedLfsObject(Base):
+    """An LFS object a repository's admin deleted for good (migration 0017): the link
+    (``repo_lfs_objects``) is gone, and so are the bytes unless another repository
+    shares them. ``commons fsck`` does not report purged bytes as missing."""
+
+    __tablename__ = "purged_lfs_objects"
+    repo_id: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True
+    )
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    purged_by: Mapped[str] = mapped_column(String(96))
+    purged_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

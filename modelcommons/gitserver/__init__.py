@@ -9,8 +9,9 @@ pkt-line framing is in ``pktline``. Packs are read and written with dulwich
 (see ``packin``); file bytes come from and go to the blob store, trees and commits
 from and to the ``git_objects`` table, with git's own ids.
 
-May import: ``storage``, ``accounts``, ``db``, ``validation`` and the foundation
-modules (``errors``, ``settings``, ``clock``, ``sizes``; ``hub`` for type hints only).
+May import: ``community`` (pull requests), ``storage``, ``accounts``, ``db``,
+``validation`` and the foundation modules (``errors``, ``settings``, ``clock``,
+``sizes``; ``hub`` for type hints only).
 Never ``governance``, ``search``, ``jobs``, the HTTP layers or ``cli``: the routes in
 ``api.git`` decide who may see and change what (with ``governance.access``, as every
 route does) and hand this package the refs the caller may see; the rest of the hub

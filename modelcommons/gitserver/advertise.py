@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dulwich.protocol import pkt_line
 
 from ..db.schema import Ref
-from ..storage.repos import DEFAULT_BRANCH
+from ..storage.repos import DEFAULT_BRANCH, full_ref
 from . import pktline
 
 AGENT = "agent=modelcommons/1"
@@ -54,7 +54,7 @@ RECEIVE_CAPABILITIES = (
 
 
 def ref_name(ref: Ref) -> str:
-    return ("refs/heads/" if ref.kind == "branch" else "refs/tags/") + ref.name
+    return full_ref(ref.kind, ref.name)
 
 
 @dataclasses.dataclass(frozen=True)

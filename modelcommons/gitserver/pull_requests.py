@@ -2,9 +2,10 @@
 request against ``<branch>``) and ``refs/pr/<n>`` (new commits for pull request
 ``n``).
 
-This is the one place the push code hands such a ref to; pull requests
-themselves live elsewhere. Until they are wired here, these pushes are refused
-with a clear 4xx answer, and nothing of the push is kept.
+This is the one place the push code hands such a ref to; pull requests themselves
+live in :mod:`modelcommons.community`. Pushing needs write access to the
+repository (the route checks it), so whoever pushes here may also update any pull
+request of it, force included: a pull request's ref is not a protected branch.
 """
 
 from __future__ import annotations
@@ -14,19 +15,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from ..accounts import Principal
-from ..db.schema import Repo
-from ..errors import HubError
+from ..community import pulls
+from ..db.schema import Commit, Repo
+from ..errors import Conflict, NotFound
+from ..storage import repos
 
 if TYPE_CHECKING:
     from ..hub import Hub
-
-
-class PullRequestsUnavailable(HubError):
-    status = 422
-    code = "PullRequestsUnavailable"
-
-    def __init__(self) -> None:
-        super().__init__("pull requests over git are not available yet: push to a branch instead.")
 
 
 def pushed(
@@ -41,4 +36,35 @@ def pushed(
     pusher on the ref's line), and everything done here commits with the push.
     Returns a line for the pusher (the pull request's URL), or None.
     """
-    raise PullRequestsUnavailable()
+    if ref.startswith("refs/for/"):
+        branch = ref.removeprefix("refs/for/")
+        head = session.get(Commit, (repo.id, commit))
+        assert head is not None
+        title = head.title if len(head.title.strip()) >= 3 else f"Changes pushed to {branch}"
+        discussion = pulls.open_pull_request(
+            session,
+            repo,
+            pusher.name,
+            title[:200],
+            head.message.split("\n", 1)[1].strip() if "\n" in head.message else None,
+            target=branch,
+            start=commit,
+            status="open",
+        )
+        pulls.commits_added(session, repo, discussion, pusher.name, None, commit)
+        num = discussion.num
+        return f"opened pull request #{num} (push more commits to refs/pr/{num})"
+    number = repos.pr_number(ref)
+    if number is None:
+        raise NotFound(f"{ref} is not a pull request ref.")
+    discussion = pulls.for_ref(session, repo, str(number))
+    if discussion.status == "merged":
+        raise Conflict(f"pull request #{number} is merged: open a new one")
+    current = repos.get_ref(session, repo, "pr", str(number))
+    if current is None:
+        raise NotFound(f"The ref of pull request #{number} is gone.")
+    old = current.target
+    if not repos.move_ref(session, repo, "pr", str(number), old, commit):
+        raise Conflict("fetch first")
+    pulls.commits_added(session, repo, discussion, pusher.name, old, commit)
+    return f"updated pull request #{number}"

@@ -15,11 +15,11 @@ from ..db.schema import Repo
 from . import gating, quarantine, releases
 from .content import RepoContent
 
-#: Files of a gated repository anyone who can see it may download: the card, the
-#: attributes and the licence, so people can read what they are asked to accept.
-OPEN_FILES = frozenset(
-    {"README.md", ".gitattributes", "LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE"}
-)
+#: Files of a gated repository anyone who can see it may download: the card and the
+#: licence, so people can read what they are asked to accept. ``.gitattributes`` is
+#: gated like the rest, as on the Hugging Face Hub (its clients' tests expect a
+#: ``GatedRepoError`` for it); its names are listed all the same.
+OPEN_FILES = frozenset({"README.md", "LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE"})
 
 
 def content(session: Session, principal: Principal | None, repo: Repo) -> RepoContent:

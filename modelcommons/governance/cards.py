@@ -9,7 +9,8 @@ from typing import Any
 from ..errors import BadRequest
 from ..validation.untrusted_yaml import load_yaml
 
-_FRONT = re.compile(r"\A(?:[ \t]*\r?\n)*---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*$", re.S | re.M)
+#: Blank lines may come first, as the clients' own card parser allows.
+_FRONT = re.compile(r"\A\s*^---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*$", re.S | re.M)
 MAX_CARD_BYTES = 1024 * 1024
 #: Bounds on a card's metadata (the YAML block of README.md), checked in
 #: :func:`parse_front_matter`, so every reader of cards (commits, validate-yaml,
@@ -76,3 +77,67 @@ def derive_tags(card: dict[str, Any], kind: str) -> list[str]:
         if tag and len(tag) <= 200 and " " not in tag:
             seen.setdefault(tag, None)
     return list(seen)
+
+
+#: The warning the Hugging Face Hub gives for a card without metadata.
+NO_METADATA = "Empty or missing yaml metadata in repo card"
+
+
+def check_card(text: str) -> tuple[list[str], list[str]]:
+    """(errors, warnings) for a card, as ``POST /api/validate-yaml`` answers them: the
+    front matter's own errors, then the shape of ``model-index`` (the evaluation results
+    the Hub reads); a card without metadata is a warning, not an error."""
+    try:
+        card = parse_front_matter(text)
+    except BadRequest as exc:
+        return [exc.message], []
+    if not card:
+        return [], [NO_METADATA]
+    errors = _model_index_errors(card["model-index"]) if "model-index" in card else []
+    return errors, []
+
+
+def _model_index_errors(index: object) -> list[str]:
+    where = '"model-index"'
+    if not isinstance(index, list):
+        return [f"{where} must be an array of models"]
+    errors: list[str] = []
+    for i, model in enumerate(index):
+        at = f"{where}[{i}]"
+        if not isinstance(model, dict):
+            errors.append(f"{at} must be an object")
+            continue
+        if not isinstance(model.get("name"), str):
+            errors.append(f"{at}.name is required and must be a string")
+        results = model.get("results")
+        if not isinstance(results, list):
+            errors.append(f"{at}.results is required and must be an array")
+            continue
+        for j, result in enumerate(results):
+            errors += _result_errors(f"{at}.results[{j}]", result)
+    return errors
+
+
+def _result_errors(at: str, result: object) -> list[str]:
+    if not isinstance(result, dict):
+        return [f"{at} must be an object"]
+    errors: list[str] = []
+    task = result.get("task")
+    if not isinstance(task, dict) or not isinstance(task.get("type"), str):
+        errors.append(f"{at}.task.type is required and must be a string")
+    dataset = result.get("dataset")  # optional; when given, typed and named
+    if dataset is not None and (
+        not isinstance(dataset, dict)
+        or not isinstance(dataset.get("type"), str)
+        or not isinstance(dataset.get("name"), str)
+    ):
+        errors.append(f"{at}.dataset must have a string type and name")
+    metrics = result.get("metrics")
+    if not isinstance(metrics, list):
+        return [*errors, f"{at}.metrics is required and must be an array"]
+    for k, metric in enumerate(metrics):
+        if not isinstance(metric, dict) or not isinstance(metric.get("type"), str):
+            errors.append(f"{at}.metrics[{k}].type is required and must be a string")
+        elif "value" not in metric:
+            errors.append(f"{at}.metrics[{k}].value is required")
+    return errors

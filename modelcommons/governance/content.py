@@ -20,6 +20,10 @@ and asks that about each path. The rules, in order:
      caller. So a closed branch is closed by every name, and a commit that only
      closed refs reach, or that no ref reaches any more, is closed.
 
+   A pull request's ref (``refs/pr/N``) is open as a commit id is: only when an
+   open line of history leads to it (so under a plan with closed refs, a pull
+   request with new commits is for owners only).
+
    A closed revision answers ``GatedRepo`` (401 anonymous, 403 signed in), on every
    route, listings and history included.
 3. **Each path** at an open revision:
@@ -30,8 +34,9 @@ and asks that about each path. The rules, in order:
      not hide names: listings of gated repositories stay visible, as on the
      Hugging Face Hub.
    - *downloadable* (bytes: resolve, raw, previews, diff contents, LFS): listed, and
-     on a gated repository either one of the open files (the card, the licence,
-     ``.gitattributes``) or the caller is an owner or holds a current acceptance.
+     on a gated repository either one of the open files (the card, the licence; not
+     ``.gitattributes``, as on the Hub) or the caller is an owner or holds a current
+     acceptance.
      A refusal is ``GatedRepo`` whether or not the file exists, so a refusal never
      tells whether a hidden path is there.
    - *quarantined*: under a scan policy of ``quarantine`` (``quarantine.py``), a
@@ -96,12 +101,14 @@ class RepoContent:
     def _gated(self) -> GatedRepo:
         if self.principal is None:
             return GatedRepo(
-                f"Access to {self.repo.repo_id} is restricted: you must be signed in and "
+                f"Access to {self.repo.kind} {self.repo.repo_id} is restricted: you must be "
+                "signed in and "
                 "have an accepted access request to download its files.",
                 status=401,
             )
         return GatedRepo(
-            f"Access to {self.repo.repo_id} is restricted and you are not in the authorized "
+            f"Access to {self.repo.kind} {self.repo.repo_id} is restricted and you are not in "
+            "the authorized "
             "list. Request access on its page and wait for it to be accepted.",
             status=403,
         )
@@ -271,7 +278,7 @@ class RevisionContent:
         plan = content.plan
         staged = plan is not None and (
             plan.file_controlled(path)
-            or (self.revision.is_ref and plan.ref_controlled(self.revision.name))
+            or (self.revision.kind in ("branch", "tag") and plan.ref_controlled(self.revision.name))
         )
         return staged or (content.gate != "off" and path not in content.open_files)
 

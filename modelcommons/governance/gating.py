@@ -336,6 +336,9 @@ def decide(
     current = newest(session, repo, account.id)
     if current is None:
         raise NotFound(f"{account.name} has not requested access to {repo.repo_id}.")
+    if describe(current, repos.card_of(repo)) == status:
+        # As on the Hub: deciding what is already decided is refused, and records nothing.
+        raise Conflict(f"{account.name}'s access request is already {status}.")
     # An acceptance keeps the licence the user agreed to when they asked.
     record = _append(
         hub,
@@ -409,6 +412,25 @@ def current_requests(
         .limit(limit)
     ).all()
     return [(r, a) for r, a in rows]
+
+
+def shared_email(session: Session, repo: Repo, user_ids: list[int]) -> set[int]:
+    """Which of these users asked for access themselves (and so shared their email
+    address with the repository's admins, as on the Hub); a user granted access by an
+    admin without asking shared nothing."""
+    if not user_ids:
+        return set()
+    rows = session.execute(
+        select(AccessRecord.user_id)
+        .join(Account, Account.id == AccessRecord.user_id)
+        .where(
+            AccessRecord.repo_id == repo.id,
+            AccessRecord.user_id.in_(user_ids),
+            AccessRecord.actor == Account.name,
+        )
+        .distinct()
+    )
+    return {user_id for (user_id,) in rows}
 
 
 def history(session: Session, repo: Repo) -> list[tuple[AccessRecord, Account]]:

@@ -42,7 +42,8 @@ class RepoExists(Conflict):
     code = "RepoExists"
 
     def __init__(self, repo: Repo) -> None:
-        super().__init__(f"The {repo.kind} repository {repo.repo_id} already exists.")
+        # The Hugging Face Hub's words, which its clients' users match on.
+        super().__init__(f"A {repo.kind} repository called {repo.repo_id} already exists.")
         self.kind, self.repo_id = repo.kind, repo.repo_id
 
 

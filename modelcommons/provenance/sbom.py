@@ -191,7 +191,8 @@ def cyclonedx(
     see it: files the caller may not list are left out."""
     sha = at.sha
     files = revision_files(session, hub, at.commit)
-    card = lineage.card_at(hub, session, repo, sha)
+    # The card at this revision, when the caller may read it there.
+    card = lineage.card_at(hub, session, repo, sha) if at.downloadable("README.md") else {}
     readme = _readme(hub, at, files)
     main_ref = purl(repo, sha)
     prefix = "datasets/" if repo.kind == "dataset" else ""

@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import dataclasses
 import pathlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -370,16 +373,65 @@ def assess(session: Session, raw: bytes, files: dict[str, FileInfo]) -> Signatur
     return compare(checked, files)
 
 
+class _Verdicts:
+    """Verdicts by (tree, signature blob). Both are content-addressed and never change,
+    so only the registration of the key a signature names can change a verdict; it is
+    read again on every hit. Spares listing and comparing every file of a large
+    signed revision on each page view."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._items: OrderedDict[tuple[str, str], tuple[SignatureState, Any]] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> tuple[SignatureState, Any] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], value: tuple[SignatureState, Any]) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+
+_VERDICTS = _Verdicts()
+
+
+def _registration(session: Session, fingerprint: str | None) -> tuple[object, ...] | None:
+    """What a verdict depends on besides the bytes: the key's row and owner, if any."""
+    if not fingerprint:
+        return None
+    row = session.scalar(select(SigningKey).where(SigningKey.fingerprint == fingerprint))
+    if row is None:
+        return ("unregistered", fingerprint)
+    account = session.get(Account, row.account_id)
+    return (row.id, row.fingerprint, account.name if account else None, row.title)
+
+
 def verify_revision(session: Session, hub: Hub, repo: Repo, commit_oid: str) -> SignatureState:
     """The signature state of a commit of ``repo``."""
     commit = session.get(Commit, (repo.id, commit_oid))
     if commit is None:
         return SignatureState("unsigned", "No such commit.")
+    # Most revisions are unsigned: one lookup, before listing every file.
+    entry = TreeReader(session, hub.tree_cache).file(commit.tree_oid, SIGNATURE_PATH)
+    if entry is None:
+        return SignatureState("unsigned", f"This revision has no {SIGNATURE_PATH}.")
+    key = (commit.tree_oid, entry.sha256)
+    cached = _VERDICTS.get(key)
+    if cached is not None and _registration(session, cached[0].key) == cached[1]:
+        return copy.deepcopy(cached[0])
     files = revision_files(session, hub, commit)
     raw = read_signature(hub, files)
     if raw is None:
         return SignatureState("unsigned", f"This revision has no {SIGNATURE_PATH}.")
-    return assess(session, raw, files)
+    state = assess(session, raw, files)
+    _VERDICTS.put(key, (copy.deepcopy(state), _registration(session, state.key)))
+    return state
 
 
 def require_valid(session: Session, raw: bytes, files: dict[str, FileInfo]) -> SignatureState:

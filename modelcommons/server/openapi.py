@@ -60,6 +60,13 @@ QUERY: dict[str, dict[str, dict[str, Any]]] = {
     "web.search_page.models": {"q": _TEXT, "sort": _TEXT, "p": _INT},
     "web.search_page.datasets": {"q": _TEXT, "sort": _TEXT, "p": _INT},
     "web.account_pages.login_form": {"next": _TEXT},
+    "api.discussions.list_discussions": {
+        "type": {"type": "string", "enum": ["all", "discussion", "pull_request"]},
+        "status": {"type": "string", "enum": ["all", "open", "closed"]},
+        "author": _TEXT,
+        "p": _INT,
+    },
+    "api.discussions.details": {"diff": _BOOL},
     "api.git.info_refs": {
         "service": {"type": "string", "enum": ["git-upload-pack", "git-receive-pack"]}
     },
@@ -108,7 +115,7 @@ BODIES: dict[str, tuple[str, dict[str, Any]]] = {
         {"type": "object", "properties": {"startingPoint": _TEXT}},
     ),
     "api.refs.create_tag": (_JSON, {"type": "object", "properties": {"tag": _TEXT}}),
-    "api.uploads.preupload": (
+    "api.preupload.preupload": (
         _JSON,
         {
             "type": "object",
@@ -129,6 +136,48 @@ BODIES: dict[str, tuple[str, dict[str, Any]]] = {
     "api.uploads.lfs_complete": (_JSON, {"type": "object"}),
     "api.uploads.lfs_upload": ("application/octet-stream", {"type": "string"}),
     "api.uploads.lfs_part": ("application/octet-stream", {"type": "string"}),
+    "api.discussions.create": (
+        _JSON,
+        {
+            "type": "object",
+            "required": ["title"],
+            "properties": {
+                "title": _TEXT,
+                "description": _TEXT,
+                "pullRequest": {"type": "boolean"},
+            },
+        },
+    ),
+    "api.discussions.comment": (_JSON, {"type": "object", "properties": {"comment": _TEXT}}),
+    "api.discussions.edit_comment": (
+        _JSON,
+        {"type": "object", "properties": {"content": _TEXT}},
+    ),
+    "api.discussions.rename": (_JSON, {"type": "object", "properties": {"title": _TEXT}}),
+    "api.discussions.change_status": (
+        _JSON,
+        {
+            "type": "object",
+            "properties": {
+                "status": {"type": "string", "enum": ["open", "closed"]},
+                "comment": _TEXT,
+            },
+        },
+    ),
+    "api.discussions.merge": (_JSON, {"type": "object", "properties": {"comment": _TEXT}}),
+    "api.webhooks.create": (
+        _JSON,
+        {
+            "type": "object",
+            "properties": {
+                "url": _TEXT,
+                "secret": _TEXT,
+                "watched": {"type": "array", "items": {"type": "object"}},
+                "domains": {"type": "array", "items": _TEXT},
+            },
+        },
+    ),
+    "api.webhooks.update": (_JSON, {"type": "object"}),
     "api.git.upload_pack": ("application/x-git-upload-pack-request", {"type": "string"}),
     "api.git.receive_pack": ("application/x-git-receive-pack-request", {"type": "string"}),
 }

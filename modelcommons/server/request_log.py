@@ -22,6 +22,7 @@ import functools
 import json
 import logging
 import re
+import secrets
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,8 @@ _UNSAFE = re.compile(r'[^\x21-\x7e]|"')
 
 #: Where :class:`RequestLog` finds the caller's name, set by the app once it knows it.
 _PRINCIPAL = "commons.principal"
+#: Where it finds the request's id (:func:`with_request_id`).
+_REQUEST_ID = "commons.request_id"
 
 requests_log = logging.getLogger("modelcommons.requests")
 
@@ -160,6 +163,24 @@ def redact_path(path: str, prefix: str = "") -> str:
     return prefix + "/".join(segments)
 
 
+def with_request_id(scope: Scope, send: Send) -> Send:
+    """Give the request an id: an ``X-Request-Id`` header on its response (the clients
+    quote it in their error messages, ``(Request ID: ...)``) and the ``request_id``
+    field of its JSON log line, so that a user's report leads to the line. The id is
+    the hub's own, never one a client sent."""
+    request_id = secrets.token_hex(12)
+    scope[_REQUEST_ID] = request_id
+
+    async def send_with_id(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+            headers.append((b"x-request-id", request_id.encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return send_with_id
+
+
 def _safe(text: str) -> str:
     """``text`` fit for one log line: controls, spaces, quotes and non-ASCII escaped."""
     if text.isascii() and text.isprintable() and " " not in text and '"' not in text:
@@ -235,6 +256,7 @@ class RequestLog:
             "duration_ms": ms,
             "principal": principal,
             "client": address,
+            "request_id": _safe(scope.get(_REQUEST_ID) or "-"),
         }
         # makeRecord and handle, as Logger.info does, less its walk up the stack for
         # the caller's file and line, which would always be these.

@@ -1,6 +1,7 @@
 """Storage: what a repository is made of, and how its bytes are kept and moved.
 
-Content-addressed blobs and their backends (``blobs``), blobs being written
+Content-addressed blobs and their backends (``blobs``; an S3-compatible object store
+in ``s3``, ``s3send`` and ``s3parts``; ``backends`` picks one), blobs being written
 (``staging``), git-compatible object ids (``gitobjects``), trees (``trees``), refs,
 revisions and history (``repos``), the commit engine (``commits``) and its NDJSON
 payload (``commit_payload``), streaming uploads (``transfer``) with early disk writeback

@@ -42,6 +42,40 @@ if TYPE_CHECKING:
     from .multipart import LocalMultipartUpload
 
 
+class Promotable(Protocol):
+    """Bytes ``promote`` can give a name: a staged blob, or an assembled multipart
+    upload (whose bytes may already be on their way to a remote store)."""
+
+    @property
+    def size(self) -> int: ...
+    def sha256(self) -> str: ...
+    def close(self) -> None: ...
+    def discard(self) -> None: ...
+
+
+class PartTarget(Protocol):
+    """Where one part request of a multipart upload writes (``multipart.py``)."""
+
+    @property
+    def hashing(self) -> bool: ...
+    def writev(self, chunks: Sequence[bytes | memoryview]) -> None: ...
+    def hash(self, data: bytes | memoryview) -> None: ...
+    def finish(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+class MultipartUpload(Protocol):
+    """The parts of one multipart LFS upload (``multipart.py``, ``s3parts.py``)."""
+
+    def open_part(self, number: int, offset: int) -> PartTarget: ...
+    def close(self) -> bool: ...
+    def closed(self) -> bool: ...
+    def mark_stored(self) -> None: ...
+    def stored(self) -> bool: ...
+    def assemble(self, size: int, chunk: int) -> tuple[Promotable, str, int]: ...
+    def remove(self) -> None: ...
+
+
 class StagedBlob(Protocol):
     """A blob being written by one request. ``append`` and ``hash`` may run on
     worker threads, one call of each at a time."""
@@ -91,11 +125,11 @@ class BlobStore(Protocol):
         """A new staging file that only the caller writes to."""
         ...
 
-    def multipart(self, upload_id: str) -> LocalMultipartUpload:
+    def multipart(self, upload_id: str) -> MultipartUpload:
         """The parts of one multipart upload (``multipart.py``)."""
         ...
 
-    def promote(self, staged: StagedBlob, sha256: str) -> None:
+    def promote(self, staged: Promotable, sha256: str) -> None:
         """Make ``staged`` visible as ``sha256`` (the caller verified the hash).
         ``staged`` is closed first, so nothing can write to it afterwards. If the
         name exists already, the stored bytes stay: ``staged`` is discarded and the
@@ -107,6 +141,23 @@ class BlobStore(Protocol):
     def size(self, sha256: str) -> int | None: ...
     def local_path(self, sha256: str) -> Path | None:
         """A path to serve with sendfile, for stores on local disk."""
+        ...
+
+    def read_range(self, sha256: str, start: int, end: int, chunk: int) -> Iterator[bytes]:
+        """Bytes ``start``..``end`` (inclusive), a piece of at most ``chunk`` at a time."""
+        ...
+
+    def presigned_url(self, sha256: str, seconds: int, filename: str | None = None) -> str | None:
+        """A URL of the store itself that serves the blob for that long, or None
+        (a local store has none)."""
+        ...
+
+    def check(self) -> None:
+        """Raise unless the store answers (health checks)."""
+        ...
+
+    def describe(self) -> str:
+        """Where the blobs are, for people (``commons fsck``, logs)."""
         ...
 
     def open(self, sha256: str) -> BinaryIO: ...
@@ -159,7 +210,7 @@ class LocalBlobStore:
 
         return LocalMultipartUpload(self, upload_id)
 
-    def promote(self, staged: StagedBlob, sha256: str) -> None:
+    def promote(self, staged: Promotable, sha256: str) -> None:
         assert isinstance(staged, LocalStagedBlob)
         target = self._path(sha256)
         if self._refresh(target):
@@ -216,6 +267,24 @@ class LocalBlobStore:
 
     def open(self, sha256: str) -> BinaryIO:
         return open(self._path(sha256), "rb")
+
+    def read_range(self, sha256: str, start: int, end: int, chunk: int) -> Iterator[bytes]:
+        with open(self._path(sha256), "rb") as f:
+            f.seek(start)
+            left = end - start + 1
+            while left > 0 and (data := f.read(min(chunk, left))):
+                left -= len(data)
+                yield data
+
+    def presigned_url(self, sha256: str, seconds: int, filename: str | None = None) -> str | None:
+        return None
+
+    def check(self) -> None:
+        if not self.objects.is_dir():
+            raise FileNotFoundError(f"{self.objects} is missing")
+
+    def describe(self) -> str:
+        return str(self.root)
 
     def cleanup_staging(self, older_than_seconds: float) -> int:
         """Remove staging files left by interrupted uploads, and multipart uploads
@@ -311,8 +380,3 @@ def _sorted_dirs(parent: Path) -> list[Path]:
         return sorted(p for p in parent.iterdir() if p.is_dir() and not p.is_symlink())
     except FileNotFoundError:
         return []
-
-
-def open_blob_store(url_or_path: Path) -> BlobStore:
-    """Pick the blob backend from settings. Only the local folder exists so far."""
-    return LocalBlobStore(url_or_path)

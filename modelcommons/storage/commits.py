@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
+from ..db import outbox
 from ..db.schema import Commit, FileBlob, GitObject, LfsObject, Repo, RepoLfsObject
 from ..db.sqlutil import insert_ignore
 from ..errors import (
@@ -72,6 +73,14 @@ class CommitRequest:
     description: str
     operations: Sequence[Operation]
     parent_commit: str | None = None
+
+
+#: Run at the start of a commit's transaction: returns the revision to commit to
+#: instead (a pull request opened for this commit: ``refs/pr/N``).
+Prepare = Callable[[Session, Repo], str]
+#: Run in the commit's transaction once the ref has moved: (session, repo, ref kind,
+#: ref name, new commit id).
+Follow = Callable[[Session, Repo, str, str, str], None]
 
 
 class _Dir:
@@ -147,8 +156,19 @@ class Committer:
         self.hub = hub
         self.observer = observer
 
-    def commit(self, repo_id: int, branch: str, author: str, request: CommitRequest) -> str:
-        """Apply ``request`` to ``branch``; returns the new commit id."""
+    def commit(
+        self,
+        repo_id: int,
+        branch: str,
+        author: str,
+        request: CommitRequest,
+        *,
+        prepare: Prepare | None = None,
+        follow: Follow | None = None,
+    ) -> str:
+        """Apply ``request`` to ``branch`` (or a pull request's ``refs/pr/N``); returns
+        the new commit id. ``prepare`` and ``follow`` run in the same transaction,
+        before and after the change (see :data:`Prepare`, :data:`Follow`)."""
         if len(request.operations) > self.hub.settings.max_operations_per_commit:
             raise BadRequest(
                 f"Too many operations in one commit ({len(request.operations)}); "
@@ -160,9 +180,13 @@ class Committer:
                     repo = session.get(Repo, repo_id)
                     if repo is None:
                         raise RepoNotFound()
-                    oid = self._try(session, repo, branch, author, request)
+                    target = prepare(session, repo) if prepare else branch
+                    kind, name = repos.commit_target(target)
+                    oid = self._try(session, repo, kind, name, author, request)
                     if oid is None:
                         raise _BranchMoved
+                    if follow is not None:
+                        follow(session, repo, kind, name, oid)
                     return oid
             except _BranchMoved:
                 # Someone moved the branch between our read and our swap: rebase.
@@ -170,16 +194,26 @@ class Committer:
         raise PreconditionFailed("The branch kept moving under concurrent commits; try again.")
 
     def _try(
-        self, session: Session, repo: Repo, branch: str, author: str, request: CommitRequest
+        self,
+        session: Session,
+        repo: Repo,
+        kind: str,
+        branch: str,
+        author: str,
+        request: CommitRequest,
     ) -> str | None:
-        ref = repos.get_ref(session, repo, "branch", branch)
+        ref = repos.get_ref(session, repo, kind, branch)
         if ref is None:
-            raise RevisionNotFound(f"Invalid rev id: {branch} (commits go to existing branches)")
+            raise RevisionNotFound(
+                f"Invalid rev id: {repos.full_ref(kind, branch) if kind == 'pr' else branch} "
+                "(commits go to existing branches)"
+            )
         head = ref.target
         if request.parent_commit and not head.startswith(request.parent_commit.lower()):
             raise PreconditionFailed(
-                f"A commit has happened since: {branch} is at {head}, not at "
-                f"{request.parent_commit}. Refresh and try again."
+                # The Hub's words (its clients' users match on them), then ours.
+                "The branch was updated since you opened this page. Please refresh and try "
+                f"again. ({branch} is at {head}, not at {request.parent_commit}.)"
             )
         head_commit = session.get(Commit, (repo.id, head))
         assert head_commit is not None
@@ -220,16 +254,20 @@ class Committer:
                 }
             ],
         )
-        if not repos.move_branch(session, repo, branch, head, commit_oid):
+        if not repos.move_ref(session, repo, kind, branch, head, commit_oid):
             if request.parent_commit:
                 raise PreconditionFailed(
-                    f"A commit has happened since {request.parent_commit} on {branch}; "
-                    "refresh and try again."
+                    # The Hub's words (its clients' users match on them), then ours.
+                    "The branch was updated since you opened this page. Please refresh "
+                    f"and try again. ({branch} has moved on from {request.parent_commit}.)"
                 )
             return None
-        self.branch_moved(
-            session, reader, repo, branch, commit_oid, tree_oid, author, plan.readme_changed
-        )
+        if kind == "branch":
+            self.branch_moved(
+                session, reader, repo, branch, commit_oid, tree_oid, author, plan.readme_changed
+            )
+        else:
+            repo.updated_at = utcnow()
         return commit_oid
 
     def branch_moved(
@@ -247,6 +285,7 @@ class Committer:
         made here and for one pushed over git alike (the rest of the hub hears of
         both the same way)."""
         repo.updated_at = utcnow()
+        outbox.note(session, "branch.moved", repo=repo.id, branch=branch, commit=commit_oid)
         self.observer.commit_landed(
             session, repo, branch, commit_oid, tree_oid, author, readme_changed
         )
@@ -334,7 +373,9 @@ class Committer:
             is_dir = isinstance(existing, _Dir) or (
                 isinstance(existing, TreeEntry) and existing.is_dir
             )
-            if existing is None or is_dir != want_dir:
+            # A file deletion naming a folder deletes the folder, as on the Hub (the
+            # client sends a folder without its trailing "/" as a file deletion).
+            if existing is None or (want_dir and not is_dir):
                 kind = "folder" if want_dir else "file"
                 raise EntryNotFound(f"A {kind} with this name doesn't exist: {op.path}")
             del node.children[leaf]

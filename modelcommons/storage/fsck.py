@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from sqlalchemy import select
 
 from ..db.database import Database
-from ..db.schema import FileBlob, LfsObject, XetFile
+from ..db.schema import FileBlob, LfsObject, PurgedLfsObject, XetFile
 from .blobs import BlobStore, StoredObject
 
 READ_BYTES = 8 * 1024 * 1024
@@ -71,12 +71,17 @@ def total_size(blobs: BlobStore) -> tuple[int, int]:
 
 
 def find_missing(db: Database, blobs: BlobStore) -> list[str]:
-    """sha256s the database references that the store does not hold, in order."""
+    """sha256s the database references that the store does not hold, in order; bytes
+    a repository's admin deleted for good (``purged_lfs_objects``) are not missing."""
     missing: set[str] = set()
     for sha256 in _referenced(db):
         if sha256 not in missing and not blobs.exists(sha256) and not _in_xorbs(db, sha256):
             missing.add(sha256)
-    return sorted(missing)
+    with db.read() as session:
+        purged = {
+            oid for oid in session.scalars(select(PurgedLfsObject.oid).distinct()) if oid in missing
+        }
+    return sorted(missing - purged)
 
 
 def _in_xorbs(db: Database, sha256: str) -> bool:

@@ -13,22 +13,71 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
-from ..db.schema import Commit, Ref, Repo, RepoLfsObject
+from ..db.schema import Commit, Ref, Repo, RepoLfsObject, RepoRedirect
 from ..errors import Conflict, RepoNotFound, RevisionNotFound
 from ..validation.names import check_name, check_ref_name
 from .trees import TreeReader
 
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 DEFAULT_BRANCH = "main"
+#: A pull request's ref: ``refs/pr/<n>`` is the ``refs`` row of kind "pr" named ``n``.
+PR_PREFIX = "refs/pr/"
+_PR_REF = re.compile(r"^refs/pr/([1-9][0-9]{0,8})$")
+_REF_PREFIXES = {"branch": "refs/heads/", "tag": "refs/tags/", "pr": PR_PREFIX}
+
+
+def full_ref(kind: str, name: str) -> str:
+    """A ref as git names it: ``refs/heads/main``, ``refs/tags/v1``, ``refs/pr/3``."""
+    return _REF_PREFIXES[kind] + name
+
+
+def pr_number(revision: str) -> int | None:
+    """N for ``refs/pr/N``, else None."""
+    match = _PR_REF.match(revision)
+    return int(match.group(1)) if match else None
+
+
+def commit_target(revision: str) -> tuple[str, str]:
+    """The ref a commit to ``revision`` moves, as (kind, name): ``refs/pr/N`` is a pull
+    request's ref, ``refs/heads/X`` and anything else a branch."""
+    number = pr_number(revision)
+    if number is not None:
+        return "pr", str(number)
+    return "branch", revision.removeprefix("refs/heads/")
 
 
 def get_repo(session: Session, kind: str, namespace: str, name: str) -> Repo:
+    """The repository with this id, whatever its letter case (as on the Hugging Face
+    Hub: ``Alice/Model`` is ``alice/model``). An id the repository had before it was
+    moved raises :class:`RepoMoved`, a :class:`RepoNotFound` that names the repository
+    now: only a caller who may see it is told (``api.common.load_repo``)."""
     repo = session.scalar(
         select(Repo).where(Repo.kind == kind, Repo.namespace == namespace, Repo.name == name)
     )
     if repo is None:
+        repo = find_clash(session, kind, namespace, name)
+    if repo is None:
+        target = session.scalar(
+            select(Repo)
+            .join(RepoRedirect, RepoRedirect.repo_id == Repo.id)
+            .where(
+                RepoRedirect.kind == kind,
+                func.lower(RepoRedirect.namespace) == namespace.lower(),
+                func.lower(RepoRedirect.name) == name.lower(),
+            )
+        )
+        if target is not None:
+            raise RepoMoved(f"{namespace}/{name}", target)
         raise RepoNotFound(f"{namespace}/{name}")
     return repo
+
+
+class RepoMoved(RepoNotFound):
+    """An old id of a moved repository: not found, unless the caller may see ``target``."""
+
+    def __init__(self, asked: str, target: Repo) -> None:
+        super().__init__(asked)
+        self.target = target
 
 
 def find_clash(
@@ -68,6 +117,7 @@ def delete_repo(session: Session, repo: Repo) -> None:
     session.execute(delete(Ref).where(Ref.repo_id == repo.id))
     session.execute(delete(Commit).where(Commit.repo_id == repo.id))
     session.execute(delete(RepoLfsObject).where(RepoLfsObject.repo_id == repo.id))
+    session.execute(delete(RepoRedirect).where(RepoRedirect.repo_id == repo.id))
     session.delete(repo)
 
 
@@ -76,6 +126,19 @@ def move_repo(session: Session, repo: Repo, namespace: str, name: str) -> None:
     check_name(name, "repository name")
     if find_clash(session, repo.kind, namespace, name, moving=repo) is not None:
         raise _taken(repo.kind, namespace, name)
+    # The old id redirects here from now on; the new one no longer redirects anywhere.
+    for ns, n in ((repo.namespace, repo.name), (namespace, name)):
+        session.execute(
+            delete(RepoRedirect).where(
+                RepoRedirect.kind == repo.kind,
+                func.lower(RepoRedirect.namespace) == ns.lower(),
+                func.lower(RepoRedirect.name) == n.lower(),
+            )
+        )
+    if (repo.namespace.lower(), repo.name.lower()) != (namespace.lower(), name.lower()):
+        session.add(
+            RepoRedirect(kind=repo.kind, namespace=repo.namespace, name=repo.name, repo_id=repo.id)
+        )
     repo.namespace, repo.name = namespace, name
     repo.updated_at = utcnow()
 
@@ -97,7 +160,7 @@ class Revision:
     string the caller sent, so that no other spelling of a revision gets around them.
     """
 
-    kind: str  # "branch" | "tag" | "commit"
+    kind: str  # "branch" | "tag" | "pr" | "commit"
     name: str
     commit: str
     asked: str
@@ -111,9 +174,15 @@ def canonical(session: Session, repo: Repo, revision: str) -> Revision:
     """A branch, tag or commit id (full, or a unique prefix of 7+), as a :class:`Revision`.
 
     Plain names are branches first, then tags, then commit ids; ``refs/heads/X``
-    and ``refs/tags/X`` name only that kind.
+    and ``refs/tags/X`` name only that kind, ``refs/pr/N`` a pull request's ref.
     """
     rev = revision
+    number = pr_number(rev)
+    if number is not None:
+        ref = get_ref(session, repo, "pr", str(number))
+        if ref is not None:
+            return Revision("pr", ref.name, ref.target, revision)
+        raise RevisionNotFound(f"Invalid rev id: {revision}")
     for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
         if rev.startswith(prefix):
             ref = get_ref(session, repo, kind, rev[len(prefix) :])
@@ -152,16 +221,17 @@ def list_refs(session: Session, repo: Repo) -> list[Ref]:
 
 
 def create_ref(session: Session, repo: Repo, kind: str, name: str, target: str) -> None:
-    check_ref_name(name)
+    if kind != "pr":
+        check_ref_name(name)
     if get_ref(session, repo, kind, name) is not None:
-        raise Conflict(f"{'Branch' if kind == 'branch' else 'Tag'} {name!r} already exists.")
+        raise Conflict(f"Reference {full_ref(kind, name)} already exists.")
     session.add(Ref(repo_id=repo.id, kind=kind, name=name, target=target))
 
 
 def delete_ref(session: Session, repo: Repo, kind: str, name: str) -> None:
     ref = get_ref(session, repo, kind, name)
     if ref is None:
-        raise RevisionNotFound(f"{'Branch' if kind == 'branch' else 'Tag'} {name!r} not found.")
+        raise RevisionNotFound(f"Invalid rev id: {full_ref(kind, name)}")
     session.delete(ref)
 
 

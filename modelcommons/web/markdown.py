@@ -109,6 +109,11 @@ def render_card(text: str) -> str:
     return sanitize(_md.render(body))
 
 
+def render_comment(text: str) -> str:
+    """A discussion comment as sanitised HTML: the card's renderer and sanitiser."""
+    return sanitize(_md.render(text[:MAX_CARD_CHARS]))
+
+
 def highlight_file(path: str, text: str) -> str:
     """A highlighted, escaped preview of a text file."""
     try:

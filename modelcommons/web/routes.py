@@ -7,9 +7,11 @@ from . import static
 from .pages import (
     account,
     account_settings,
+    community,
     gating,
     home,
     manage,
+    notifications,
     provenance,
     releases,
     repository,
@@ -31,6 +33,7 @@ def add_routes(r: Router) -> None:
     r.add("POST", "/logout", account.logout, web=True)
     r.add("GET", "/settings/account", account_settings.account_page, web=True)
     r.add("POST", "/settings/account/email", account_settings.change_email, web=True)
+    r.add("POST", "/settings/account/fullname", account_settings.change_fullname, web=True)
     r.add("POST", "/settings/account/password", account_settings.change_password, web=True)
     r.add("GET", "/settings/tokens", tokens.tokens, web=True)
     r.add("POST", "/settings/tokens", tokens.create_token, web=True)
@@ -41,6 +44,8 @@ def add_routes(r: Router) -> None:
     r.add("GET", "/search", search.search, web=True)
     r.add("GET", "/models", search.models, web=True)
     r.add("GET", "/datasets", search.datasets, web=True)
+    r.add("GET", "/notifications", notifications.page, web=True)
+    r.add("POST", "/notifications/read", notifications.mark_all_read, web=True)
     r.add("GET", "/new", manage.new_form, web=True)
     r.add("POST", "/new", manage.create, web=True)
     r.add("GET", "/(?P<ns>[^/]+)/-/audit", manage.namespace_audit_page, web=True)
@@ -68,4 +73,19 @@ def add_routes(r: Router) -> None:
     r.add("POST", f"{page}/access", gating.request_access, web=True)
     r.add("GET", f"{page}/access-requests", gating.review_page, web=True)
     r.add("POST", f"{page}/access-requests", gating.review, web=True)
+    add_community_routes(r, page)
     r.add("GET", "/(?P<ns>[^/]+)", account.profile, web=True)
+
+
+def add_community_routes(r: Router, page: str) -> None:
+    """The Community tab (``pages/community.py``)."""
+    one = f"{page}/discussions/(?P<num>[0-9]{{1,9}})"
+    r.add("GET", f"{page}/discussions", community.list_page, web=True)
+    r.add("GET", f"{page}/discussions/new", community.new_form, web=True)
+    r.add("POST", f"{page}/discussions/new", community.create, web=True)
+    r.add("GET", one, community.discussion_page, web=True)
+    r.add("POST", f"{one}/comment", community.comment, web=True)
+    r.add("POST", f"{one}/status", community.set_status, web=True)
+    r.add("POST", f"{one}/merge", community.merge, web=True)
+    r.add("GET", f"{page}/propose/{REV}/(?P<path>.+)", community.propose_form, web=True)
+    r.add("POST", f"{page}/propose/{REV}/(?P<path>.+)", community.propose, web=True)

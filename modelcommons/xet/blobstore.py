@@ -5,29 +5,49 @@ git packs and LFS downloads, checks) works for them without knowing about xorbs.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from ..db.database import Database
-from ..storage.blobs import BlobStore, StagedBlob, StoredObject
+from ..storage.blobs import BlobStore, MultipartUpload, Promotable, StagedBlob, StoredObject
 from . import hashing, store
-
-if TYPE_CHECKING:
-    from ..storage.multipart import LocalMultipartUpload
 
 
 class _Stream(io.RawIOBase):
-    """A read-only stream over blocks of bytes."""
+    """A read-only, seekable stream over a file held as Xet chunks: ``open_at(offset)``
+    gives the file's blocks from ``offset`` on, so a seek starts a new reconstruction
+    there (previews read a Parquet footer, then its pages; a text preview reads its
+    head twice) and nothing is ever held whole."""
 
-    def __init__(self, blocks: Iterator[bytes]) -> None:
-        self._blocks = blocks
+    def __init__(self, size: int, open_at: Callable[[int], Iterator[bytes]]) -> None:
+        self._size = size
+        self._open_at = open_at
+        self._pos = 0
+        self._blocks: Iterator[bytes] | None = None
         self._left = b""
 
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        target = max(0, base + offset)
+        if target != self._pos:
+            self._pos, self._blocks, self._left = target, None, b""
+        return self._pos
+
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._pos >= self._size:
+            return 0
+        if self._blocks is None:
+            self._blocks = self._open_at(self._pos)
         while not self._left:
             block = next(self._blocks, None)
             if block is None:
@@ -36,6 +56,7 @@ class _Stream(io.RawIOBase):
         n = min(len(buffer), len(self._left))
         buffer[:n] = self._left[:n]
         self._left = self._left[n:]
+        self._pos += n
         return n
 
 
@@ -48,7 +69,9 @@ class XetBackedStore:
         self.inner = inner
         self.db = db
 
-    def _held(self, sha256: str) -> tuple[int, Iterator[bytes]] | None:
+    def _held(
+        self, sha256: str, start: int = 0, end: int | None = None
+    ) -> tuple[int, Iterator[bytes]] | None:
         with self.db.read() as session:
             row = store.file_by_sha256(session, sha256)
             if row is None:
@@ -56,7 +79,7 @@ class XetBackedStore:
             terms = store.unpack_terms(row.terms)
             stored = store.load_xorbs(session, {hashing.to_hex(t.xorb) for t in terms})
             size = row.size
-        return size, store.read_terms(self.inner, stored, terms)
+        return size, store.read_terms(self.inner, stored, terms, start, end)
 
     def _size_held(self, sha256: str) -> int | None:
         with self.db.read() as session:
@@ -66,10 +89,10 @@ class XetBackedStore:
     def stage(self) -> StagedBlob:
         return self.inner.stage()
 
-    def multipart(self, upload_id: str) -> LocalMultipartUpload:
+    def multipart(self, upload_id: str) -> MultipartUpload:
         return self.inner.multipart(upload_id)
 
-    def promote(self, staged: StagedBlob, sha256: str) -> None:
+    def promote(self, staged: Promotable, sha256: str) -> None:
         self.inner.promote(staged, sha256)
 
     def exists(self, sha256: str) -> bool:
@@ -84,14 +107,44 @@ class XetBackedStore:
         path = self.inner.local_path(sha256)
         return path if path is not None and path.exists() else None
 
+    def read_range(self, sha256: str, start: int, end: int, chunk: int) -> Iterator[bytes]:
+        """Bytes ``start``..``end`` (inclusive): from the store when it holds them
+        whole, else reconstructed from the xorbs that hold the file's chunks."""
+        if self.inner.exists(sha256):
+            return self.inner.read_range(sha256, start, end, chunk)
+        held = self._held(sha256, start, end + 1)
+        if held is None:
+            raise FileNotFoundError(sha256)
+        return held[1]
+
+    def presigned_url(self, sha256: str, seconds: int, filename: str | None = None) -> str | None:
+        """The store's URL for bytes it holds whole; a Xet-held file has none (its
+        bytes are in several xorbs), so the hub sends it itself."""
+        if not self.inner.exists(sha256):
+            return None
+        return self.inner.presigned_url(sha256, seconds, filename)
+
+    def check(self) -> None:
+        self.inner.check()
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
     def open(self, sha256: str) -> BinaryIO:
         try:
             return self.inner.open(sha256)
         except FileNotFoundError:
-            held = self._held(sha256)
-            if held is None:
+            size = self._size_held(sha256)
+            if size is None:
                 raise
-            return io.BufferedReader(_Stream(held[1]), buffer_size=1024 * 1024)
+
+            def open_at(offset: int) -> Iterator[bytes]:
+                held = self._held(sha256, offset)
+                if held is None:  # gone since: a reader sees the file end
+                    return iter(())
+                return held[1]
+
+            return io.BufferedReader(_Stream(size, open_at), buffer_size=1024 * 1024)
 
     def quarantine(self, sha256: str) -> str | None:
         return self.inner.quarantine(sha256)

@@ -23,6 +23,7 @@ from ..templating import redirect, render
 
 DONE = {
     "email": "Your email address was saved.",
+    "fullname": "Your full name was saved.",
     "password": "Your password was changed; every other browser was signed out.",
 }
 
@@ -36,6 +37,7 @@ def _page(
         assert user is not None  # a session ends with its account
         has_password = user.password_hash is not None
         stored = user.email or ""
+        fullname = user.fullname
     done = DONE.get(ctx.request.query_params.get("done", "")) if error is None else None
     return render(
         ctx,
@@ -43,6 +45,7 @@ def _page(
         status=status,
         title="Account settings",
         email=stored if email is None else email,
+        fullname=fullname,
         has_password=has_password,
         error=error,
         done=done,
@@ -77,6 +80,24 @@ async def change_email(ctx: Ctx) -> Response:
             raise
         message = exc.message
     return await ctx.run(lambda: _page(ctx, error=message, status=400, email=typed))
+
+
+async def change_fullname(ctx: Ctx) -> Response:
+    me = require_user(ctx)
+    typed = field(await read_form(ctx), "fullname")
+
+    def work() -> Response:
+        with ctx.hub.db.write() as session:
+            accounts.set_fullname(session, me.name, typed)
+        return redirect(ctx, "/settings/account?done=fullname")
+
+    try:
+        return await ctx.run(work)
+    except HubError as exc:
+        if exc.status >= 500:
+            raise
+        message = exc.message
+    return await ctx.run(lambda: _page(ctx, error=message, status=400))
 
 
 async def change_password(ctx: Ctx) -> Response:
