@@ -157,8 +157,11 @@ class Jobs:
         worker died before it finished is in the queue no more (Huey takes it off
         when it starts); release promotions are re-found by the ticker, which runs
         here too."""
-        consumer = self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False)
+        consumer = self.huey.create_consumer(
+            workers=workers, worker_type="thread", periodic=False, max_delay=1.0
+        )
         threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
+        self.hub.pipeline.resume()  # pipeline steps a stopped process left queued or running
         consumer.run()
 
     def _tick(self) -> None:

@@ -10,9 +10,9 @@ and the Hub's error texts.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest

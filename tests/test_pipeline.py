@@ -199,3 +199,16 @@ def test_a_git_push_is_scanned(sqlite_server: Server, repo_name: str, tmp_path: 
     assert [(f["path"], f["level"]) for f in status["filesWithIssues"]] == [
         ("notes/hidden", "unsafe")
     ]
+
+
+def test_a_pull_request_is_scanned(sqlite_server: Server, repo_name: str) -> None:
+    """A commit that opens a pull request lands on refs/pr/N: scanned like a branch."""
+    hub = sqlite_server
+    api = HfApi(endpoint=hub.url, token=hub.user("alice"))
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    ops = [CommitOperationAdd(path_in_repo="evil.pkl", path_or_fileobj=MALICIOUS["runpy.pkl"])]
+    pr = api.create_commit(repo, ops, commit_message="a pickle", create_pr=True)
+    assert pr.pr_revision is not None
+    status = wait_scanned(api, repo, revision=pr.pr_revision).security_repo_status
+    assert [(f["path"], f["level"]) for f in status["filesWithIssues"]] == [("evil.pkl", "unsafe")]

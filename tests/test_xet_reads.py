@@ -64,5 +64,7 @@ def test_a_file_whose_chunks_repeat_downloads_whole(
         api.upload_file(path_or_fileobj=content, path_in_repo=name, repo_id=repo)
         got = Path(api.hf_hub_download(repo, name, cache_dir=tmp_path / "client"))
         assert hashlib.sha256(got.read_bytes()).digest() == hashlib.sha256(content).digest()
-    plain = httpx.get(f"{srv.url}/{repo}/resolve/main/padded.bin", headers={"Range": "bytes=100000-"})
+    plain = httpx.get(
+        f"{srv.url}/{repo}/resolve/main/padded.bin", headers={"Range": "bytes=100000-"}
+    )
     assert plain.status_code == 206 and plain.content == data[100_000:]
