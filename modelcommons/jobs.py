@@ -166,7 +166,11 @@ class Jobs:
         if self.hub.settings.task_queue == "redis":
             return
         if not self.huey.immediate and self.hub.settings.task_queue != "memory":
-            consumer = self.huey.create_consumer(workers=2, worker_type="thread", periodic=False)
+            # An idle worker backs off to at most 1 s between polls (Huey's default is
+            # 10 s): post-commit scans start within about a second of the commit.
+            consumer = self.huey.create_consumer(
+                workers=2, worker_type="thread", periodic=False, max_delay=1.0
+            )
             consumer.start()
         threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
 
@@ -175,8 +179,11 @@ class Jobs:
         worker died before it finished is in the queue no more (Huey takes it off
         when it starts); release promotions are re-found by the ticker, which runs
         here too."""
-        consumer = self.huey.create_consumer(workers=workers, worker_type="thread", periodic=False)
+        consumer = self.huey.create_consumer(
+            workers=workers, worker_type="thread", periodic=False, max_delay=1.0
+        )
         threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
+        self.hub.pipeline.resume()  # pipeline steps a stopped process left queued or running
         consumer.run()
 
     def _tick(self) -> None:

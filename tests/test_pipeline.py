@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,25 +76,25 @@ def test_scan_results_through_the_client(server: Server, repo_name: str) -> None
     }
 
     tree = {f.path: f for f in api.list_repo_tree(repo, recursive=True, expand=True)}
-    evil = tree["evil.pkl"].security  # type: ignore[union-attr]
+    evil = tree["evil.pkl"].security  # type: ignore[union-attr,index]
     assert evil is not None and evil["status"] == "unsafe" and evil["safe"] is False
     assert evil["av_scan"] is None
     assert evil["pickle_import_scan"]["highestSafetyLevel"] == "dangerous"
     assert {"module": "os", "name": "system", "safety": "dangerous"} in evil["pickle_import_scan"][
         "imports"
     ]
-    good = tree["good.pt"].security  # type: ignore[union-attr]
+    good = tree["good.pt"].security  # type: ignore[union-attr,index]
     assert good["safe"] is True and good["status"] == "safe"
     imports = good["pickle_import_scan"]["imports"]
     assert {"module": "torch._utils", "name": "_rebuild_tensor_v2", "safety": "innocuous"} in (
         imports
     )
-    assert tree["model.safetensors"].security["status"] == "safe"  # type: ignore[union-attr]
+    assert tree["model.safetensors"].security["status"] == "safe"  # type: ignore[union-attr,index]
 
     paths = api.get_paths_info(repo, ["weights/model.pt", "config.json"], expand=True)
     by_path = {p.path: p for p in paths}
-    assert by_path["weights/model.pt"].security["status"] == "unsafe"  # type: ignore[union-attr]
-    assert by_path["config.json"].security["status"] == "safe"  # type: ignore[union-attr]
+    assert by_path["weights/model.pt"].security["status"] == "unsafe"  # type: ignore[union-attr,index]
+    assert by_path["config.json"].security["status"] == "safe"  # type: ignore[union-attr,index]
     # A commit id gives the same answers as the branch.
     assert wait_scanned(api, repo, revision=sha).security_repo_status == status
     # Not asked: not sent.
@@ -145,3 +146,69 @@ def test_each_class_of_finding_reaches_the_api(server: Server, repo_name: str, n
     info = wait_scanned(api, repo)
     [issue] = info.security_repo_status["filesWithIssues"]
     assert issue["path"] == name and issue["level"] == "unsafe" and issue["message"]
+
+
+def test_scan_all_rescans_each_blob_once(sqlite_server: Server, repo_name: str) -> None:
+    """After a scanner change (results of an older version), ``commons scan --all``
+    rescans each stored blob once, however many repositories hold it."""
+    import sqlite3
+
+    hub = sqlite_server
+    api = HfApi(endpoint=hub.url, token=hub.user("alice"))
+    marker = repo_name.encode()
+    files = {"a.pkl": MALICIOUS["attrgetter.pkl"] + marker, "b.pt": BENIGN["mlp.pt"] + marker}
+    repos = [f"alice/{repo_name}-{i}" for i in range(3)]
+    for repo in repos:
+        api.create_repo(repo)
+        upload(api, repo, files)  # the same blobs in three repositories
+        assert _wait_step(hub, repo)["status"] == "done"
+    with sqlite3.connect(hub.data_dir / "commons.db") as db:
+        db.execute("UPDATE blob_scans SET scanner_version = '0', status = 'safe'")
+    ran = hub.cli("scan", "--all", process=True)
+    assert "Scanning blobs" in ran.stderr  # the progress bar
+    count = int(ran.stdout.split("Scanned ")[1].split(" blobs")[0])
+    with sqlite3.connect(hub.data_dir / "commons.db") as db:
+        rows = db.execute("SELECT COUNT(*), COUNT(DISTINCT sha256) FROM blob_scans").fetchone()
+        versions = {v for (v,) in db.execute("SELECT DISTINCT scanner_version FROM blob_scans")}
+    assert count == rows[0]  # every result once, not once per repository
+    assert versions == {"1"}
+    status = wait_scanned(api, repos[0]).security_repo_status
+    assert {f["path"]: f["level"] for f in status["filesWithIssues"]} == {"a.pkl": "unsafe"}
+    again = hub.cli("scan", "--all", process=True)
+    assert "Scanned 0 blobs" in again.stdout
+
+
+def test_a_git_push_is_scanned(sqlite_server: Server, repo_name: str, tmp_path: Path) -> None:
+    """Pushed commits go through the same pipeline as commits made here."""
+    from .gitclient import Git
+
+    hub = sqlite_server
+    token = hub.user("alice")
+    api = HfApi(endpoint=hub.url, token=token)
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    git = Git(tmp_path / "home")
+    work = tmp_path / "work"
+    git.run("clone", f"{hub.url}/{repo}", str(work), cwd=tmp_path, token=token)
+    (work / "notes").mkdir()
+    (work / "notes" / "hidden").write_bytes(MALICIOUS["stack_global_memo.pkl"])  # no extension
+    git.run("add", "-A", cwd=work)
+    git.run("commit", "-qm", "push a pickle", cwd=work)
+    git.run("push", "origin", "main", cwd=work, token=token)
+    status = wait_scanned(api, repo).security_repo_status
+    assert [(f["path"], f["level"]) for f in status["filesWithIssues"]] == [
+        ("notes/hidden", "unsafe")
+    ]
+
+
+def test_a_pull_request_is_scanned(sqlite_server: Server, repo_name: str) -> None:
+    """A commit that opens a pull request lands on refs/pr/N: scanned like a branch."""
+    hub = sqlite_server
+    api = HfApi(endpoint=hub.url, token=hub.user("alice"))
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    ops = [CommitOperationAdd(path_in_repo="evil.pkl", path_or_fileobj=MALICIOUS["runpy.pkl"])]
+    pr = api.create_commit(repo, ops, commit_message="a pickle", create_pr=True)
+    assert pr.pr_revision is not None
+    status = wait_scanned(api, repo, revision=pr.pr_revision).security_repo_status
+    assert [(f["path"], f["level"]) for f in status["filesWithIssues"]] == [("evil.pkl", "unsafe")]

@@ -65,7 +65,9 @@ def _refusal(hub: Server, repo: str, token: str | None, cache: Path) -> httpx.Re
 
 
 @pytest.mark.parametrize("who", [None, "qstranger", "qreader", "qwriter"])
-def test_unsafe_file_refused_and_hidden(hub: Server, repo: str, who: str | None, tmp_path: Path):
+def test_unsafe_file_refused_and_hidden(
+    hub: Server, repo: str, who: str | None, tmp_path: Path
+) -> None:
     token = hub.user(who) if who else None
     api = HfApi(endpoint=hub.url, token=token or False)
     response = _refusal(hub, repo, token, tmp_path / "refused")
@@ -121,3 +123,12 @@ def test_warn_policy_flags_only(sqlite_server: Server, repo_name: str, tmp_path:
     assert _refusal(hub, repo, None, tmp_path / "b").headers["X-Error-Code"] == "UnsafeFile"
     hub.cli("scan", "policy", org, "default")
     assert "evil.pkl" in anon.list_repo_files(repo)
+    # Policy changes are security events in the organisation's audit log.
+    log = httpx.get(
+        f"{hub.url}/api/audit-log/{org}",
+        headers={"Authorization": f"Bearer {hub.user('wowner')}"},
+    ).json()
+    assert [e["data"]["policy"] for e in log if e["kind"] == "scan.policy_set"] == [
+        "quarantine",
+        "default",
+    ]

@@ -12,7 +12,7 @@ from huggingface_hub import HfApi
 from .conftest import Server
 from .scan_corpus.benign import benign
 from .scan_corpus.hostile import malicious
-from .test_pipeline import upload, wait_scanned
+from .test_pipeline import _wait_step, upload, wait_scanned
 from .test_web import ARGS, CHROMIUM
 
 
@@ -44,6 +44,7 @@ def test_pages_show_scan_results(browser, sqlite_server: Server, repo_name: str)
         },
     )
     wait_scanned(api, repo)
+    assert _wait_step(hub, repo)["status"] == "done"  # the card's summary is its result
     page = browser.new_context().new_page()
 
     page.goto(f"{hub.url}/{repo}/tree/main")

@@ -109,3 +109,26 @@ def test_safetensors_header_only_read() -> None:
     report = scan_file(io.BytesIO(data), "m.safetensors", len(data))
     assert report.status == "unsafe"
     assert "exceed" in report.findings[0].message
+
+
+def test_a_pickle_too_large_to_read_is_never_safe() -> None:
+    from modelcommons.scanning import pickles
+
+    size = pickles.MAX_PICKLE_BYTES + 1
+    report = pickles.scan_pickle(io.BytesIO(b"\x80\x04N."), "big.pkl", size=size)
+    assert report.status == "error"
+
+
+def test_a_result_is_reused_only_under_the_same_kind_of_name() -> None:
+    """Bytes scanned as ``notes.txt`` (no scanner applies) are scanned again as
+    ``model.pkl``: the cache is per blob and name profile."""
+    from modelcommons.scanning.scan import profile
+
+    assert profile("notes.txt") == "" != profile("model.pkl") == "pkl"
+    assert profile("dir.v2/WEIGHTS.BIN") == "bin"
+    data = MALICIOUS["raw_p0.pkl"]  # protocol 0: text, nothing marks it as a pickle
+    assert scan_file(io.BytesIO(data), "notes.txt", len(data)).status == "safe"
+    assert scan_file(io.BytesIO(data), "model.pkl", len(data)).status == "unsafe"
+    # A protocol 2+ stream is read as a pickle whatever its name.
+    data = MALICIOUS["raw_p2.pkl"]
+    assert scan_file(io.BytesIO(data), "notes.txt", len(data)).status == "unsafe"

@@ -193,6 +193,15 @@ class LicencePolicySet(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class ScanPolicySet(Event):
+    """A namespace's scan policy (warn, quarantine, or default: the hub's)."""
+
+    kind: ClassVar[str] = "scan.policy_set"
+    namespace: str = ""
+    policy: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class LicenceViolationsCommitted(RepoEvent):
     """A card commit with licence violations, let through because the policy warns."""
 

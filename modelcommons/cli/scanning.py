@@ -9,7 +9,7 @@ import sys
 import click
 from sqlalchemy import select
 
-from .. import accounts
+from .. import accounts, audit
 from ..db.pipeline_tables import PipelineStep
 from ..governance import quarantine
 from ..pipeline.runner import describe_plugins, plugin_manager
@@ -115,4 +115,5 @@ def policy(namespace: str, value: str, data_dir: str | None, database_url: str |
     with clean_errors(), hub.db.write() as session:
         namespace = accounts.get_account(session, namespace).name  # as typed, any case
         quarantine.set_policy(session, namespace, None if value == "default" else value)
+        hub.audit.record(session, audit.ScanPolicySet(None, namespace=namespace, policy=value))
     click.echo(f"Scan policy for {namespace}: {value}.")

@@ -56,6 +56,7 @@ def serve(
     hub = Hub(settings)
     migrate_or_exit(hub.startup)
     hub.jobs.start()
+    hub.pipeline.resume()  # pipeline steps a stopped process left queued or running
     logging.getLogger("modelcommons").info(
         "Model Commons on http://%s:%s%s (data in %s)",
         settings.host,

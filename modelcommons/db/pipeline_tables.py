@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
-from .schema import Base
+from .schema import Base, FileBlob
 
 
 class PipelineStep(Base):
@@ -69,3 +69,5 @@ class ScanPolicy(Base):
 
 Index("ix_pipeline_steps_status", PipelineStep.status)
 Index("ix_blob_scans_status", BlobScan.status)
+#: The quarantine finds the git blob ids of unsafe blobs (file_blobs by sha256).
+Index("ix_file_blobs_sha256", FileBlob.sha256)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from ..db.schema import Repo
 from ..governance import licence_checks, lineage
 from ..governance.cards import derive_tags, parse_front_matter
-from ..scanning import SCANNER_VERSION, store
+from ..scanning import SCANNER_VERSION, results, store
 from ..scanning.results import SCAN_STEP
 from ..storage.trees import FileInfo, TreeReader
 from .hookspecs import hookimpl
@@ -35,6 +35,10 @@ from .steps import Landed, Step
 
 if TYPE_CHECKING:
     from ..hub import Hub
+
+
+#: How many files with issues a scan step's result names (the card page shows them).
+ISSUES_KEPT = 200
 
 
 def _card_commit(landed: Landed) -> bool:
@@ -119,7 +123,7 @@ class ScanStep:
         ]
         files = [i for i in reader.describe(items) if isinstance(i, FileInfo)]
         done = store.lookup(session, (store.key(f.sha256, f.path) for f in files))
-        scanned = issues = 0
+        scanned = 0
         seen: set[store.Key] = set()
         for info in files:
             key = store.key(info.sha256, info.path)
@@ -131,8 +135,23 @@ class ScanStep:
             with hub.db.write() as own:
                 store.record(own, info.sha256, info.path, info.size, report, seconds)
             scanned += 1
-            issues += report.status != "safe"
-        return {"files": len(files), "scanned": scanned, "issues": issues}
+        # The revision's files with issues, for pages that must not walk the tree
+        # (a fresh session: the first one's snapshot predates the results above).
+        with hub.db.read() as fresh:
+            statuses = results.statuses_of(
+                fresh, repo, landed.commit_oid, ((f.path, f.sha256, f.size) for f in files)
+            )
+        found = [
+            {"path": s.path, "status": s.status}
+            for s in sorted(statuses.values(), key=lambda s: s.path)
+            if s.has_issues
+        ]
+        return {
+            "files": len(files),
+            "scanned": scanned,
+            "issues": len(found),
+            "with_issues": found[:ISSUES_KEPT],
+        }
 
 
 class Builtin:

@@ -55,7 +55,10 @@ def scan_zip(f: BinaryIO, where: str = "") -> FileReport:
                     head = m.read(16)
                 lower = info.filename.lower()
                 named = lower.endswith((".pkl", ".pickle")) or lower.endswith("data.pkl")
-                if named or head.startswith(NUMPY_MAGIC) or looks_like_pickle(head[:2]):
+                # Tensor bytes often start with a protocol 0 opcode by chance; a pickle a
+                # loader would find without its name starts with PROTO 2 or more.
+                proto = head[:1] == b"\x80" and looks_like_pickle(head[:2])
+                if named or head.startswith(NUMPY_MAGIC) or proto:
                     with archive.open(info) as m:
                         inner = _scan_member(cast(BinaryIO, m), member, head, info.file_size)
                     if not named and not head.startswith(NUMPY_MAGIC):
@@ -71,7 +74,7 @@ def scan_zip(f: BinaryIO, where: str = "") -> FileReport:
 
 def _scan_member(m: BinaryIO, where: str, head: bytes, size: int) -> FileReport:
     if head.startswith(NUMPY_MAGIC):
-        return scan_npy(m, where)  # zip members seek (backwards by reading again)
+        return scan_npy(m, where, size)  # zip members seek (backwards by reading again)
     return scan_pickle(m, where, size=size)
 
 
@@ -118,7 +121,7 @@ def scan_legacy_torch(f: BinaryIO, size: int, where: str = "") -> FileReport:
     return report
 
 
-def scan_npy(f: BinaryIO, where: str = "") -> FileReport:
+def scan_npy(f: BinaryIO, where: str = "", size: int | None = None) -> FileReport:
     """A ``.npy`` array: only an object array holds a pickle (after the header)."""
     import numpy as np
 
@@ -133,7 +136,7 @@ def scan_npy(f: BinaryIO, where: str = "") -> FileReport:
         report.add("error", f"The NumPy header cannot be read: {e}", where)
         return report
     if dtype.hasobject:
-        inner = scan_pickle(f, where)
+        inner = scan_pickle(f, where, size=None if size is None else size - f.tell())
         report.imports.extend(inner.imports)
         report.findings.extend(inner.findings)
     return report

@@ -191,7 +191,7 @@ def _varint(f: BinaryIO) -> int | None:
             raise ValueError("varint too long")
 
 
-def _fields(f: BinaryIO, end: int) -> Iterator[tuple[int, int, int]]:
+def proto_fields(f: BinaryIO, end: int) -> Iterator[tuple[int, int, int]]:
     """(field number, wire type, value or length) of each field up to ``end``; a
     length-delimited field's bytes are next in ``f``, and skipped unless read."""
     while f.tell() < end:
@@ -218,20 +218,20 @@ def onnx_external_locations(f: BinaryIO, size: int) -> list[str]:
     """``location`` of every external-data entry of the graph's initializers
     (ModelProto.graph = 7, GraphProto.initializer = 5, TensorProto.external_data = 13)."""
     found: list[str] = []
-    for number, wire, length in _fields(f, size):
+    for number, wire, length in proto_fields(f, size):
         if number != 7 or wire != 2:
             continue
         graph_end = f.tell() + length
-        for n2, w2, l2 in _fields(f, graph_end):
+        for n2, w2, l2 in proto_fields(f, graph_end):
             if n2 != 5 or w2 != 2:
                 continue
             tensor_end = f.tell() + l2
-            for n3, w3, l3 in _fields(f, tensor_end):
+            for n3, w3, l3 in proto_fields(f, tensor_end):
                 if n3 != 13 or w3 != 2:
                     continue
                 entry_end = f.tell() + l3
                 key = val = ""
-                for n4, w4, l4 in _fields(f, entry_end):
+                for n4, w4, l4 in proto_fields(f, entry_end):
                     if w4 == 2 and n4 in (1, 2) and l4 <= 4096:
                         text = f.read(l4).decode("utf-8", "replace")
                         key, val = (text, val) if n4 == 1 else (key, text)

@@ -24,8 +24,13 @@ from typing import BinaryIO
 
 from .report import FileReport, Import
 
-#: fickling interprets the whole stream in memory: only streams up to this size.
-FICKLING_MAX_BYTES = 64 * 1024 * 1024
+#: fickling interprets the whole stream in memory, in time that grows faster than its
+#: size (4 s for 620 KB of nested lists): only streams up to this size. Larger ones
+#: get picklescan's reading and our policy alone, which rate every import anyway.
+FICKLING_MAX_BYTES = 256 * 1024
+#: picklescan keeps every opcode of a stream in a list (about 100 bytes each), so a
+#: larger pickle stream is not read at all: it is reported ``error`` (never safe).
+MAX_PICKLE_BYTES = 64 * 1024 * 1024
 
 _BUILTIN_MODULES = frozenset({"builtins", "__builtin__", "__builtins__"})
 #: Builtins that only build plain values.
@@ -113,6 +118,10 @@ _DANGEROUS_NAMES = frozenset(
 )
 
 
+#: Data holders our scanners understand (joblib's array wrapper: its bytes follow it).
+_SAFE_NAMES = frozenset({("joblib.numpy_pickle", "NumpyArrayWrapper")})
+
+
 def _in_modules(module: str, modules: tuple[str, ...]) -> bool:
     return any(module == m or module.startswith(m + ".") for m in modules)
 
@@ -133,7 +142,11 @@ def rate(module: str, name: str, picklescan_safety: str) -> str:
         return "dangerous"
     if _in_modules(module, _DANGEROUS_MODULES) or (module, name) in _DANGEROUS_NAMES:
         return "dangerous"
-    if picklescan_safety == "innocuous" or _ml_allowed(module, name):
+    if (
+        picklescan_safety == "innocuous"
+        or _ml_allowed(module, name)
+        or (module, name) in _SAFE_NAMES
+    ):
         return "innocuous"
     if name.startswith("__") or "." in name:
         return "dangerous"  # attribute chains (``Class.method``) reach past the class
@@ -149,6 +162,14 @@ def scan_pickle(
 
     logging.getLogger("picklescan").setLevel(logging.CRITICAL)
     report = FileReport(kind="pickle")
+    if size is not None and size > MAX_PICKLE_BYTES:
+        report.add(
+            "error",
+            f"The pickle stream is {size} bytes, over the scanner's {MAX_PICKLE_BYTES} "
+            "byte limit: it was not read, and is not known to be safe.",
+            where,
+        )
+        return report
     start = stream.tell()
     raw: set[tuple[str, str]] = set()
     try:
@@ -167,7 +188,7 @@ def scan_pickle(
         report.imports.append(
             Import(g.module, g.name, rate(g.module, g.name, g.safety.value), where)
         )
-    if size is None or size <= FICKLING_MAX_BYTES:
+    if size is not None and size <= FICKLING_MAX_BYTES:
         stream.seek(start)
         _fickling(stream, where, report)
     return report

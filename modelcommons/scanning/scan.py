@@ -6,7 +6,7 @@ import time
 import zipfile
 from typing import BinaryIO
 
-from . import archives, formats
+from . import archives, formats, joblib_files, savedmodel
 from .pickles import scan_pickle
 from .report import FileReport
 
@@ -30,11 +30,13 @@ def scan_file(f: BinaryIO, path: str, size: int) -> FileReport:
             return report
         return archives.scan_zip(f)
     if head.startswith(archives.NUMPY_MAGIC):
-        return archives.scan_npy(f)
+        return archives.scan_npy(f, size=size)
     if lower.endswith(".safetensors"):
         return formats.scan_safetensors(f, size)
     if head.startswith(b"GGUF"):
         return formats.scan_gguf(f, size)
+    if lower.rsplit("/", 1)[-1] == "saved_model.pb":
+        return savedmodel.scan_saved_model(f, size)
     if lower.endswith(".onnx"):
         return formats.scan_onnx(f, size, path)
     if head.startswith(b"\x89HDF\r\n\x1a\n") and lower.endswith((".h5", ".hdf5", ".keras")):
@@ -47,9 +49,12 @@ def scan_file(f: BinaryIO, path: str, size: int) -> FileReport:
         archives.looks_like_pickle(head[:2])
         and (lower.endswith(archives.MAYBE_PICKLE_EXTENSIONS) or head[:1] == b"\x80")
     ):
-        report = scan_pickle(f, size=size)
         if lower.endswith(".joblib"):
-            report.kind = "joblib"
+            return joblib_files.scan_joblib(f, size)
+        report = scan_pickle(f, size=size)
+        if any((i.module, i.name) in joblib_files.WRAPPERS for i in report.imports):
+            f.seek(0)  # joblib under another name (model.pkl): its arrays break the stream
+            return joblib_files.scan_joblib(f, size)
         return report
     return FileReport()
 
@@ -57,7 +62,7 @@ def scan_file(f: BinaryIO, path: str, size: int) -> FileReport:
 #: Extensions that change how a file is read (by us and by loaders).
 PROFILES = frozenset(
     {"pkl", "pickle", "joblib", "pt", "pth", "bin", "ckpt", "dat", "data", "model", "gz"}
-    | {"keras", "h5", "hdf5", "safetensors", "onnx", "npy", "npz", "gguf"}
+    | {"keras", "h5", "hdf5", "safetensors", "onnx", "npy", "npz", "gguf", "pb"}
 )
 
 

@@ -268,6 +268,11 @@ class Committer:
             )
         else:
             repo.updated_at = utcnow()
+            # A pull request's files are downloaded too: the pipeline scans them (the
+            # card steps follow the default branch only).
+            self.observer.commit_landed(
+                session, repo, repos.full_ref(kind, branch), commit_oid, tree_oid, author, False
+            )
         return commit_oid
 
     def branch_moved(

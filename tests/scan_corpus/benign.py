@@ -14,7 +14,7 @@ import struct
 
 import numpy as np
 
-from .hostile import _str, _varint
+from .hostile import _str, _varint, saved_model
 
 
 def _torch_save(obj: object, *, legacy: bool = False) -> bytes:
@@ -130,6 +130,23 @@ def onnx_file() -> bytes:
     return _varint(1 << 3) + _varint(8) + field(2, b"pytorch") + field(7, graph)
 
 
+def joblib_files() -> dict[str, bytes]:
+    """Real joblib dumps: arrays written inside the pickle stream, an object array's
+    nested pickle, and one saved under a ``.pkl`` name."""
+    import joblib  # type: ignore[import-untyped]
+
+    out = {}
+    for name, obj in (
+        ("arrays.joblib", {"coef": np.arange(6.0).reshape(2, 3), "bias": np.zeros(3)}),
+        ("mixed.joblib", {"o": np.array([1, "a"], dtype=object), "w": np.ones((2, 2))}),
+        ("estimator.pkl", {"w": np.arange(10), "labels": np.array(["cat", "dog"])}),
+    ):
+        buf = io.BytesIO()
+        joblib.dump(obj, buf)
+        out[name] = buf.getvalue()
+    return out
+
+
 def benign() -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     models = _models()
@@ -156,11 +173,16 @@ def benign() -> dict[str, bytes]:
     files["numpy_array.pkl"] = pickle.dumps(np.arange(5), protocol=4)
     files["logreg.pkl"] = sklearn_style()
     files["forest.joblib"] = sklearn_style("RandomForestClassifier")
+    files.update(joblib_files())
     files["dense.keras"] = keras_model("dense")
     files["conv.keras"] = keras_model("conv")
     files["model.h5"] = keras_h5()
     files["model.gguf"] = gguf_file()
     files["model.onnx"] = onnx_file()
+    files["tf/saved_model.pb"] = saved_model(
+        ["Placeholder", "StatefulPartitionedCall", "RestoreV2", "SaveV2"],
+        ["MatMul", "BiasAdd", "Relu", "ReadVariableOp", "Identity"],
+    )
     files["config.json"] = json.dumps({"model_type": "bert", "hidden_size": 16}).encode()
     files["README.md"] = b"---\nlicense: mit\n---\n# A model\n"
     files["tokenizer.model"] = b"\x0a\x05hello" + bytes(range(40))

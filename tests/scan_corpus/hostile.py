@@ -161,6 +161,30 @@ def joblib_like() -> bytes:
     return reduce_obj(eval, "__import__('os').system('echo pwned')")
 
 
+def _joblib(obj: object) -> bytes:
+    import joblib  # type: ignore[import-untyped]
+
+    buf = io.BytesIO()
+    joblib.dump(obj, buf)
+    return buf.getvalue()
+
+
+class _Evil:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (__import__("os").system, (PAYLOAD,))
+
+
+def joblib_files() -> dict[str, bytes]:
+    """Real joblib files: the payload in an object array's nested pickle, after the
+    arrays, in a pickle stacked after joblib's, and an array cut short."""
+    return {
+        "object_array.joblib": _joblib({"w": np.ones(3), "o": np.array([_Evil()], dtype=object)}),
+        "after_arrays.joblib": _joblib({"w": np.ones((4, 4)), "hook": _Evil()}),
+        "stacked_after.joblib": _joblib({"w": np.ones(3)}) + pickle.dumps(_Evil()),
+        "cut_array.joblib": _joblib({"w": np.ones(300)})[:-100],
+    }
+
+
 def keras_archive(layer: dict[str, object]) -> bytes:
     config = {
         "module": "keras",
@@ -260,6 +284,23 @@ def onnx_escape() -> bytes:
     return _varint(1 << 3) + _varint(8) + field(7, graph)
 
 
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint((number << 3) | 2) + _varint(len(payload)) + payload
+
+
+def saved_model(graph_ops: list[str], function_ops: list[str]) -> bytes:
+    """A ``saved_model.pb``: SavedModel{meta_graphs{graph_def{node, library{function
+    {node_def}}}}}, with NodeDef{name, op}; only the fields a scanner reads."""
+
+    def node(i: int, op: str) -> bytes:
+        return _field(1, f"n{i}".encode()) + _field(2, op.encode())
+
+    function = b"".join(_field(3, node(i, op)) for i, op in enumerate(function_ops))
+    graph = b"".join(_field(1, node(i, op)) for i, op in enumerate(graph_ops))
+    graph += _field(2, _field(1, _field(1, b"signature") + function))
+    return _varint(1 << 3) + _varint(1) + _field(2, _field(2, graph))
+
+
 def _varint(n: int) -> bytes:
     out = b""
     while True:
@@ -300,6 +341,7 @@ def malicious() -> dict[str, bytes]:
     files["object_array.npy"] = npy_object()
     files["object_arrays.npz"] = npz_object()
     files["model.joblib"] = joblib_like()
+    files.update(joblib_files())
     files["webbrowser.ckpt"] = global_call("webbrowser", "open", "http://x")
     files["lambda.keras"] = keras_lambda()
     files["builtin_fn.keras"] = keras_builtin_function()
@@ -311,4 +353,8 @@ def malicious() -> dict[str, bytes]:
     files["template.gguf"] = gguf_template()
     files["truncated.gguf"] = gguf_truncated()
     files["escape.onnx"] = onnx_escape()
+    files["pyfunc/saved_model.pb"] = saved_model(["Placeholder", "PyFunc"], ["MatMul"])
+    files["readfile/saved_model.pb"] = saved_model(
+        ["Placeholder", "StatefulPartitionedCall"], ["Const", "ReadFile", "Identity"]
+    )
     return files

@@ -4,12 +4,16 @@ when it was scanned), and a summary on the card page."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 from sqlalchemy.orm import Session
 
+from ...db.pipeline_tables import PipelineStep
 from ...db.schema import Repo
 from ...governance.content import RevisionContent
 from ...scanning import results
-from ...scanning.results import FileScanStatus, RepoScanStatus
+from ...scanning.results import FileScanStatus
 from ...storage.trees import Entry, FileInfo, TreeReader
 from ..views import path_segment, repo_path, rev_segment
 
@@ -25,17 +29,31 @@ def for_file(session: Session, repo: Repo, commit_oid: str, info: FileInfo) -> F
     return for_entries(session, repo, commit_oid, [info])[info.path]
 
 
-def summary(
-    session: Session, reader: TreeReader, repo: Repo, view: RevisionContent
-) -> tuple[RepoScanStatus, list[tuple[FileScanStatus, str]]]:
-    """The revision's scan summary over the files the caller may list, and the
-    files with issues with the URL of their page."""
-    walked = view.listed(reader, reader.walk(view.commit.tree_oid, "", recursive=True))
-    statuses = for_entries(session, repo, view.sha, reader.describe(walked))
-    status = results.repo_status(statuses.values())
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    #: queued | running | done | error, or None when the revision was never scanned.
+    step: str | None
+    #: Files with issues as the revision's scan found them (current statuses), each
+    #: with the URL of its page; only files the caller may list.
+    issues: list[tuple[FileScanStatus, str]]
+    more: int  # files with issues beyond those named
+
+
+def summary(session: Session, reader: TreeReader, repo: Repo, view: RevisionContent) -> Summary:
+    """The revision's scan summary, from the scan step's result: the card page never
+    walks the tree (a repository may hold a million files)."""
+    row = session.get(PipelineStep, (repo.id, view.sha, results.SCAN_STEP))
+    if row is None or row.status != "done":
+        return Summary(row.status if row is not None else None, [], 0)
+    result = json.loads(row.result or "{}")
+    named = [str(i["path"]) for i in result.get("with_issues", [])]
+    infos = [reader.file(view.commit.tree_oid, p) for p in named if view.listable(p)]
+    files = [(i.path, i.sha256, i.size) for i in infos if i is not None]
+    statuses = results.statuses_of(session, repo, view.sha, files)
     base = repo_path(repo)
-    links = [
-        (statuses[p], f"{base}/blob/{rev_segment(view.sha)}/{path_segment(p)}")
-        for p in status.files_with_issues
+    issues = [
+        (s, f"{base}/blob/{rev_segment(view.sha)}/{path_segment(s.path)}")
+        for s in statuses.values()
+        if s.has_issues
     ]
-    return status, links
+    return Summary("done", issues, max(int(result.get("issues", 0)) - len(named), 0))
