@@ -1,6 +1,6 @@
-"""Migrations 0040 (pipeline steps, blob scans, scan policies) and 0041 (file_blobs by
-sha256) up, down and up again, on SQLite and PostgreSQL, and the tables work as the
-scanner's store uses them."""
+"""Migrations 0015 (pipeline steps, blob scans, scan policies) and 0025 (file_blobs by
+sha256) up, down (with every migration after 0014) and up again, on SQLite and
+PostgreSQL, and the tables work as the scanner's store uses them."""
 
 from __future__ import annotations
 

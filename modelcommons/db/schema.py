@@ -473,7 +473,7 @@ def xet_term_xorbs(terms: bytes) -> set[str]:
 
 
 class RepoRedirect(Base):
-    """A name a repository had before it was moved (migration 0015): requests for it
+    """A name a repository had before it was moved (migration 0022): requests for it
     are redirected to the repository's name now, for callers who may see it. A
     repository that takes the name later wins: names are looked up first."""
 
@@ -496,7 +496,7 @@ Index(
 
 
 class Collection(Base):
-    """A curated list of repositories and other collections (migration 0016), owned by
+    """A curated list of repositories and other collections (migration 0023), owned by
     a user or an organisation. Its slug is ``namespace/title-words-<uid>``; only the
     ``uid`` identifies it, so the slug may change with the title."""
 
@@ -536,7 +536,7 @@ class CollectionItem(Base):
 
 
 class PurgedLfsObject(Base):
-    """An LFS object a repository's admin deleted for good (migration 0017): the link
+    """An LFS object a repository's admin deleted for good (migration 0024): the link
     (``repo_lfs_objects``) is gone, and so are the bytes unless another repository
     shares them. ``commons fsck`` does not report purged bytes as missing."""
 

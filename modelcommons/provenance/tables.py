@@ -1,4 +1,4 @@
-"""The table this package owns (created by migration 0045): registered public keys."""
+"""The table this package owns (created by migration 0016): registered public keys."""
 
 from __future__ import annotations
 

@@ -1,14 +1,14 @@
 """Discussions and pull requests
 
-Revision ID: 0020
+Revision ID: 0019
 Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0035"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """LFS objects deleted for good from a repository (permanently_delete_lfs_files)
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0024
+Revises: 0023
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0024"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """Post-commit pipeline steps, blob scans and scan policies
 
-Revision ID: 0040
+Revision ID: 0015
 Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0040"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None

@@ -1,13 +1,13 @@
 """file_blobs indexed by sha256: the quarantine finds the git blob ids of unsafe blobs
 
-Revision ID: 0041
-Revises: 0017
+Revision ID: 0025
+Revises: 0024
 """
 
 from alembic import op
 
-revision = "0041"
-down_revision = "0017"
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 

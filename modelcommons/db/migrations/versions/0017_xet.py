@@ -1,14 +1,14 @@
 """Xet: verified xorbs, their repositories, dedup index and registered files
 
-Revision ID: 0030
+Revision ID: 0017
 Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0030"
-down_revision = "0045"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

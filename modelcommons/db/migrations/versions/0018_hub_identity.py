@@ -1,14 +1,14 @@
 """What every replica of one hub must share, as fingerprints
 
-Revision ID: 0035
+Revision ID: 0018
 Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0035"
-down_revision = "0030"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """Old names of moved repositories, which redirect to their new names
 
-Revision ID: 0015
+Revision ID: 0022
 Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0022"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """Public keys that users and organisations sign revisions with
 
-Revision ID: 0045
+Revision ID: 0016
 Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0045"
-down_revision = "0040"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
