@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import HfApi
 
+from .clients import client_env, run_python
 from .conftest import Server
 
 
@@ -68,3 +69,30 @@ def test_a_file_whose_chunks_repeat_downloads_whole(
         f"{srv.url}/{repo}/resolve/main/padded.bin", headers={"Range": "bytes=100000-"}
     )
     assert plain.status_code == 206 and plain.content == data[100_000:]
+
+
+REUPLOAD = r"""
+import sys, json
+from huggingface_hub import HfApi, CommitOperationAdd
+a = json.loads(sys.argv[1])
+api = HfApi()
+first = api.create_repo(a["first"]).repo_id
+api.create_commit(first, [CommitOperationAdd("lfs.bin", b"data")], commit_message="first")
+api.delete_repo(first)
+second = api.create_repo(a["second"]).repo_id
+api.create_commit(second, [CommitOperationAdd("lfs.bin", b"data")], commit_message="again")
+print("RESULT", json.dumps(api.hf_hub_download(second, "lfs.bin")))
+"""
+
+
+def test_the_same_bytes_again_after_their_first_repository_is_gone(
+    every_file_by_xet: Server, repo_name: str, tmp_path: Path
+) -> None:
+    """hf_xet remembers the xorbs it sent (its chunk cache in HF_HOME) and builds the next
+    upload of the same bytes on them: after the first repository is deleted, the uploader
+    may still build on what they sent themselves, in a repository they write to."""
+    srv = every_file_by_xet
+    env = client_env(srv, srv.user("reuploader"), tmp_path / "home")
+    names = {"first": f"reuploader/{repo_name}-a", "second": f"reuploader/{repo_name}-b"}
+    path = run_python(REUPLOAD, names, env)
+    assert Path(path).read_bytes() == b"data"

@@ -175,7 +175,7 @@ async def _receive_xorb(ctx: Ctx, grant: Grant, expected: bytes, length: int) ->
             blob = staged.sha256()
             hub.blobs.promote(staged, blob)
             with hub.db.write() as session:
-                return store.register_xorb(session, parsed, blob, grant.repo_id)
+                return store.register_xorb(session, parsed, blob, grant.repo_id, grant.user_id)
 
         inserted = await asyncio.get_running_loop().run_in_executor(hub.io, work)
     except BaseException:

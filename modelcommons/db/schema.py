@@ -440,6 +440,18 @@ class XetXorbRepo(Base):
     )
 
 
+class XetXorbUploader(Base):
+    """Accounts that sent a xorb's bytes themselves (migration 0026): they may build on
+    it in any repository they write to, as a client does from its own chunk cache
+    after the repository it first uploaded to was deleted."""
+
+    __tablename__ = "xet_xorb_uploaders"
+    xorb: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class XetDedup(Base):
     """Chunks a client may ask the global dedup query about (the eligible ones)."""
 

@@ -73,6 +73,7 @@ from ..db.schema import (
     XetFile,
     XetXorb,
     XetXorbRepo,
+    XetXorbUploader,
     xet_term_xorbs,
 )
 from .blobs import BlobStore, StoredObject
@@ -271,6 +272,7 @@ def _xet(conn: Connection, report: Report, cutoff: dt.datetime) -> None:
     for chunk in _chunks(dead_xorbs):
         conn.execute(delete(XetDedup).where(XetDedup.xorb.in_(chunk)))
         conn.execute(delete(XetXorbRepo).where(XetXorbRepo.xorb.in_(chunk)))
+        conn.execute(delete(XetXorbUploader).where(XetXorbUploader.xorb.in_(chunk)))
         conn.execute(delete(XetXorb).where(XetXorb.hash.in_(chunk)))
 
 

@@ -23,7 +23,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..accounts import Principal
-from ..db.schema import LfsObject, Repo, RepoLfsObject, XetDedup, XetFile, XetXorb, XetXorbRepo
+from ..db.schema import (
+    LfsObject,
+    Repo,
+    RepoLfsObject,
+    XetDedup,
+    XetFile,
+    XetXorb,
+    XetXorbRepo,
+    XetXorbUploader,
+)
 from ..db.sqlutil import insert_ignore
 from ..errors import BadRequest, HubError, PayloadTooLarge
 from ..governance import access
@@ -65,8 +74,20 @@ def load_xorbs(session: Session, hexes: Iterable[str]) -> dict[str, StoredXorb]:
 def usable(
     session: Session, principal: Principal | None, repo_id: int, hexes: Iterable[str]
 ) -> set[str]:
-    """The xorbs among ``hexes`` the caller may build on or learn about."""
+    """The xorbs among ``hexes`` the caller may build on or learn about: those they
+    sent themselves, and those of repositories they may download every file of."""
     wanted = sorted(set(hexes))
+    own: set[str] = set()
+    if principal is not None:
+        for i in range(0, len(wanted), 500):
+            own.update(
+                session.scalars(
+                    select(XetXorbUploader.xorb).where(
+                        XetXorbUploader.account_id == principal.user_id,
+                        XetXorbUploader.xorb.in_(wanted[i : i + 500]),
+                    )
+                )
+            )
     links: dict[str, set[int]] = {}
     for i in range(0, len(wanted), 500):
         rows = session.execute(
@@ -89,7 +110,7 @@ def usable(
                 verdict[rid] = False
         return verdict[rid]
 
-    return {x for x, rids in links.items() if any(readable(r) for r in sorted(rids))}
+    return own | {x for x, rids in links.items() if any(readable(r) for r in sorted(rids))}
 
 
 def store_xorb(
@@ -102,8 +123,15 @@ def store_xorb(
     return parsed
 
 
-def register_xorb(session: Session, parsed: xorbs.ParsedXorb, blob: str, repo_id: int) -> bool:
-    """Record a verified, stored xorb; False when it was known already."""
+def register_xorb(
+    session: Session,
+    parsed: xorbs.ParsedXorb,
+    blob: str,
+    repo_id: int,
+    uploader: int | None = None,
+) -> bool:
+    """Record a verified, stored xorb, the repository it came to and the account that
+    sent its bytes (``uploader``); False when the xorb was known already."""
     name = hashing.to_hex(parsed.hash)
     known = session.get(XetXorb, name) is not None
     if not known:
@@ -128,6 +156,8 @@ def register_xorb(session: Session, parsed: xorbs.ParsedXorb, blob: str, repo_id
             session, XetDedup, [{"chunk": hashing.to_hex(c.hash), "xorb": name} for c in eligible]
         )
     insert_ignore(session, XetXorbRepo, [{"xorb": name, "repo_id": repo_id}])
+    if uploader is not None:
+        insert_ignore(session, XetXorbUploader, [{"xorb": name, "account_id": uploader}])
     return not known
 
 
