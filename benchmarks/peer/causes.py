@@ -59,18 +59,18 @@ INCOMPATIBLE = "incompatibility"
 CAUSES: list[Cause] = [
     Cause(
         "prs",
-        "Pull requests and discussions (needs discussions: another branch, `collab`)",
+        "Pull requests and discussions",
         MISSING,
         "`create_pr=True` commits, `/discussions` and `refs/pr/N`. Several classes open a"
         " pull request in their set-up (`test_hf_file_system`'s `TestHfFileSystemRepositoryRO`"
         " and `...RW`, `TestListGitCommits`), so every one of their tests fails there and what"
-        " the tests themselves check is not reached until pull requests exist.",
+        " the tests themselves check is not reached until pull requests work.",
         tests=(_COMMIT + "test_create_commit_create_pr_on_foreign_repo",),
         messages=(r"Pull requests are not available", r"/discussions(\?|'|/|$)"),
     ),
     Cause(
         "webhooks",
-        "Webhooks (another branch, `collab`)",
+        "Webhooks",
         MISSING,
         messages=(r"/api/settings/webhooks",),
     ),

@@ -21,7 +21,7 @@ from starlette.responses import Response, StreamingResponse
 
 from .. import accounts
 from ..accounts import Principal
-from ..accounts.roles import require_read, require_write
+from ..accounts.roles import require_participant, require_read, require_write
 from ..db.schema import Repo, RepoLfsObject, XetDedup, XetFile
 from ..errors import (
     BadRequest,
@@ -35,12 +35,14 @@ from ..errors import (
 from ..governance import access
 from ..server.responses import json_response
 from ..server.routing import Ctx, Router
+from ..storage import repos
 from ..storage.blobs import StagedBlob
 from ..storage.transfer import StagedWriter, receive_exactly
 from ..storage.trees import FileInfo, TreeReader
 from ..xet import hashing, shards, store, xorbs
 from ..xet.tokens import Grant, Scope
-from .common import load_repo
+from . import discussions
+from .common import flag, load_repo
 
 CAS = "/cas"
 #: Xorb and shard uploads received and verified at once: each holds some MiB while
@@ -92,8 +94,20 @@ def token(ctx: Ctx) -> Response:
     revision, to callers with download (resp. write) access to it."""
     scope: Scope = "write" if ctx.params["scope"] == "write" else "read"
     revision = ctx.params.get("rev") or "main"
+    create_pr = flag(ctx.request.query_params.get("create_pr"))
+    if create_pr and revision == "None":
+        # huggingface_hub asks for ``xet-write-token/None?create_pr=1`` when a pull
+        # request names no revision: its base is then the default branch.
+        revision = "main"
     with ctx.hub.db.read() as session:
-        repo = load_repo(session, ctx, mode=scope)
+        if scope == "write" and (create_pr or repos.pr_number(revision) is not None):
+            # A pull request: writers, and readers opening one or adding to their own.
+            allowed = discussions.commit_access(session, ctx, revision, create_pr)
+            repo = session.get(Repo, allowed.repo_id)
+            assert repo is not None
+            scope = "write" if allowed.writer else "propose"
+        else:
+            repo = load_repo(session, ctx, mode="write" if scope == "write" else "read")
         if scope == "read":
             access.content(session, ctx.principal, repo).at(revision)  # exists, not closed
         p = ctx.principal
@@ -117,7 +131,7 @@ def _authorize(ctx: Ctx, scope: Scope) -> tuple[Grant, Principal | None]:
     if kind.lower() != "bearer" or not value.strip():
         raise Unauthorized("The CAS needs a Xet token (from xet-read-token or xet-write-token).")
     grant = ctx.hub.xet_signer.verify(value.strip())
-    if scope == "write" and grant.scope != "write":
+    if scope == "write" and grant.scope == "read":
         raise Forbidden("This Xet token is read-only; ask for xet-write-token.")
     with ctx.hub.db.read() as session:
         principal = None
@@ -131,7 +145,12 @@ def _authorize(ctx: Ctx, scope: Scope) -> tuple[Grant, Principal | None]:
         if repo is None:
             raise Unauthorized("The repository this Xet token is for no longer exists.")
         if not grant.system:
-            (require_write if scope == "write" else require_read)(session, principal, repo)
+            if scope == "read":
+                require_read(session, principal, repo)
+            elif grant.scope == "propose":  # still a participant (discussions.commit_access)
+                require_participant(session, principal, repo)
+            else:
+                require_write(session, principal, repo)
     return grant, principal
 
 

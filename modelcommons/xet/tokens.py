@@ -17,7 +17,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ..errors import Forbidden, Unauthorized
 
-Scope = Literal["read", "write"]
+#: "propose": a reader's write token for opening or updating their own pull request
+#: (``create_pr``): they may send xorbs and shards, as writers do, for that commit.
+Scope = Literal["read", "write", "propose"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +68,7 @@ class XetSigner:
                 raise expired from exc
         except BadSignature as exc:
             raise Unauthorized("This is not a valid Xet token.") from exc
-        if not isinstance(claims, dict) or claims.get("s") not in ("read", "write"):
+        if not isinstance(claims, dict) or claims.get("s") not in ("read", "write", "propose"):
             raise Unauthorized("This is not a valid Xet token.")
         system = isinstance(claims.get("y"), int)
         if system and claims["y"] < time.time():
