@@ -156,6 +156,14 @@ def details(ctx: Ctx) -> Response:
         return json_response(details_document(ctx, session, repo, d, with_diff=with_diff))
 
 
+def _optional_comment(body: dict[str, Any]) -> str | None:
+    """The comment a status change or a merge may carry."""
+    note = body.get("comment")
+    if note is not None and not isinstance(note, str):
+        raise BadRequest("'comment' must be a string.")
+    return note
+
+
 def _participant(session: Session, ctx: Ctx) -> tuple[Repo, bool]:
     """The repository, for a caller who may take part; and whether they may write."""
     repo = load_repo(session, ctx, mode="participate")
@@ -260,9 +268,7 @@ async def rename(ctx: Ctx) -> Response:
 async def change_status(ctx: Ctx) -> Response:
     body = await read_json(ctx)
     num = _number(ctx)
-    note = body.get("comment")
-    if note is not None and not isinstance(note, str):
-        raise BadRequest("'comment' must be a string.")
+    note = _optional_comment(body)
 
     def work() -> Response:
         with ctx.hub.db.write() as session:
@@ -287,9 +293,7 @@ async def change_status(ctx: Ctx) -> Response:
 async def merge(ctx: Ctx) -> Response:
     body = await read_json(ctx)
     num = _number(ctx)
-    note = body.get("comment")
-    if note is not None and not isinstance(note, str):
-        raise BadRequest("'comment' must be a string.")
+    note = _optional_comment(body)
 
     def work() -> Response:
         with ctx.hub.db.read() as session:

@@ -473,31 +473,6 @@ def download_headers(ctx: Ctx, row: XetFile, commit: str) -> dict[str, str]:
     }
 
 
-async def stream_file(ctx: Ctx, row: XetFile, headers: dict[str, str], media: str) -> Response:
-    """A Xet-stored file over plain HTTP (with ``Range``), reconstructed as it is sent."""
-    size = row.size
-
-    def plan() -> tuple[list[shards.Term], dict[str, store.StoredXorb]]:
-        terms = store.unpack_terms(row.terms)
-        with ctx.hub.db.read() as session:
-            return terms, store.load_xorbs(session, {hashing.to_hex(t.xorb) for t in terms})
-
-    terms, stored = await ctx.run(plan)
-    rng = parse_range(ctx.request.headers.get("range", ""), size)
-    start, end = rng or (0, size)
-    headers = {**headers, "Content-Length": str(end - start)}
-    status = 200
-    if rng is not None:
-        status = 206
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    body = (
-        store.read_terms(ctx.hub.blobs, stored, terms, start, end)
-        if ctx.request.method == "GET"
-        else iter(())
-    )
-    return StreamingResponse(body, status_code=status, headers=headers, media_type=media)
-
-
 def xorb_range(ctx: Ctx) -> Response:
     """Bytes of a stored xorb, exactly the range the URL was signed for."""
     claims = ctx.hub.xet_signer.verify_range(ctx.params["token"])
