@@ -704,6 +704,9 @@ GLOBAL_OPS: dict[str, Op] = {
     "bare-revision": Op(
         "public", "GET", req("GET", "/api/models/nobody{n}/revision/main"), frozenset({404})
     ),
+    "bare-commits": Op(
+        "public", "GET", req("GET", "/api/models/nobody{n}/commits/main"), frozenset({404})
+    ),
     "bare-unlike": Op(
         "public", "DELETE", req("DELETE", "/api/models/nobody{n}/like"), frozenset({404})
     ),

@@ -55,6 +55,8 @@ def test_ids_without_a_namespace_are_missing_repositories(
     api = HfApi(endpoint=sqlite_server.url, token=sqlite_server.user("alice"))
     assert api.repo_exists("no-namespace") is False
     assert api.revision_exists("no-namespace", "main") is False
+    with pytest.raises(RepositoryNotFoundError):
+        api.list_repo_commits("no-namespace")
     assert api.file_exists("no-namespace", "file.txt") is False
     with pytest.raises(RepositoryNotFoundError):
         api.unlike("no-namespace")

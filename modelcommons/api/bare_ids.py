@@ -27,5 +27,6 @@ def add_routes(r: Router) -> None:
     api = f"/api/{T}/{NAME}"
     r.add("GET", api, missing)
     r.add("GET", f"{api}/revision/{REV}", missing)
+    r.add("GET", f"{api}/commits/{REV}", missing)
     r.add("POST DELETE", f"{api}/like", missing)
     r.add("GET", f"/{PREFIX}{NAME}/resolve/{REV}/(?P<path>.+)", missing)
