@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BadRequest
 from ..validation.untrusted_yaml import load_yaml
@@ -12,6 +12,21 @@ from ..validation.untrusted_yaml import load_yaml
 #: Blank lines may come first, as the clients' own card parser allows.
 _FRONT = re.compile(r"\A\s*^---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*$", re.S | re.M)
 MAX_CARD_BYTES = 1024 * 1024
+
+if TYPE_CHECKING:
+    from ..storage.blobs import BlobStore
+    from ..storage.trees import FileInfo
+
+
+def card_text(blobs: BlobStore, info: FileInfo | None) -> str:
+    """A stored README's text, or "" when there is none or it is over
+    :data:`MAX_CARD_BYTES` (a card that large is not read as a card)."""
+    if info is None or info.size > MAX_CARD_BYTES:
+        return ""
+    with blobs.open(info.sha256) as f:
+        return bytes(f.read(MAX_CARD_BYTES)).decode("utf-8", "replace")
+
+
 #: Bounds on a card's metadata (the YAML block of README.md), checked in
 #: :func:`parse_front_matter`, so every reader of cards (commits, validate-yaml,
 #: info at a revision, lineage, search) holds the same rule: nesting depth, and

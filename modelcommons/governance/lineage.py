@@ -20,7 +20,7 @@ from ..db.schema import Account, Commit, LicenceCheck, LineageEdge, Repo
 from ..storage import repos
 from ..storage.trees import TreeReader
 from ..validation.names import URL_PREFIX
-from .cards import parse_front_matter
+from .cards import card_text, parse_front_matter
 from .licenses import catalogue
 
 if TYPE_CHECKING:
@@ -117,10 +117,9 @@ def card_at(hub: Hub, session: Session, repo: Repo, commit_oid: str | None) -> d
     if commit is None:
         return repos.card_of(repo)
     info = TreeReader(session, hub.tree_cache).file(commit.tree_oid, "README.md")
-    if info is None or info.lfs or info.size > 1024 * 1024:
+    text = card_text(hub.blobs, info) if info is not None and not info.lfs else ""
+    if not text:
         return {}
-    with hub.blobs.open(info.sha256) as f:
-        text = f.read().decode("utf-8", "replace")
     try:
         return parse_front_matter(text)
     except Exception:

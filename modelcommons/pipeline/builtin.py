@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from ..db.schema import Repo
 from ..governance import licence_checks, lineage
-from ..governance.cards import derive_tags, parse_front_matter
+from ..governance.cards import card_text, derive_tags, parse_front_matter
 from ..scanning import SCANNER_VERSION, results, store
 from ..scanning.results import SCAN_STEP
 from ..storage.trees import FileInfo, TreeReader
@@ -56,12 +56,8 @@ class CardStep:
     ) -> dict[str, Any]:
         reader = TreeReader(session, hub.tree_cache)
         info = reader.file(landed.tree_oid, "README.md")
-        card: dict[str, object] = {}
-        text = ""
-        if info is not None and info.size <= 1024 * 1024:
-            with hub.blobs.open(info.sha256) as f:
-                text = f.read().decode("utf-8", "replace")
-            card = parse_front_matter(text)
+        text = card_text(hub.blobs, info)
+        card: dict[str, object] = parse_front_matter(text) if text else {}
         repo.card_data = json.dumps(card, default=str)
         repo.tags = " ".join(derive_tags(card, repo.kind))
         context["card"], context["readme"] = card, text

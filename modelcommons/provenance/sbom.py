@@ -32,6 +32,7 @@ from ..accounts import Principal
 from ..db.schema import Repo
 from ..errors import HubError
 from ..governance import lineage
+from ..governance.cards import card_text
 from ..governance.content import RevisionContent
 from ..governance.licenses import catalogue
 from ..scanning import results as scan_statuses
@@ -151,11 +152,9 @@ def _metrics(card: dict[str, Any]) -> list[dict[str, str]]:
 
 def _readme(hub: Hub, at: RevisionContent, files: dict[str, Any]) -> str:
     info = files.get("README.md")
-    if info is None or info.lfs or info.size > 1024 * 1024 or not at.downloadable("README.md"):
+    if info is None or info.lfs or not at.downloadable("README.md"):
         return ""
-    with hub.blobs.open(info.sha256) as f:
-        text: str = f.read(1024 * 1024).decode("utf-8", "replace")
-    return text
+    return card_text(hub.blobs, info)
 
 
 def _config(hub: Hub, at: RevisionContent, files: dict[str, Any]) -> dict[str, Any]:
