@@ -16,7 +16,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 from sqlalchemy import select
 
-from modelcommons.db.community_tables import WebhookDelivery
+from modelcommons.db.community_tables import Webhook, WebhookDelivery
 from modelcommons.hub import Hub
 from modelcommons.settings import Settings
 
@@ -88,12 +88,25 @@ def deliveries(server: Server) -> list[WebhookDelivery]:
         hub.close()
 
 
+def stored_secret(server: Server, webhook_id: str) -> str | None:
+    hub = Hub(Settings(data_dir=server.data_dir, database_url=server.pg.url if server.pg else None))
+    try:
+        with hub.db.read() as session:
+            row = session.get(Webhook, webhook_id)
+            assert row is not None
+            return row.secret
+    finally:
+        hub.close()
+
+
 def test_webhook_crud_through_the_client(hooked: Server, receiver: Receiver) -> None:
     api = HfApi(endpoint=hooked.url, token=hooked.user("wanda"))
     hook = api.create_webhook(
         url=receiver.url, watched=[{"type": "user", "name": "wanda"}], secret="s3cret"
     )
     assert hook.url == receiver.url and hook.secret == "s3cret" and not hook.disabled
+    stored = stored_secret(hooked, hook.id)  # sent with every delivery: encrypted, not plain
+    assert stored and "s3cret" not in stored
     assert hook.domains == ["repo", "discussion"]
     assert [h.id for h in api.list_webhooks()] == [hook.id]
     assert api.get_webhook(hook.id).watched[0].name == "wanda"
