@@ -156,6 +156,26 @@ def test_full_names_of_users_and_organisations(sqlite_server: Server) -> None:
     assert bad.returncode != 0
 
 
+def test_an_organisation_whose_new_repositories_are_private(server: Server, repo_name: str) -> None:
+    out = server.cli("user", "create", "private-admin", "--token", "write")
+    token = out.stdout.strip().splitlines()[-1]
+    server.cli("org", "create", "private-org", "--member", "private-admin")
+    server.cli("org", "default-visibility", "private-org", "private")
+    api = HfApi(endpoint=server.url, token=token)
+    quiet = api.create_repo(f"private-org/{repo_name}").repo_id
+    assert api.model_info(quiet, expand=["private"]).private
+    assert not api.repo_exists(quiet, token=False)  # private means invisible
+    # Asking for public still works, and other namespaces keep public by default.
+    loud = api.create_repo(f"private-org/{repo_name}-public", private=False).repo_id
+    assert not api.model_info(loud, expand=["private"]).private
+    mine = api.create_repo(f"private-admin/{repo_name}").repo_id
+    assert not api.model_info(mine, expand=["private"]).private
+    server.cli("org", "default-visibility", "private-org", "public")
+    later = api.create_repo(f"private-org/{repo_name}-later").repo_id
+    assert not api.model_info(later, expand=["private"]).private
+    assert server.cli("org", "default-visibility", "private-org", "secret", check=False).returncode
+
+
 def _preupload(srv: Server, token: str, repo: str, files: list[dict[str, object]]) -> dict:  # type: ignore[type-arg]
     r = httpx.post(
         f"{srv.url}/api/models/{repo}/preupload/main",
