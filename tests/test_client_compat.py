@@ -499,3 +499,22 @@ def test_pull_requests_target_branches_only(server: Server, repo_name: str, hf_e
         with pytest.raises(RevisionNotFoundError):
             api.create_commit(repo, add(), commit_message="PR", revision=revision, create_pr=True)
     assert [d.num for d in api.get_repo_discussions(repo)] == [1]  # nothing half-opened
+
+
+def test_spaces_are_missing_repositories(server: Server, hf_env: None) -> None:
+    """This hub hosts no Spaces: every Space is a repository that does not exist
+    here, and creating one is refused with a clear message."""
+    api = HfApi(endpoint=server.url, token=server.user("spaceless"))
+    assert list(api.list_spaces()) == []
+    # What huggingface_hub 1.x's duplicate_space calls (2.x dropped the method).
+    r = httpx.post(
+        f"{server.url}/api/spaces/spaceless/repo_that_does_not_exist/duplicate",
+        json={"repository": "spaceless/copy"},
+        headers={"Authorization": f"Bearer {server.user('spaceless')}"},
+    )
+    assert (r.status_code, r.headers["X-Error-Code"]) == (404, "RepoNotFound")
+    with pytest.raises(RepositoryNotFoundError):
+        api.space_info("spaceless/app")
+    assert not api.repo_exists("spaceless/app", repo_type="space")
+    with pytest.raises(HfHubHTTPError, match="hosts models and datasets"):
+        api.create_repo("spaceless/app", repo_type="space", space_sdk="static")
