@@ -65,6 +65,7 @@ RULES: list[Rule] = [
                 "TestMetadataUpdateOnMissingCard::test_metadata_update_missing_readme_on_dataset",
                 "TestRepoCard::test_validate_repocard",
                 "TestRepoCard::test_push_to_hub",
+                "TestRepoCard::test_push_and_create_pr",
             )
         ),
     ),

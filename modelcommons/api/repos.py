@@ -84,7 +84,7 @@ async def create(ctx: Ctx) -> Response:
     name = body.get("name")
     if not isinstance(name, str) or not isinstance(namespace, str):
         raise BadRequest("'name' (and 'organization', if given) must be strings.")
-    private = bool(_private(body))
+    private = _private(body)  # None: the namespace's default
 
     def work() -> Response:
         try:
