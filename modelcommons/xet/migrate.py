@@ -189,6 +189,12 @@ def _chunk_in_child(source: BinaryIO, cas_url: str, token: str, exp: int, item: 
         return 0
 
 
+def held(db: Database, sha256: str) -> bool:
+    """Whether a file with this sha256 is registered in the chunk store."""
+    with db.read() as session:
+        return store.file_by_sha256(session, sha256) is not None
+
+
 def candidate(db: Database, sha256: str) -> Candidate | None:
     """One LFS object, if it is linked to a repository and not held as Xet yet."""
     with db.read() as session:
