@@ -75,6 +75,9 @@ class _Queue:
 
 
 class Jobs:
+    #: How often Huey runs a failed post-commit step again (after its first run).
+    STEP_RETRIES = 3
+
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self._queue: _Queue | None = None
@@ -112,7 +115,7 @@ class Jobs:
                     huey.task(name="release.promote")(promote),
                     huey.task(name="release.check")(check),
                     # Post-commit steps: retried, each run idempotent (pipeline/runner.py).
-                    huey.task(name="pipeline.step", retries=3, retry_delay=2)(step),
+                    huey.task(name="pipeline.step", retries=self.STEP_RETRIES, retry_delay=2)(step),
                     huey.task(
                         name="webhook.deliver",
                         retries=max(settings.webhook_max_attempts - 1, 0),

@@ -401,12 +401,14 @@ def test_repositories_without_a_document_are_indexed(hub: Hub) -> None:
 
 
 def _readme(api: HfApi, repo_id: str, text: str, repo_type: str = "model") -> None:
+    """Commit a README and wait for the search step (a job after the commit)."""
     api.upload_file(
         path_or_fileobj=text.encode(),
         path_in_repo="README.md",
         repo_id=repo_id,
         repo_type=repo_type,
     )
+    Server.at(api.endpoint).settle(repo_id, repo_type)
 
 
 def test_list_models_search_filter_author_sort(server: Server, repo_name: str) -> None:
