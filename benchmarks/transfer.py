@@ -651,7 +651,7 @@ def _run(args: argparse.Namespace, results: Results, root: Path, children: list[
     multipart: Hub | None = None
     if not args.no_multipart:
         multipart = start_hub("hub-multipart", root,
-                              multipart_chunk=min(64 * MiB, max(MiB, size // 4)))
+                              multipart_chunk=min(256 * MiB, max(MiB, size // 4)))
         children.append(multipart.child)
     scratch = root / "baselines"
     scratch.mkdir()

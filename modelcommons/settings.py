@@ -82,8 +82,10 @@ class Settings:
     xet_chunk_uploads: bool = False
     #: How long signed LFS upload URLs stay valid.
     lfs_url_ttl_seconds: int = 3600
-    #: Multipart LFS uploads are offered for objects above this size.
-    multipart_chunk_bytes: int = 64 * MiB
+    #: Multipart LFS uploads are offered for objects above this size, in parts of
+    #: this size. Each part costs a request and a pipeline drain: at 64 MiB a 1 GiB
+    #: upload reached 0.85 of a basic PUT's speed, at 256 MiB 0.99 (benchmarks/RESULTS.md).
+    multipart_chunk_bytes: int = 256 * MiB
     #: Bytes per read when serving files (Starlette's 64 KiB default is 3-4x slower).
     download_chunk_bytes: int = 4 * MiB
     #: Caps on one request's head: bytes of the request line and headers, and header

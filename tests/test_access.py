@@ -699,6 +699,10 @@ GLOBAL_OPS: dict[str, Op] = {
     "signing-key-delete": Op(
         "user", "DELETE", req("DELETE", "/api/signing-keys/" + "0" * 64), frozenset({404})
     ),
+    # Spaces: this hub hosts none, so every Space is missing, for anyone.
+    "space-duplicate": Op(
+        "public", "POST", req("POST", "/api/spaces/{org}/app/duplicate", json={}), frozenset({404})
+    ),
     # Repository ids without a namespace: none exists, for anyone.
     "bare-info": Op("public", "GET", req("GET", "/api/models/nobody{n}"), frozenset({404})),
     "bare-revision": Op(

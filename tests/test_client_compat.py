@@ -26,6 +26,7 @@ from huggingface_hub.errors import (
     EntryNotFoundError,
     HfHubHTTPError,
     RepositoryNotFoundError,
+    RevisionNotFoundError,
 )
 
 from .conftest import Server
@@ -153,6 +154,26 @@ def test_full_names_of_users_and_organisations(sqlite_server: Server) -> None:
     assert me["orgs"][0]["fullname"] == "The Org"
     bad = srv.cli("user", "set-fullname", "fullname-user", "a\x01b", check=False)
     assert bad.returncode != 0
+
+
+def test_an_organisation_whose_new_repositories_are_private(server: Server, repo_name: str) -> None:
+    out = server.cli("user", "create", "private-admin", "--token", "write")
+    token = out.stdout.strip().splitlines()[-1]
+    server.cli("org", "create", "private-org", "--member", "private-admin")
+    server.cli("org", "default-visibility", "private-org", "private")
+    api = HfApi(endpoint=server.url, token=token)
+    quiet = api.create_repo(f"private-org/{repo_name}").repo_id
+    assert api.model_info(quiet, expand=["private"]).private
+    assert not api.repo_exists(quiet, token=False)  # private means invisible
+    # Asking for public still works, and other namespaces keep public by default.
+    loud = api.create_repo(f"private-org/{repo_name}-public", private=False).repo_id
+    assert not api.model_info(loud, expand=["private"]).private
+    mine = api.create_repo(f"private-admin/{repo_name}").repo_id
+    assert not api.model_info(mine, expand=["private"]).private
+    server.cli("org", "default-visibility", "private-org", "public")
+    later = api.create_repo(f"private-org/{repo_name}-later").repo_id
+    assert not api.model_info(later, expand=["private"]).private
+    assert server.cli("org", "default-visibility", "private-org", "secret", check=False).returncode
 
 
 def _preupload(srv: Server, token: str, repo: str, files: list[dict[str, object]]) -> dict:  # type: ignore[type-arg]
@@ -379,6 +400,26 @@ def test_super_squash_folds_one_branch(server: Server, repo_name: str, hf_env: N
     assert refused.value.response.status_code == 403
 
 
+def test_super_squash_of_a_pull_request(server: Server, repo_name: str, hf_env: None) -> None:
+    """The Hub squashes refs/pr/N too (the dataset viewer squashes refs/convert/parquet)."""
+    api = HfApi(endpoint=server.url, token=server.user("squasher"))
+    repo = api.create_repo(f"squasher/{repo_name}").repo_id
+    pr = api.create_pull_request(repo_id=repo, title="squash me")
+    for name, data in [("file.txt", b"content"), ("lfs.bin", b"x"), ("file.txt", b"more")]:
+        api.upload_file(
+            repo_id=repo, path_in_repo=name, path_or_fileobj=data, revision=pr.git_reference
+        )
+    main_before = api.list_repo_commits(repo)
+    api.super_squash_history(repo_id=repo, branch=pr.git_reference)
+    assert len(api.list_repo_commits(repo, revision=pr.git_reference)) == 1
+    assert api.list_repo_files(repo, revision=pr.git_reference) == [
+        ".gitattributes",
+        "file.txt",
+        "lfs.bin",
+    ]
+    assert api.list_repo_commits(repo) == main_before  # main keeps its history
+
+
 def test_lfs_files_listed_and_deleted_for_good(
     server: Server, repo_name: str, hf_env: None
 ) -> None:
@@ -425,3 +466,55 @@ def test_lfs_files_listed_and_deleted_for_good(
     # commons fsck does not report bytes deleted on purpose as missing.
     fsck = server.cli("fsck")
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+
+
+def test_commit_history_formats_only_when_asked(
+    server: Server, repo_name: str, hf_env: None
+) -> None:
+    api = HfApi(endpoint=server.url, token=server.user("historian"))
+    repo = api.create_repo(f"historian/{repo_name}").repo_id
+    api.upload_file(
+        repo_id=repo, path_in_repo="a.txt", path_or_fileobj=b"a", commit_message="Add <a> & b"
+    )
+    [latest, _] = api.list_repo_commits(repo)
+    assert latest.title == "Add <a> & b" and latest.formatted_title is None
+    [formatted, _] = api.list_repo_commits(repo, formatted=True)
+    assert formatted.formatted_title == "Add &lt;a&gt; &amp; b"
+
+
+def test_pull_requests_target_branches_only(server: Server, repo_name: str, hf_env: None) -> None:
+    api = HfApi(endpoint=server.url, token=server.user("targeter"))
+    repo = api.create_repo(f"targeter/{repo_name}").repo_id
+    api.create_branch(repo, branch="test_branch")
+    head = api.list_repo_refs(repo).branches[0].target_commit
+
+    def add() -> list[CommitOperationAdd]:
+        return [CommitOperationAdd(path_in_repo="file.txt", path_or_fileobj=b"content")]
+
+    done = api.create_commit(
+        repo, add(), commit_message="PR", revision="test_branch", create_pr=True
+    )
+    assert done.pr_num == 1
+    for revision in (head, "missing_branch"):
+        with pytest.raises(RevisionNotFoundError):
+            api.create_commit(repo, add(), commit_message="PR", revision=revision, create_pr=True)
+    assert [d.num for d in api.get_repo_discussions(repo)] == [1]  # nothing half-opened
+
+
+def test_spaces_are_missing_repositories(server: Server, hf_env: None) -> None:
+    """This hub hosts no Spaces: every Space is a repository that does not exist
+    here, and creating one is refused with a clear message."""
+    api = HfApi(endpoint=server.url, token=server.user("spaceless"))
+    assert list(api.list_spaces()) == []
+    # What huggingface_hub 1.x's duplicate_space calls (2.x dropped the method).
+    r = httpx.post(
+        f"{server.url}/api/spaces/spaceless/repo_that_does_not_exist/duplicate",
+        json={"repository": "spaceless/copy"},
+        headers={"Authorization": f"Bearer {server.user('spaceless')}"},
+    )
+    assert (r.status_code, r.headers["X-Error-Code"]) == (404, "RepoNotFound")
+    with pytest.raises(RepositoryNotFoundError):
+        api.space_info("spaceless/app")
+    assert not api.repo_exists("spaceless/app", repo_type="space")
+    with pytest.raises(HfHubHTTPError, match="hosts models and datasets"):
+        api.create_repo("spaceless/app", repo_type="space", space_sdk="static")

@@ -149,7 +149,7 @@ def hub(server: Server) -> dict[str, str]:
         json={
             "operation": "upload",
             "transfers": ["basic", "multipart"],
-            "objects": [{"oid": "a" * 64, "size": 1}, {"oid": "b" * 64, "size": 100 * 2**20}],
+            "objects": [{"oid": "a" * 64, "size": 1}, {"oid": "b" * 64, "size": 2**30}],
         },
     ).json()["objects"]
     basic = batch[0]["actions"]["upload"]["href"]

@@ -7,6 +7,7 @@ its blobs in an S3-compatible store (moto's server, tests/s3.py).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,6 +21,8 @@ import httpx
 import pytest
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError
+
+from modelcommons.settings import Settings
 
 from .conftest import Server, s3_server
 
@@ -317,25 +320,33 @@ def _wait_for(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.05)
 
 
+def _default_part_bytes() -> int:
+    [field] = [f for f in dataclasses.fields(Settings) if f.name == "multipart_chunk_bytes"]
+    assert isinstance(field.default, int)
+    return field.default
+
+
 def test_uploads_allocate_disk_only_as_bytes_arrive(server: Server, repo_name: str) -> None:
-    """A client that announces 64 MiB and sends 100 KiB holds 100 KiB, not 64 MiB:
-    the basic PUT and a multipart part alike."""
+    """A client that announces a large object and sends 100 KiB holds 100 KiB, not
+    the object's or a part's size: the basic PUT and a multipart part alike."""
     token = server.user("alice")
     repo = f"alice/{repo_name}"
     HfApi(endpoint=server.url, token=token).create_repo(repo)
     staging = server.data_dir / "blobs" / "staging"
-    for size in (64 * MiB, 64 * MiB + 1):  # a basic PUT, then multipart (64 MiB parts)
+    part = _default_part_bytes()
+    for size, multipart in ((part, False), (part + 1, True)):  # as large as a basic PUT gets
         announced = os.urandom(1024) * (size // 1024) + b"x" * (size % 1024)
         upload = _batch(server, repo, token, announced)["actions"]["upload"]
-        url = _parts(upload)[1] if "header" in upload else upload["href"]
-        slow = SlowPut(url, os.urandom(100 * 1024), b"", length=64 * MiB)
+        assert ("header" in upload) is multipart
+        url = _parts(upload)[1] if multipart else upload["href"]
+        slow = SlowPut(url, os.urandom(100 * 1024), b"", length=part)
         _wait_for(
             lambda: any(p.is_file() for p in staging.rglob("*")),
             "the upload never reached the staging folder",
         )
         used = _disk_use(staging)
         assert used < 8 * MiB, f"{used} bytes of disk held for 100 KiB received"
-        assert slow.end() is None  # the client gives up, 64 MiB short
+        assert slow.end() is None  # the client gives up, most of it short
         _wait_for(lambda: _disk_use(staging) == 0, "the interrupted upload left bytes behind")
 
 

@@ -63,8 +63,10 @@ RULES: list[Rule] = [
                 "TestRepocardMetadataUpdate::test_update_with_both_verified_and_unverified_metric",
                 "TestMetadataUpdateOnMissingCard::test_metadata_update_missing_readme_on_model",
                 "TestMetadataUpdateOnMissingCard::test_metadata_update_missing_readme_on_dataset",
+                "TestMetadataUpdateOnMissingCard::test_metadata_update_missing_readme_on_space",
                 "TestRepoCard::test_validate_repocard",
                 "TestRepoCard::test_push_to_hub",
+                "TestRepoCard::test_push_and_create_pr",
             )
         ),
     ),

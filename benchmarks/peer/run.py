@@ -434,6 +434,8 @@ class Hub:
         self.commons(
             "org", "create", enterprise_org, "--member", f"{names['ENTERPRISE_USER']}:admin"
         )
+        # The suite's Enterprise organisation creates private repositories by default.
+        self.commons("org", "default-visibility", enterprise_org, "private")
         for org, (member, fullname) in SUITE_ORGS.items():
             self.commons(
                 "org", "create", org, "--member", f"{names[member]}:admin", "--fullname", fullname

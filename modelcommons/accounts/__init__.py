@@ -38,6 +38,7 @@ from .users import (
     get_account,
     org_fullnames,
     org_roles,
+    set_default_visibility,
     set_fullname,
     set_password,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "org_roles",
     "principal_for_credential",
     "revoke_token",
+    "set_default_visibility",
     "set_fullname",
     "set_password",
     "token_expiry",

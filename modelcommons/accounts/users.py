@@ -154,6 +154,16 @@ def check_fullname(value: str) -> str:
     return name
 
 
+def set_default_visibility(session: Session, name: str, visibility: str) -> Account:
+    """Whether new repositories under ``name`` are "private" or "public" unless their
+    creator asks otherwise."""
+    if visibility not in ("public", "private"):
+        raise BadRequest("The default visibility is 'public' or 'private'.")
+    account = get_account(session, name)
+    account.private_by_default = visibility == "private"
+    return account
+
+
 def set_fullname(session: Session, name: str, fullname: str) -> Account:
     """Set a user's or an organisation's full name (empty: the account's name)."""
     account = get_account(session, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from itertools import islice
 
 from starlette.responses import Response
@@ -90,16 +91,20 @@ def list_commits(ctx: Ctx) -> Response:
         rows = list(
             islice(repos.history(session, repo, start), page * limit, (page + 1) * limit + 1)
         )
-    items = [
-        {
+    # As on the Hub, the HTML-formatted title and message only when asked for.
+    formatted = "formatted" in q.getlist("expand[]") + q.getlist("expand")
+    items = []
+    for c in rows[:limit]:
+        body = c.message[len(c.title) :].strip()
+        item: dict[str, object] = {
             "id": c.oid,
             "authors": [{"user": c.author, "avatar": None}],
             "date": iso(c.created_at),
             "title": c.title,
-            "message": c.message[len(c.title) :].strip(),
-            "formatted": {"title": c.title, "message": c.message[len(c.title) :].strip()},
+            "message": body,
         }
-        for c in rows[:limit]
-    ]
+        if formatted:
+            item["formatted"] = {"title": html.escape(c.title), "message": html.escape(body)}
+        items.append(item)
     headers = next_link(ctx, p=str(page + 1)) if len(rows) > limit else {}
     return json_response(items, headers=headers)

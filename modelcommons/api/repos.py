@@ -84,7 +84,7 @@ async def create(ctx: Ctx) -> Response:
     name = body.get("name")
     if not isinstance(name, str) or not isinstance(namespace, str):
         raise BadRequest("'name' (and 'organization', if given) must be strings.")
-    private = bool(_private(body))
+    private = _private(body)  # None: the namespace's default
 
     def work() -> Response:
         try:
@@ -293,6 +293,8 @@ def list_repos(ctx: Ctx) -> Response:
     there is a search, else creation order.
     """
     q = ctx.request.query_params
+    if ctx.params.get("t") == "spaces":
+        return json_response([])  # this hub hosts no Spaces (see no_spaces)
     kind = repo_kind(ctx)
     offset, limit = read_page(ctx, ctx.hub.settings.page_size)
     text = " ".join(q.getlist("search"))
@@ -361,3 +363,13 @@ def auth_check(ctx: Ctx) -> Response:
 
 def not_hosted(ctx: Ctx) -> Response:
     raise RepoNotFound(f"{ctx.params.get('ns', '')}/{ctx.params.get('name', '')}")
+
+
+def no_spaces(ctx: Ctx) -> Response:
+    """Any other call about a Space: this hub hosts models and datasets, so every
+    Space id names a repository that does not exist here (the client raises
+    ``RepositoryNotFoundError``, as for a missing model)."""
+    raise RepoNotFound(
+        f"Space {ctx.params['ns']}/{ctx.params['name']} not found: this hub hosts models "
+        "and datasets, not Spaces."
+    )

@@ -90,6 +90,7 @@ def add_routes(r: Router) -> None:
     add_discussion_routes(r, api)
     add_webhook_routes(r)
     add_collection_routes(r)
+    r.add("GET POST PUT PATCH DELETE", f"/api/spaces/{REPO}/(?P<rest>.+)", repos.no_spaces)
     bare_ids.add_routes(r)  # last: ids without a namespace are never a real route's
 
 

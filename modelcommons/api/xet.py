@@ -486,15 +486,8 @@ def xorb_range(ctx: Ctx) -> Response:
     blobs = ctx.hub.blobs
 
     def body() -> Iterator[bytes]:
-        with blobs.open(blob) as f:
-            f.seek(start)
-            left = end - start + 1
-            while left > 0:
-                block = f.read(min(left, 1024 * 1024))
-                if not block:
-                    return
-                left -= len(block)
-                yield block
+        # A ranged read (an object store's reader cannot seek), in small blocks.
+        yield from blobs.read_range(blob, start, end, store.READ_BLOCK)
 
     headers = {
         "Content-Range": f"bytes {start}-{end}/{size}",

@@ -202,6 +202,15 @@ class ScanPolicySet(Event):
 
 
 @dataclasses.dataclass(frozen=True)
+class DefaultVisibilitySet(Event):
+    """Whether a namespace's new repositories are private unless asked otherwise."""
+
+    kind: ClassVar[str] = "namespace.default_visibility_set"
+    namespace: str = ""
+    visibility: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class LicenceViolationsCommitted(RepoEvent):
     """A card commit with licence violations, let through because the policy warns."""
 

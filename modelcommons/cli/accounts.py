@@ -191,6 +191,25 @@ def org_set_fullname(
     _set_fullname(name, fullname, data_dir, database_url)
 
 
+@org.command("default-visibility")
+@click.argument("name")
+@click.argument("visibility", type=click.Choice(["public", "private"]))
+@data_dir_option
+@database_option
+def org_default_visibility(
+    name: str, visibility: str, data_dir: str | None, database_url: str | None
+) -> None:
+    """Make an organisation's new repositories private (or public) unless their
+    creator asks otherwise."""
+    hub = hub_for(data_dir, database_url)
+    with clean_errors(), hub.db.write() as session:
+        accounts.set_default_visibility(session, name, visibility)
+        hub.audit.record(
+            session, audit.DefaultVisibilitySet(None, namespace=name, visibility=visibility)
+        )
+    click.echo(f"New repositories in {name} are now {visibility} unless asked otherwise.")
+
+
 @click.group()
 def token() -> None:
     """Manage access tokens."""

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..db.community_tables import Discussion
 from ..db.schema import Commit, FileBlob, Repo
-from ..errors import BadRequest, Conflict, HubError, NotFound
+from ..errors import BadRequest, Conflict, HubError, NotFound, RevisionNotFound
 from ..storage import merges, repos
 from ..storage.trees import TreeReader
 from . import discussions
@@ -72,7 +72,8 @@ def open_pull_request(
     (a commit of the repository) or at the target's head."""
     branch = repos.get_ref(session, repo, "branch", target)
     if branch is None:
-        raise NotFound(f"Branch {target!r} not found: pull requests target branches.")
+        # RevisionNotFound, as on the Hub: a commit id or a missing branch.
+        raise RevisionNotFound(f"Branch {target!r} not found: pull requests target branches.")
     if start is not None:
         start = repos.resolve(session, repo, start)
     discussion = discussions.open_discussion(

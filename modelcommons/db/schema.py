@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -43,6 +44,9 @@ class Account(Base):
     password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    #: New repositories in this namespace are private unless their creator asks for
+    #: public ones (migration 0027; the Hugging Face Hub's Enterprise organisations).
+    private_by_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 #: Names are unique whatever their letter case (migration 0011): ``ALICE`` cannot sign

@@ -81,11 +81,15 @@ def create(
     namespace: str,
     name: str,
     *,
-    private: bool,
+    private: bool | None,
 ) -> Repo:
+    """A new repository; ``private=None``: as its namespace's default (public unless
+    the organisation's new repositories are private by default)."""
     check_repo_id(f"{namespace}/{name}")
     owner = _owner(session, namespace)
     namespace = owner.name
+    if private is None:
+        private = owner.private_by_default
     roles.require_namespace_write(session, principal, namespace)
     assert principal is not None
     _name_free(session, principal, kind, namespace, name)

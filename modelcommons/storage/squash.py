@@ -31,14 +31,18 @@ if TYPE_CHECKING:
 def super_squash(
     hub: Hub, session: Session, repo: Repo, branch: str, author: str, message: str
 ) -> str:
-    """Point ``branch`` at one new parentless commit of its head's tree; returns its id."""
-    ref = repos.get_ref(session, repo, "branch", branch)
+    """Point ``branch`` (a branch, or a pull request's ``refs/pr/N``) at one new
+    parentless commit of its head's tree; returns its id."""
+    kind, name = repos.commit_target(branch)
+    ref = repos.get_ref(session, repo, kind, name)
     if ref is None:
-        raise RevisionNotFound(f"Invalid rev id: {branch} (only branches can be squashed)")
+        raise RevisionNotFound(
+            f"Invalid rev id: {branch} (only branches and pull requests can be squashed)"
+        )
     head = session.get(Commit, (repo.id, ref.target))
     assert head is not None
     signature = Signature(author, f"{author}@users.noreply.modelcommons", int(time.time()))
-    message = message.strip() or f"Super-squash branch '{branch}'"
+    message = message.strip() or f"Super-squash branch '{name}'"
     raw = encode_commit(head.tree_oid, [], signature, message)
     oid = object_id("commit", raw)
     insert_ignore(session, GitObject, [{"oid": oid, "kind": "commit", "data": raw}])
@@ -58,8 +62,11 @@ def super_squash(
             }
         ],
     )
-    if not repos.move_branch(session, repo, branch, head.oid, oid):
+    if not repos.move_ref(session, repo, kind, name, head.oid, oid):
         raise PreconditionFailed(f"{branch} moved while it was being squashed; try again.")
-    reader = TreeReader(session, hub.tree_cache)
-    hub.committer.branch_moved(session, reader, repo, branch, oid, head.tree_oid, author, False)
+    if kind == "branch":
+        reader = TreeReader(session, hub.tree_cache)
+        hub.committer.branch_moved(session, reader, repo, name, oid, head.tree_oid, author, False)
+    else:
+        repo.updated_at = utcnow()  # the same files: nothing to scan or index again
     return oid

@@ -29,6 +29,8 @@ from .tokens import XetSigner
 
 #: How long the token of one conversion is valid (a large file takes a while).
 TOKEN_SECONDS = 24 * 3600
+#: Bytes read from the store and handed to the chunker at a time.
+READ_BLOCK = 4 * 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,15 +80,24 @@ def convert(
     import hf_xet  # imported here: only conversions need the client library
 
     inner: BlobStore = getattr(blobs, "inner", blobs)
-    path = inner.local_path(item.sha256)
-    if path is None or not path.exists():
+    try:
+        source = inner.open(item.sha256)
+    except FileNotFoundError:
         return False
     token, exp = signer.issue_system(item.repo_id, TOKEN_SECONDS)
     session = hf_xet.XetSession()
-    with session.new_upload_commit(
-        endpoint=cas_url, token=token, token_expiry_unix_secs=exp
-    ) as commit:
-        commit.start_upload_file(str(path), sha256=item.sha256)
+    # Streamed from the store (a local file or one GET from an object store): nothing
+    # needs a local copy, and only a block is held here at a time.
+    with (
+        source,
+        session.new_upload_commit(
+            endpoint=cas_url, token=token, token_expiry_unix_secs=exp
+        ) as commit,
+    ):
+        stream = commit.start_upload_stream(name=item.sha256, sha256=item.sha256)
+        while block := source.read(READ_BLOCK):
+            stream.write(block)
+        stream.finish()
     with db.read() as s:
         registered = store.file_by_sha256(s, item.sha256)
     if registered is None or registered.size != item.size:

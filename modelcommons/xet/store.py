@@ -225,9 +225,10 @@ def read_terms(
             position += xorb.chunks[first].size
             first += 1
         a, b = xorb.byte_range(first, term.end)
-        with blobs.open(xorb.blob) as f:
-            f.seek(a)
-            reader = Reader(_blocks(f, b - a))
+        # A ranged read, not open-and-seek: an object store's reader cannot seek.
+        blocks = blobs.read_range(xorb.blob, a, b - 1, READ_BLOCK)
+        try:
+            reader = Reader(iter(blocks))
             for _ in range(first, term.end):
                 got = xorbs.read_chunk(reader)
                 if got is None:
@@ -240,17 +241,14 @@ def read_terms(
                     yield data[lo:hi] if (lo, hi) != (0, len(data)) else data
                 if end is not None and position >= end:
                     return
+        finally:
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()  # a generator's finally (the object store's response) runs now
 
 
-def _blocks(f: object, length: int) -> Iterator[bytes]:
-    read = f.read  # type: ignore[attr-defined]
-    left = length
-    while left > 0:
-        block = read(min(left, 1024 * 1024))
-        if not block:
-            return
-        left -= len(block)
-        yield block
+#: Bytes of a xorb read at a time (kept small: parallel reads do not pile up).
+READ_BLOCK = 1024 * 1024
 
 
 def file_sha256(
