@@ -110,6 +110,9 @@ class Settings:
     task_queue: str = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"
     task_queue_name: str = "commons"
+    #: With the Redis queue, a worker holds a lease this long (renewed every third of
+    #: it); the jobs of a worker whose lease expired are put back on the queue.
+    job_lease_seconds: int = 30
     #: How often the scheduler looks for due release promotions.
     release_tick_seconds: int = 30
     #: Log lines (the request log, warnings, errors) as ``text`` or ``json`` (one

@@ -10,8 +10,11 @@ finish queues it). The job claims the row (``queued``/``error`` → ``running``,
 conditional update only one worker wins), runs the step and marks it ``done``, or
 ``error`` with the message and re-raises so Huey retries it; after the last retry
 the steps that require it are marked ``error`` too. A ``done`` step never runs
-again for that commit: running a job twice is harmless. ``resume`` re-queues rows a
-stopped process left ``queued`` or ``running``.
+again for that commit: running a job twice is harmless. A ``running`` row names its
+runner (the process, in ``result`` until the step is done); a job that finds the row
+``running`` takes it over only if that runner is dead (its lease expired,
+``jobs/leases.py``), so a step whose worker was killed runs again, once. ``resume``
+re-queues rows a stopped process left ``queued``, or ``running`` under a dead runner.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ log = logging.getLogger("modelcommons.pipeline")
 ENTRY_POINT_GROUP = "modelcommons"
 #: The entry point that names the built-in plugin (pyproject.toml).
 BUILTIN_ENTRY_POINT = "builtin"
+#: The key of a running step's ``result`` that names the process running it.
+RUNNER = "runner"
 
 
 def plugin_manager() -> pluggy.PluginManager:
@@ -200,20 +205,40 @@ class Pipeline:
         it requires); returns its status."""
         step = self.step(name)
         key = _key(landed, name)
+        claim = {
+            "status": "running",
+            "attempts": PipelineStep.attempts + 1,
+            "started_at": utcnow(),
+            "result": json.dumps({RUNNER: self.hub.jobs.runner}),
+        }
         with self.hub.db.write() as session:
             if step is not None and self._waiting(session, landed, step):
                 return "waiting"
             claimed = session.execute(
                 update(PipelineStep)
                 .where(*key, PipelineStep.status.in_(("queued", "error")))
-                .values(
-                    status="running",
-                    attempts=PipelineStep.attempts + 1,
-                    started_at=utcnow(),
-                )
+                .values(**claim)
             ).rowcount  # type: ignore[attr-defined]
             if not claimed:
-                return session.scalar(select(PipelineStep.status).where(*key)) or "missing"
+                row = session.execute(
+                    select(PipelineStep.status, PipelineStep.result).where(*key)
+                ).first()
+                if row is None or row.status != "running" or self._runner_alive(row.result):
+                    return row.status if row is not None else "missing"
+                # Its runner died mid-step: take it over (only one job wins the row).
+                claimed = session.execute(
+                    update(PipelineStep)
+                    .where(*key, PipelineStep.status == "running")
+                    .where(PipelineStep.result == row.result)
+                    .values(**claim)
+                ).rowcount  # type: ignore[attr-defined]
+                if not claimed:
+                    return "running"
+                log.warning(
+                    "pipeline step %s of %s: its runner died, running it again",
+                    name,
+                    landed.commit_oid,
+                )
         try:
             if step is None:
                 raise LookupError(f"no installed plugin provides the step {name!r}")
@@ -297,12 +322,31 @@ class Pipeline:
                     .values(status="error", error=f"requires the step {name!r}, which failed")
                 )
 
+    def _runner_alive(self, result: str) -> bool:
+        try:
+            runner = json.loads(result).get(RUNNER)
+        except (ValueError, AttributeError):
+            runner = None
+        # A row claimed before runners were recorded names none: taken as dead, as
+        # `resume` took every running row before.
+        return isinstance(runner, str) and self.hub.jobs.alive(runner)
+
     def resume(self) -> int:
-        """Queue again the steps a stopped process left queued or running."""
-        with self.hub.db.write() as session:
-            rows = list(
-                session.execute(
-                    select(PipelineStep, Commit.tree_oid, Commit.author)
+        """Queue again the steps a stopped process left queued, or running under a
+        runner that is dead (the job claims the row again; a duplicate does nothing)."""
+        with self.hub.db.read() as session:
+            rows = [
+                row
+                for row in session.execute(
+                    select(
+                        PipelineStep.repo_id,
+                        PipelineStep.commit_oid,
+                        PipelineStep.step,
+                        PipelineStep.status,
+                        PipelineStep.result,
+                        Commit.tree_oid,
+                        Commit.author,
+                    )
                     .join(
                         Commit,
                         (Commit.repo_id == PipelineStep.repo_id)
@@ -310,11 +354,10 @@ class Pipeline:
                     )
                     .where(PipelineStep.status.in_(("queued", "running")))
                 )
-            )
-            for row, _tree, _author in rows:
-                row.status = "queued"
-        for row, tree, author in rows:
-            landed = Landed(row.repo_id, "", row.commit_oid, tree, author, False, False)
+                if row.status == "queued" or not self._runner_alive(row.result)
+            ]
+        for row in rows:
+            landed = Landed(row.repo_id, "", row.commit_oid, row.tree_oid, row.author, False, False)
             self.hub.jobs.pipeline_step(landed, row.step)
         return len(rows)
 

@@ -1,20 +1,29 @@
-"""Background jobs on Huey: due release promotions, post-commit pipeline steps, and
-moving LFS uploads into the Xet chunk store (``xet_chunk_uploads``).
+"""Background jobs on Huey: due release promotions, post-commit pipeline steps, webhook
+deliveries and moving LFS uploads into the Xet chunk store (``xet_chunk_uploads``).
 
 Huey is a small, mature task queue with storage backends chosen at run time: the
 embedded default needs nothing beyond the data dir (``SqliteHuey``, a file next to the
 database, with a consumer thread inside ``commons serve``), ``memory``/``immediate``
-serve tests, and ``redis`` (``RedisHuey``) lets several hub processes share one queue.
-Celery or RQ would need a broker even for one process; Huey needs none by default.
+serve tests, and ``redis`` lets several hub processes share one queue, with leases so
+that the jobs of a worker killed mid-job run again (``leases.py``). Celery or RQ would
+need a broker even for one process; Huey needs none by default.
+
+Every job is idempotent, since a job may run twice (``leases.py`` says when): a
+promotion names the stage it expects to open (and locks the plan), a pipeline step
+claims its ``pipeline_steps`` row, a webhook delivery sends only while its row is
+``pending`` (deliveries are at least once anyway), a chunking finds the blob converted.
 
 Jobs are enqueued only after the transaction that made them due has committed:
 :meth:`Jobs.after_commit` parks them on the session until its ``after_commit`` event.
+
+May import: ``governance``, ``webhooks`` and ``xet`` (the jobs' own code).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -22,16 +31,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from . import webhooks
-from .governance import releases
-from .settings import Settings
-from .xet import migrate as xet_migrate
+from .. import webhooks
+from ..governance import releases
+from ..settings import Settings
+from ..xet import migrate as xet_migrate
 
 if TYPE_CHECKING:
     from huey import Huey
 
-    from .hub import Hub
-    from .pipeline.steps import Landed
+    from ..hub import Hub
+    from ..pipeline.steps import Landed
 
 log = logging.getLogger("modelcommons.jobs")
 QUEUES = ("sqlite", "memory", "immediate", "redis")
@@ -47,20 +56,31 @@ def _chunk(hub: Hub, sha256: str) -> bool:
     return xet_migrate.convert(hub.db, hub.blobs, hub.xet_signer, url, item)
 
 
-def make_huey(settings: Settings) -> Huey:
+def make_huey(settings: Settings, runner: str) -> Huey:
+    """The queue of ``settings``; ``runner`` names this process's lease (Redis)."""
     # Imported here: huey loads its Redis and PostgreSQL storages eagerly, a third of
     # a second that every `commons` command would otherwise pay before doing anything.
-    from huey import MemoryHuey, RedisHuey, SqliteHuey
+    from huey import MemoryHuey, SqliteHuey
 
     kind, name = settings.task_queue, settings.task_queue_name
+    # No job's return value is ever read: Huey would keep every one (forever, in
+    # Redis or the SQLite file) unless told not to.
     if kind == "sqlite":
-        return SqliteHuey(name, filename=str(settings.data_dir / "queue.db"))
+        return SqliteHuey(name, results=False, filename=str(settings.data_dir / "queue.db"))
     if kind == "memory":
-        return MemoryHuey(name)
+        return MemoryHuey(name, results=False)
     if kind == "immediate":
-        return MemoryHuey(name, immediate=True)
+        return MemoryHuey(name, results=False, immediate=True)
     if kind == "redis":
-        return RedisHuey(name, url=settings.redis_url)
+        from .leases import LeasedRedisHuey
+
+        return LeasedRedisHuey(
+            name,
+            results=False,
+            url=settings.redis_url,
+            worker=runner,
+            lease_seconds=settings.job_lease_seconds,
+        )
     raise ValueError(f"task_queue must be one of {', '.join(QUEUES)}, not {kind!r}.")
 
 
@@ -83,6 +103,8 @@ class Jobs:
         self._queue: _Queue | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        #: This process, as the runner of pipeline steps and the holder of a lease.
+        self.runner = secrets.token_hex(8)
         event.listen(hub.db.sessions, "after_commit", self._flush)
         event.listen(hub.db.sessions, "after_rollback", self._discard)
 
@@ -91,7 +113,7 @@ class Jobs:
         """The task queue, opened on first use (most `commons` commands never need it)."""
         with self._lock:
             if self._queue is None:
-                huey, hub = make_huey(self.hub.settings), self.hub
+                huey, hub = make_huey(self.hub.settings, self.runner), self.hub
 
                 def promote(repo_pk: int, stage: int) -> bool:
                     return releases.run_promotion(hub, repo_pk, stage)
@@ -128,6 +150,19 @@ class Jobs:
     @property
     def huey(self) -> Huey:
         return self.queue.huey
+
+    def alive(self, runner: str) -> bool:
+        """Whether the process ``runner`` (a :attr:`runner`) may still be running a job.
+
+        With Redis: it holds its lease. Otherwise the queue has one consumer process
+        (``commons serve``'s threads), so only this one is alive: a runner recorded
+        by an earlier process died with it.
+        """
+        if runner == self.runner:
+            return True
+        if self.hub.settings.task_queue != "redis":
+            return False
+        return bool(self.huey.storage.alive(runner))
 
     def promote(self, repo_pk: int, stage: int) -> None:
         self.queue.promote(repo_pk, stage)
@@ -178,16 +213,23 @@ class Jobs:
         threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
 
     def run_worker(self, workers: int = 2) -> None:
-        """``commons worker``: consume the queue until SIGINT or SIGTERM. A job whose
-        worker died before it finished is in the queue no more (Huey takes it off
-        when it starts); release promotions are re-found by the ticker, which runs
-        here too."""
+        """``commons worker``: consume the queue until SIGINT or SIGTERM. With Redis
+        the worker holds a lease: the jobs it took come back to the queue if it dies
+        (``leases.py``), and at once when it stops. Due release promotions are found
+        by the ticker, which runs here too."""
         consumer = self.huey.create_consumer(
             workers=workers, worker_type="thread", periodic=False, max_delay=1.0
         )
+        leased = self.hub.settings.task_queue == "redis"
+        if leased:
+            self.huey.storage.reclaim()  # before the first job: take the lease
         threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
         self.hub.pipeline.resume()  # pipeline steps a stopped process left queued or running
-        consumer.run()
+        try:
+            consumer.run()
+        finally:
+            if leased:
+                self.huey.storage.release()
 
     def _tick(self) -> None:
         while not self._stop.wait(self.hub.settings.release_tick_seconds):
@@ -198,3 +240,9 @@ class Jobs:
 
     def stop(self) -> None:
         self._stop.set()
+        queue = self._queue
+        if queue is not None and self.hub.settings.task_queue == "redis":
+            try:
+                queue.huey.storage.release()
+            except Exception:
+                log.exception("could not give the job lease back")
