@@ -99,17 +99,24 @@ class CardStep:
 
 
 class SearchStep:
-    name, version, synchronous, writes = "search", "2", False, True
+    name, version, synchronous, writes = "search", "3", False, True
 
     def wants(self, landed: Landed) -> bool:
-        return _card_commit(landed)
+        # Every commit to main: besides the card, the files may show the library
+        # (a Keras or TensorFlow layout) when the card names none.
+        return landed.default_branch
 
     def run(
         self, hub: Hub, session: Session, repo: Repo, landed: Landed, context: dict[str, Any]
     ) -> None:
-        # From the repository as it is now (its card, main's README.md), not from
-        # this commit: a job that runs after a later commit's cannot index an old card.
-        hub.search.rebuild(session, repo)
+        # From the repository as it is now (its card, main's README.md and files), not
+        # from this commit: a job that runs after a later commit's cannot index an old
+        # card. Without a new README the stored text is kept, and an unchanged
+        # document is not written again.
+        if landed.readme_changed:
+            hub.search.rebuild(session, repo)
+        else:
+            hub.search.update(session, repo)
 
 
 class LineageStep:
