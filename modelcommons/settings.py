@@ -77,9 +77,10 @@ class Settings:
     #: Xet: the CAS's URL as clients are told it (``casUrl``). Unset: ``/cas`` on
     #: this hub, served by the same process.
     xet_cas_url: str | None = None
-    #: Xet: move each verified LFS upload into the chunk store in the background (as
+    #: Xet: move each file of ``lfs_threshold_bytes`` or more that arrives by Git LFS
+    #: (basic or multipart) or inline into the chunk store in the background (as
     #: ``commons xet migrate`` does), so that it is stored once and deduplicates.
-    xet_chunk_uploads: bool = False
+    xet_chunk_uploads: bool = True
     #: How long signed LFS upload URLs stay valid.
     lfs_url_ttl_seconds: int = 3600
     #: Multipart LFS uploads are offered for objects above this size, in parts of

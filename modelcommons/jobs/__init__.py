@@ -49,6 +49,10 @@ QUEUES = ("sqlite", "memory", "immediate", "redis")
 def _chunk(hub: Hub, sha256: str) -> bool:
     item = xet_migrate.candidate(hub.db, sha256)
     if item is None:
+        # Bytes already held as chunks (sent again by Git LFS, which has the client
+        # send them to prove it has them): the whole-file copy just received goes.
+        if xet_migrate.held(hub.db, sha256):
+            xet_migrate.drop_whole_copy(hub.blobs, sha256)
         return False
     s = hub.settings
     prefix = "" if s.proxy_strips_prefix else s.url_prefix  # as requests reach this process
