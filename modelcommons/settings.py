@@ -138,6 +138,11 @@ class Settings:
     s3_endpoint_url: str | None = None
     #: The S3 region; unset: ``AWS_REGION`` / the profile's.
     s3_region: str | None = None
+    #: How long a call to the store may wait to connect, and then for each answer,
+    #: and how many times it is tried: a store that hangs costs a request at most
+    #: about attempts x timeout before its 503.
+    s3_timeout_seconds: int = 60
+    s3_attempts: int = 5
     #: ``resolve`` of a file in an object store answers 302 to a presigned URL of the
     #: store (valid ``download_redirect_seconds``) instead of sending the bytes itself.
     download_redirect: bool = False
