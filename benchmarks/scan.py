@@ -3,7 +3,7 @@ commit to ``scansDone`` on a real ``commons serve``.
 
 Writes ``benchmarks/SCAN_RESULTS.md``. Run from the repository root:
 
-    PYTHONPATH=. .venv/bin/python benchmarks/scan.py [--repo-mib 256]
+    PYTHONPATH=. .venv/bin/python benchmarks/scan.py [--repo-mib 1024] [--rounds 3]
 
 Parts:
 
@@ -13,9 +13,13 @@ Parts:
 2. Throughput, in process: pickles (PyTorch zip checkpoints and raw pickles of a
    few MB, the whole stream read) and large safetensors (header only; a sparse file
    of ``--safetensors-gib`` GiB, whose data is never read).
-3. Latency: a repository of small files, and one of ``--repo-mib`` MiB (PyTorch
-   checkpoint + safetensors), committed with ``huggingface_hub``; the time from the
-   commit's return until ``model_info(securityStatus=True)`` says ``scansDone``.
+3. Latency: a repository of small files (the baseline), and one of ``--repo-mib``
+   MiB (1024: two safetensors shards, a PyTorch zip checkpoint, config, tokenizer),
+   committed with ``huggingface_hub`` ``--rounds`` times (3) with new bytes each
+   time; the commit's own time, then the time from its return until
+   ``model_info(securityStatus=True)`` says ``scansDone``, with the scan step's queue
+   wait and run time from ``pipeline_steps``. About 3 GiB of temporary files, written
+   one repository at a time (1.1 GiB at most).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import os
 import pickle
 import platform
 import secrets
+import statistics
 import struct
 import sys
 import tempfile
@@ -111,58 +116,124 @@ def throughput(safetensors_gib: int) -> list[tuple[str, int, int, float]]:
     return out
 
 
-def latency(repo_mib: int) -> list[tuple[str, int, float]]:
+def _write_repo(folder: Path, mib: int, seed: int) -> None:
+    """A model repository of about ``mib`` MiB of new bytes (a fresh ``seed`` each
+    round: a blob already scanned is never scanned again): two safetensors shards
+    (3/8 each), a PyTorch zip checkpoint (1/4), config, tokenizer and README."""
     import torch
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True)
+    gen = torch.Generator().manual_seed(seed)
+    quarter = mib * 1024 * 1024 // 4 // 4  # float32 values in a quarter of the size
+    for i in (1, 2):
+        tensors = {
+            f"layers.{i}.{k}.weight": torch.randn(quarter // 2, generator=gen) for k in range(3)
+        }
+        save_file(tensors, str(folder / f"model-0000{i}-of-00002.safetensors"))
+        del tensors
+    state = {f"layers.{k}.weight": torch.randn(quarter // 8, generator=gen) for k in range(8)}
+    torch.save(state, folder / "pytorch_model.bin")
+    del state
+    (folder / "config.json").write_text(json.dumps({"seed": seed, "hidden_size": 1024}))
+    (folder / "tokenizer.json").write_text(json.dumps({"vocab": [f"t{i}" for i in range(5000)]}))
+    (folder / "README.md").write_text("---\nlicense: mit\n---\n# Benchmark model\n")
+
+
+def _step_times(data_dir: Path, repo: str) -> tuple[float, float]:
+    """(queue wait, run time) of the repository's scan steps, from ``pipeline_steps``."""
+    import datetime as dt
+    import sqlite3
+
+    db = sqlite3.connect(data_dir / "commons.db")
+    row = db.execute(
+        "SELECT min(s.queued_at), min(s.started_at), max(s.finished_at) FROM pipeline_steps s"
+        " JOIN repos r ON r.id = s.repo_id WHERE r.name = ? AND s.step = 'scan'",
+        (repo.split("/", 1)[1],),
+    ).fetchone()
+    db.close()
+    queued, started, finished = (dt.datetime.fromisoformat(v) for v in row)
+    return (started - queued).total_seconds(), (finished - started).total_seconds()
+
+
+#: (label, bytes, upload and commit seconds, commit-to-scansDone seconds, queue
+#: wait, scan step run time), one per round.
+Timing = tuple[str, int, float, float, float, float]
+
+
+def latency(repo_mib: int, rounds: int) -> list[Timing]:
+    """Commit each repository ``rounds`` times (new bytes each time) and time the
+    commit and then the wait for ``scansDone``. The baseline is the small repository,
+    measured in the same run on the same server."""
     from huggingface_hub import CommitOperationAdd, HfApi
-    from safetensors.torch import save
 
     from tests.conftest import Server
 
     server = Server("sqlite")
     server.start()
-    results = []
+    results: list[Timing] = []
     try:
         api = HfApi(endpoint=server.url, token=server.user("bench"))
-        small = {f"f{i}.json": json.dumps({"i": i}).encode() for i in range(20)}
-        small["model.pt"] = benign()["mlp.pt"]
-        n = repo_mib * 1024 * 1024 // 2 // 4
-        big_tensor = torch.randn(n)
-        buf = io.BytesIO()
-        torch.save({"w": big_tensor}, buf)
-        big = {"pytorch_model.bin": buf.getvalue(), "model.safetensors": save({"w": big_tensor})}
-        for label, files in (
-            ("20 small files + a PyTorch checkpoint", small),
-            (f"{repo_mib} MiB: PyTorch checkpoint + safetensors", big),
-        ):
-            repo = f"bench/r{secrets.token_hex(3)}"
-            api.create_repo(repo)
-            ops = [CommitOperationAdd(path_in_repo=k, path_or_fileobj=v) for k, v in files.items()]
-            api.create_commit(repo, ops, commit_message="bench")
-            start = time.perf_counter()
-            while not api.model_info(repo, securityStatus=True).security_repo_status["scansDone"]:
-                time.sleep(0.05)
-            results.append(
-                (label, sum(len(v) for v in files.values()), time.perf_counter() - start)
-            )
+        for n in range(rounds):
+            for label in ("20 small files + a PyTorch checkpoint", f"{repo_mib} MiB model"):
+                with tempfile.TemporaryDirectory() as tmp:
+                    folder = Path(tmp) / "repo"
+                    if label.startswith("20"):
+                        folder.mkdir()
+                        for i in range(20):
+                            (folder / f"f{i}.json").write_text(json.dumps({"i": i, "n": n}))
+                        _write_repo_small(folder / "model.pt", n)
+                    else:
+                        _write_repo(folder, repo_mib, 1000 + n)
+                    files = sorted(p for p in folder.rglob("*") if p.is_file())
+                    size = sum(p.stat().st_size for p in files)
+                    repo = f"bench/r{secrets.token_hex(3)}"
+                    api.create_repo(repo)
+                    ops = [
+                        CommitOperationAdd(path_in_repo=p.name, path_or_fileobj=str(p))
+                        for p in files
+                    ]
+                    start = time.perf_counter()
+                    api.create_commit(repo, ops, commit_message="bench")
+                    committed = time.perf_counter()
+                    while not api.model_info(repo, securityStatus=True).security_repo_status[
+                        "scansDone"
+                    ]:
+                        time.sleep(0.05)
+                    done = time.perf_counter()
+                wait, run = _step_times(server.data_dir, repo)
+                results.append((label, size, committed - start, done - committed, wait, run))
+                print(results[-1], flush=True)
     finally:
         server.close()
     return results
 
 
+def _write_repo_small(path: Path, seed: int) -> None:
+    import torch
+
+    torch.manual_seed(seed)
+    torch.save({"w": torch.randn(64, 64), "b": torch.randn(64)}, path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repo-mib", type=int, default=256)
+    parser.add_argument("--repo-mib", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--safetensors-gib", type=int, default=4)
     args = parser.parse_args()
+    load_before = os.getloadavg()
     rows, counts = corpus()
     speed = throughput(args.safetensors_gib)
-    lat = latency(args.repo_mib)
+    lat = latency(args.repo_mib, args.rounds)
+    load_after = os.getloadavg()
     lines = [
         "# Scan results",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, **under load from other "
-        "sessions sharing the 2 cores** (figures are pessimistic). `benchmarks/scan.py` "
+        "sessions sharing the 2 cores** (figures are pessimistic; load average "
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after). `benchmarks/scan.py` "
         "writes this file.",
         "",
         "## Corpus verdicts",
@@ -189,18 +260,41 @@ def main() -> None:
         "",
         "## Commit to `scansDone` (real server, SQLite, Huey consumer threads)",
         "",
-        "| repository | bytes | seconds |",
-        "|---|---|---|",
+        f"Medians of {args.rounds} rounds, each with new bytes (a blob already scanned is "
+        "never scanned again). *commit*: `create_commit` with its uploads, until it "
+        "returns; *to scansDone*: from its return until `model_info(securityStatus=True)` "
+        "says `scansDone` (polled every 50 ms); *queued* and *scanning*: the `scan` "
+        "step's own row in `pipeline_steps` (waiting for a worker, then running). The "
+        "small repository is the baseline, measured in the same run.",
+        "",
+        "| repository | bytes | commit s | to scansDone s | queued s | scanning s | "
+        "to scansDone vs baseline |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for label, size, seconds in lat:
-        lines.append(f"| {label} | {size:,} | {seconds:.2f} |")
+    by_label: dict[str, list[Timing]] = {}
+    for t in lat:
+        by_label.setdefault(t[0], []).append(t)
+    base = statistics.median(t[3] for t in next(iter(by_label.values())))
+    for label, runs in by_label.items():
+        med = [statistics.median(t[i] for t in runs) for i in range(2, 6)]
+        each = ", ".join(f"{t[3]:.2f}" for t in runs)
+        lines.append(
+            f"| {label} | {runs[0][1]:,} | {med[0]:.2f} | {med[1]:.2f} ({each}) | "
+            f"{med[2]:.2f} | {med[3]:.2f} | {med[1] / base:.1f}x |"
+        )
     lines += [
         "",
         "Scanning reads only what each format needs: a PyTorch zip's pickles (not its",
         "tensor data), a safetensors header, a GGUF header. So the time to `scansDone`",
         "grows with the number of new blobs and the size of their pickles, not with",
-        "the repository's bytes; a 1 GB repository of safetensors or PyTorch zip",
-        "checkpoints scans like the one above.",
+        "the repository's bytes: the 1 GiB repository (two safetensors shards and a",
+        "PyTorch zip checkpoint) is scanned well within the issue's 60 s goal, in about",
+        "the time of the small one; its commit (uploading and hashing the bytes) is",
+        "what takes time. The exception is raw pickles, read whole at about 1 MB/s",
+        "(the throughput table: picklescan's opcode walk): a repository holding a large",
+        "raw pickle (up to 64 MiB, the most the scanner reads; a larger one is `error`",
+        "at once) would take over a minute per such file by that rate (extrapolated, not",
+        "measured here), beyond the 60 s goal.",
         "",
     ]
     (ROOT / "benchmarks" / "SCAN_RESULTS.md").write_text("\n".join(lines))

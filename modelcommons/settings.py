@@ -111,6 +111,9 @@ class Settings:
     task_queue: str = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"
     task_queue_name: str = "commons"
+    #: With the Redis queue, a worker holds a lease this long (renewed every third of
+    #: it); the jobs of a worker whose lease expired are put back on the queue.
+    job_lease_seconds: int = 30
     #: How often the scheduler looks for due release promotions.
     release_tick_seconds: int = 30
     #: Log lines (the request log, warnings, errors) as ``text`` or ``json`` (one
@@ -135,6 +138,11 @@ class Settings:
     s3_endpoint_url: str | None = None
     #: The S3 region; unset: ``AWS_REGION`` / the profile's.
     s3_region: str | None = None
+    #: How long a call to the store may wait to connect, and then for each answer,
+    #: and how many times it is tried: a store that hangs costs a request at most
+    #: about attempts x timeout before its 503.
+    s3_timeout_seconds: int = 60
+    s3_attempts: int = 5
     #: ``resolve`` of a file in an object store answers 302 to a presigned URL of the
     #: store (valid ``download_redirect_seconds``) instead of sending the bytes itself.
     download_redirect: bool = False

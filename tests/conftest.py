@@ -6,6 +6,7 @@ test is mocked. PostgreSQL tests get a fresh database that is dropped after.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -17,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -33,6 +35,8 @@ os.environ.pop("HF_TOKEN", None)
 PG_ADMIN_URL = os.environ.get("COMMONS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 ROOT = Path(__file__).resolve().parent.parent
 COMMONS = [sys.executable, "-m", "modelcommons"]
+#: The background steps that follow a commit changing a card on main (Server.settle).
+CARD_STEPS = ("search", "lineage", "licences")
 
 
 def redis_up() -> bool:
@@ -75,6 +79,14 @@ class PostgresDatabase:
 class Server:
     """A `commons serve` subprocess with its own data dir (and database)."""
 
+    #: Every server of this test process by the URL clients use (Server.at).
+    running: ClassVar[dict[str, Server]] = {}
+
+    @classmethod
+    def at(cls, endpoint: str) -> Server:
+        """The server a client's ``endpoint`` points at."""
+        return cls.running[endpoint.rstrip("/")]
+
     def __init__(self, backend: str, *, prefix: str = "", **settings: object) -> None:
         """``prefix`` (``/hub``): serve under that path, as ``public_url`` on this port."""
         self.backend = backend
@@ -90,6 +102,7 @@ class Server:
         for key, value in settings.items():
             self.env[f"COMMONS_{key.upper()}"] = str(value)
         self.health_url = f"{self.endpoint}/api/health"
+        Server.running[self.url] = Server.running[self.endpoint] = self
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.data_dir / "server.log"
         self._tokens: dict[str, str] = {}
@@ -200,6 +213,26 @@ class Server:
         if check and result.returncode != 0:
             raise AssertionError(f"commons {' '.join(args)} failed: {result.stderr}")
         return result
+
+    def settle(
+        self,
+        repo_id: str,
+        repo_type: str = "model",
+        steps: tuple[str, ...] = CARD_STEPS,
+    ) -> list[dict[str, object]]:
+        """Wait until the post-commit pipeline's ``steps`` (those that follow a card:
+        search index, lineage, licence check) are done or failed for every commit of
+        ``repo_id``, as ``commons scan status`` shows them; returns those rows. They are
+        background jobs: poll, with a generous deadline, not a timing assertion."""
+        deadline = time.monotonic() + 120
+        while True:
+            out = self.cli("scan", "status", repo_id, "--kind", repo_type, "--json").stdout
+            rows = [r for r in json.loads(out) if r["step"] in steps]
+            if all(r["status"] in ("done", "error") for r in rows):
+                return rows
+            if time.monotonic() > deadline:
+                raise AssertionError(f"pipeline of {repo_id} not settled: {rows}")
+            time.sleep(0.1)
 
     def user(self, name: str, *, write: bool = True) -> str:
         """Create a user (once) and return a token for them."""

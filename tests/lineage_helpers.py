@@ -23,7 +23,8 @@ def card(**meta: Any) -> bytes:
 
 
 def push_card(api: HfApi, repo_id: str, repo_type: str = "model", **meta: Any) -> str:
-    """Create the repository if needed and commit a README with this metadata."""
+    """Create the repository if needed, commit a README with this metadata and wait
+    for the search, lineage and licence steps that follow it (background jobs)."""
     api.create_repo(repo_id, repo_type=repo_type, exist_ok=True)
     info = api.upload_file(
         path_or_fileobj=card(**meta),
@@ -31,6 +32,7 @@ def push_card(api: HfApi, repo_id: str, repo_type: str = "model", **meta: Any) -
         repo_id=repo_id,
         repo_type=repo_type,
     )
+    Server.at(api.endpoint).settle(repo_id, repo_type)
     return str(info.oid)
 
 

@@ -150,6 +150,7 @@ def test_card_metadata_and_filters(server: Server, repo_name: str) -> None:
     assert info.card_data is not None and info.card_data["license"] == "apache-2.0"
     assert info.pipeline_tag == "text-classification"
     assert {"tiny", "transformers", "license:apache-2.0"} <= set(info.tags or [])
+    server.settle(f"alice/{repo_name}")  # the search index follows in a pipeline job
     found = [m.id for m in api.list_models(filter="unit-test", search=repo_name)]
     assert found == [f"alice/{repo_name}"]
     assert [m.id for m in api.list_models(filter="no-such-tag", search=repo_name)] == []

@@ -12,8 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
+from sqlalchemy import create_engine, select
+
+from modelcommons.db.pipeline_tables import BlobScan
 
 from .conftest import Server
+from .test_pipeline import wait_scanned
 
 MB = 1000 * 1000
 
@@ -52,6 +56,19 @@ def _rows(out: str, verb: str) -> int:
     match = re.search(rf"{verb} (\d+) rows? no repository needs", out)
     assert match, out
     return int(match[1])
+
+
+def _scan_results(srv: Server, datas: list[bytes]) -> set[str]:
+    """The sha256s among ``datas``' that have a row in ``blob_scans``."""
+    engine = create_engine(srv.pg.url if srv.pg else f"sqlite:///{srv.data_dir}/commons.db")
+    with engine.connect() as conn:
+        found = set(
+            conn.scalars(
+                select(BlobScan.sha256).where(BlobScan.sha256.in_([_sha(d) for d in datas]))
+            )
+        )
+    engine.dispose()
+    return found
 
 
 def _upload_lfs_only(srv: Server, repo: str, token: str, data: bytes) -> None:
@@ -99,6 +116,8 @@ def test_gc_removes_only_what_deleted_repositories_left(
     attributes = Path(hf_hub_download(gone, ".gitattributes", endpoint=srv.url, token=token))
     gone_attributes = attributes.read_bytes()
     assert b"\n/unique.dat filter=lfs" in gone_attributes
+    for repo in (keep, gone):
+        assert wait_scanned(api, repo).security_repo_status["scansDone"]
     api.delete_repo(gone)
 
     survivors = [shared_big, shared_small, v1, v2, pending]
@@ -113,7 +132,10 @@ def test_gc_removes_only_what_deleted_repositories_left(
     assert "nothing was removed" in out
     assert _numbers(out, "Would remove") == (3, sum(map(len, doomed)))
     assert _rows(out, "Would drop") > 0
+    assert "3 scan results" in out  # the doomed blobs'
     assert all(_blob(srv, data).exists() for data in survivors + doomed)
+    scanned = [shared_big, shared_small, v1, v2]
+    assert len(_scan_results(srv, scanned + doomed)) == 7
 
     # By default blobs younger than 24 hours stay: an upload may be about to use them.
     out = srv.cli("gc").stdout
@@ -121,6 +143,10 @@ def test_gc_removes_only_what_deleted_repositories_left(
     assert "Kept 1 unreferenced blob younger than 24 hours" in out
     assert _rows(out, "Dropped") > 0
     assert not _blob(srv, gone_big).exists() and _blob(srv, gone_small).exists()
+    # Scan results go with the last reference, the kept young blob's too: a commit
+    # that uses its bytes again has them scanned again.
+    assert "3 scan results" in out
+    assert _scan_results(srv, scanned + doomed) == {_sha(d) for d in scanned}
 
     out = srv.cli("gc", "--grace-hours", "0").stdout
     assert _numbers(out, "Removed") == (1, len(gone_small))

@@ -73,6 +73,7 @@ def test_clone_fetch_and_push_round_trip(
     commits = api.list_repo_commits(repo)
     assert commits[0].commit_id == pushed and commits[0].title == "Push a card"
     assert {s.rfilename for s in info.siblings or []} >= {"run.sh", "README.md"}
+    server.settle(repo)  # the search index follows in a pipeline job
     found = httpx.get(f"{server.url}/api/models", params={"search": "zebracorn"}).json()
     assert repo in [m["id"] for m in found] or repo in [m["modelId"] for m in found]
     page = httpx.get(

@@ -56,6 +56,7 @@ def test_keras_save_to_hf_and_the_card_it_writes(sqlite_server: Server, tmp_path
     assert info.library_name == "keras"
     assert info.card_data is not None and info.card_data.get("library_name") == "keras"
     assert "keras" in (info.tags or [])
+    server.settle(repo)  # the search index follows in a pipeline job
     listed = [m.id for m in api.list_models(filter="keras", author="kerasuser")]
     assert listed == [repo]
 

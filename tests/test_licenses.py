@@ -164,14 +164,16 @@ def test_non_commercial_grandparent_warns_then_rejects(server: Server) -> None:
     child = f"{child_user}/commercial"
     child_api.create_repo(child)
     assert isinstance(child_api.token, str)
-    # Policy "warn" (the default): the commit lands, with a warning header and stored findings.
+    # Policy "warn" (the default): the commit lands; the check runs after it (a
+    # pipeline job), so the commit's answer has no verdict, and the findings follow.
     response = _raw_commit(
         server, child_api.token, child, card(license="apache-2.0", base_model=parent)
     )
     assert response.status_code == 200, response.text
-    topic, message = response.headers["X-HF-Warning"].split(";", 1)
-    assert topic == f"licence-check {response.json()['commitOid']}"
-    assert "non-commercial" in message and gp in message
+    assert "X-HF-Warning" not in response.headers
+    steps = {r["step"]: r for r in server.settle(child)}
+    assert steps["licences"]["status"] == "done"
+    assert steps["licences"]["commit"] == response.json()["commitOid"]
     check = lineage(server, child)["licenseCheck"]
     assert check["commit"] == response.json()["commitOid"] and check["policy"] == "warn"
     nc = [f for f in check["findings"] if f["clause"] == "non-commercial"]
@@ -206,14 +208,31 @@ def test_non_commercial_grandparent_warns_then_rejects(server: Server) -> None:
 
 
 def test_client_logs_the_warning(server: Server, caplog: pytest.LogCaptureFixture) -> None:
+    """Under ``reject`` the check runs in the commit: a card that only warns (its own
+    licence is unknown, so a non-commercial ancestry cannot be ruled a violation)
+    lands, and the client logs the commit's X-HF-Warning."""
     _, gp, parent, _ = _generations(
         server, {"license": "cc-by-nc-4.0"}, {"license": "cc-by-nc-4.0"}
     )
     child_user, child_api = fresh_user(server, "log")
+    server.cli("policy", "set", child_user, "reject")
     with caplog.at_level(logging.WARNING, logger="huggingface_hub"):
-        push_card(child_api, f"{child_user}/logged", license="mit", base_model=parent)
+        push_card(
+            child_api,
+            f"{child_user}/logged",
+            license="other",
+            license_name="house-terms",
+            base_model=parent,
+        )
     logged = [r.getMessage() for r in caplog.records if "Licence check" in r.getMessage()]
     assert len(logged) == 1 and gp in logged[0] and "non-commercial" in logged[0]
+    # Recorded like the background steps: done, once (in the commit's transaction).
+    steps = server.settle(f"{child_user}/logged")
+    assert {r["step"]: (r["status"], r["attempts"]) for r in steps} == {
+        "search": ("done", 1),
+        "lineage": ("done", 1),
+        "licences": ("done", 1),
+    }
 
 
 def test_no_derivatives_grandparent_blocks(server: Server) -> None:

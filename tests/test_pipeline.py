@@ -43,13 +43,17 @@ def test_plugins_lists_the_builtin_steps(server: Server) -> None:
     steps = {s["name"]: s["mode"] for s in plugins["builtin"]["steps"]}
     assert steps == {
         "card": "synchronous",
-        "search": "synchronous",
-        "lineage": "synchronous",
-        "licences": "synchronous",
+        "search": "background",
+        "lineage": "background",
+        "licences": "background",
         "scan": "background",
     }
+    licences = next(s for s in plugins["builtin"]["steps"] if s["name"] == "licences")
+    assert licences["requires"] == ["lineage"]
+    assert licences["waitsWhen"] == "the licence policy is reject"
     text = server.cli("plugins").stdout
     assert "scan" in text and "background" in text
+    assert "in the commit when the licence policy is reject" in text
 
 
 def test_scan_results_through_the_client(server: Server, repo_name: str) -> None:

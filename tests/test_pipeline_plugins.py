@@ -47,9 +47,36 @@ class Broken:
         raise RuntimeError("this audit is broken")
 
 
+class AfterCount:
+    # Runs once count-files is done for the same commit (requires).
+
+    name, version, synchronous = "after-count", "1", False
+    requires = ("count-files",)
+
+    def wants(self, landed):
+        return True
+
+    def run(self, hub, session, repo, landed, context):
+        from modelcommons.db.pipeline_tables import PipelineStep
+
+        row = session.get(PipelineStep, (repo.id, landed.commit_oid, "count-files"))
+        return {"count-files was": row.status}
+
+
+class AfterBroken:
+    name, version, synchronous = "after-broken", "1", False
+    requires = ("always-fails",)
+
+    def wants(self, landed):
+        return landed.branch == "main"
+
+    def run(self, hub, session, repo, landed, context):
+        return {}
+
+
 @hookimpl
 def modelcommons_pipeline_steps():
-    return [Counter(), Broken()]
+    return [AfterCount(), Counter(), Broken(), AfterBroken()]
 """
 
 
@@ -82,7 +109,13 @@ def test_outside_plugin_is_listed(hub: Server) -> None:
     described = json.loads(hub.cli("plugins", "--json", process=True).stdout)
     plugins = {p["name"]: p for p in described}
     assert plugins["audit"]["distribution"] == "audit-plugin 1.0"
-    assert [s["name"] for s in plugins["audit"]["steps"]] == ["count-files", "always-fails"]
+    assert [s["name"] for s in plugins["audit"]["steps"]] == [
+        "after-count",
+        "count-files",
+        "always-fails",
+        "after-broken",
+    ]
+    assert plugins["audit"]["steps"][0]["requires"] == ["count-files"]
     assert "builtin" in plugins
 
 
@@ -96,7 +129,7 @@ def test_outside_steps_run_once_and_failures_are_recorded(hub: Server, repo_name
         steps = {s["step"]: s for s in _steps(hub, repo) if s["commit"] == sha}
         settled = all(
             steps.get(n, {}).get("status") in ("done", "error")
-            for n in ("scan", "count-files", "always-fails")
+            for n in ("scan", "count-files", "always-fails", "after-count", "after-broken")
         )
         if (settled and steps["always-fails"]["attempts"] == 4) or time.monotonic() > deadline:
             break
@@ -108,6 +141,12 @@ def test_outside_steps_run_once_and_failures_are_recorded(hub: Server, repo_name
     assert failed["status"] == "error"
     assert failed["attempts"] == 4  # the first run and Huey's 3 retries
     assert "this audit is broken" in failed["error"]
+    # A step runs after the steps it requires, and not at all after one that failed.
+    assert steps["after-count"]["status"] == "done"
+    assert steps["after-count"]["result"] == {"count-files was": "done"}
+    blocked = steps["after-broken"]
+    assert blocked["status"] == "error" and blocked["attempts"] == 0
+    assert blocked["error"] == "requires the step 'always-fails', which failed"
     log = (hub.data_dir / "count-files.log").read_text().split()
     assert log.count(sha) == 1
 

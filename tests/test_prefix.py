@@ -146,6 +146,7 @@ def test_links_the_api_writes_carry_the_prefix(hub: Server) -> None:
         assert actions["upload"]["href"].startswith(f"{hub.endpoint}/lfs/upload/")
         assert actions["verify"]["href"] == f"{hub.endpoint}/{repo}.git/info/lfs/objects/verify"
 
+        hub.settle(repo)  # lineage follows in a pipeline job
         parents = c.get(f"/api/models/{repo}/lineage").json()["parents"]
         assert [p["url"] for p in parents] == [f"{PREFIX}/hanna/links-parent"]
         children = c.get("/api/models/hanna/links-parent/lineage").json()["children"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
 from .conftest import Server
+from .gitclient import Git
 from .scan_corpus.benign import benign
 from .scan_corpus.hostile import malicious
 from .test_pipeline import upload, wait_scanned
@@ -132,3 +134,103 @@ def test_warn_policy_flags_only(sqlite_server: Server, repo_name: str, tmp_path:
         "quarantine",
         "default",
     ]
+
+
+# ------------------------------------------------------------ every way in
+
+
+@pytest.fixture(scope="module")
+def git(tmp_path_factory: pytest.TempPathFactory) -> Git:
+    return Git(tmp_path_factory.mktemp("git-home"))
+
+
+def _fresh(hub: Server) -> tuple[HfApi, str]:
+    api = HfApi(endpoint=hub.url, token=hub.user("qadmin"))
+    repo = f"qorg/holes-{secrets.token_hex(3)}"
+    api.create_repo(repo)
+    return api, repo
+
+
+def _hidden_from_readers(hub: Server, repo: str, path: str, revision: str = "main") -> None:
+    """``path`` is quarantined for a reader: not listed, 403 UnsafeFile by name, and
+    the repository cannot be fetched with git (its bytes would come along)."""
+    token = hub.user("qreader")
+    reader = HfApi(endpoint=hub.url, token=token)
+    assert path not in reader.list_repo_files(repo, revision=revision)
+    direct = httpx.get(
+        f"{hub.url}/{repo}/resolve/{quote(revision, safe='')}/{path}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert direct.status_code == 403 and direct.headers["X-Error-Code"] == "UnsafeFile"
+    refs = httpx.get(
+        f"{hub.url}/{repo}.git/info/refs?service=git-upload-pack",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert refs.status_code == 403 and refs.headers["X-Error-Code"] == "UnsafeFile"
+
+
+def test_inline_file_quarantined(hub: Server) -> None:
+    """A small file committed in the commit payload (not LFS) is scanned and
+    quarantined like an LFS one, and git fetch cannot carry it out."""
+    api, repo = _fresh(hub)
+    upload(api, repo, {"model.dat": EVIL, "ok.txt": b"fine"})
+    (entry,) = api.get_paths_info(repo, ["model.dat"])
+    assert entry.lfs is None  # committed inline
+    info = wait_scanned(api, repo)
+    assert [f["path"] for f in info.security_repo_status["filesWithIssues"]] == ["model.dat"]
+    _hidden_from_readers(hub, repo, "model.dat")
+    assert "model.dat" in api.list_repo_files(repo)  # admins see it
+
+
+def test_files_pushed_over_git_quarantined(hub: Server, git: Git, tmp_path: Path) -> None:
+    """Files pushed with git, inline and through git-lfs, are scanned and quarantined."""
+    api, repo = _fresh(hub)
+    token = hub.user("qadmin")
+    work = tmp_path / "w"
+    git.run("clone", f"{hub.url}/{repo}", str(work), cwd=tmp_path, token=token)
+    (work / "evil.pkl").write_bytes(EVIL)  # *.pkl is LFS in the hub's .gitattributes
+    (work / "inline.dat").write_bytes(EVIL)
+    (work / "early.dat").write_bytes(malicious()["raw_p2.pkl"])  # bytes of its own
+    git.run("add", "-A", cwd=work)
+    git.run("commit", "-qm", "evil", cwd=work)
+    early = git.out("rev-parse", "HEAD", cwd=work)
+    # A later commit of the same push removes one: it stays in the earlier commit.
+    git.run("rm", "-q", "early.dat", cwd=work)
+    git.run("commit", "-qm", "tidy", cwd=work)
+    git.run("push", "origin", "main", cwd=work, token=token)
+    lfs = {e.path: e.lfs for e in api.get_paths_info(repo, ["evil.pkl", "inline.dat"])}
+    assert lfs["evil.pkl"] is not None and lfs["inline.dat"] is None
+    info = wait_scanned(api, repo)
+    issues = [f["path"] for f in info.security_repo_status["filesWithIssues"]]
+    assert issues == ["evil.pkl", "inline.dat"]
+    for path in issues:
+        _hidden_from_readers(hub, repo, path)
+    info = wait_scanned(api, repo, revision=early)
+    assert "early.dat" in [f["path"] for f in info.security_repo_status["filesWithIssues"]]
+    _hidden_from_readers(hub, repo, "early.dat", revision=early)
+
+
+def test_pull_request_pushed_over_git_scanned(hub: Server, git: Git, tmp_path: Path) -> None:
+    """A pull request opened (refs/for/main) or updated (refs/pr/N) by git push is
+    scanned, and its unsafe files quarantined, like one made through the API."""
+    api, repo = _fresh(hub)
+    upload(api, repo, {"ok.txt": b"fine"})
+    token = hub.user("qwriter")
+    work = tmp_path / "w"
+    git.run("clone", f"{hub.url}/{repo}", str(work), cwd=tmp_path, token=token)
+    (work / "first.dat").write_bytes(malicious()["raw_p5.pkl"])
+    git.run("add", "-A", cwd=work)
+    git.run("commit", "-qm", "first", cwd=work)
+    opened = git.run("push", "--progress", "origin", "HEAD:refs/for/main", cwd=work, token=token)
+    assert "opened pull request #1" in opened.stderr, opened.stderr
+    info = wait_scanned(api, repo, revision="refs/pr/1")
+    assert [f["path"] for f in info.security_repo_status["filesWithIssues"]] == ["first.dat"]
+    (work / "second.pkl").write_bytes(malicious()["raw_p4.pkl"])
+    git.run("add", "-A", cwd=work)
+    git.run("commit", "-qm", "second", cwd=work)
+    git.run("push", "origin", "HEAD:refs/pr/1", cwd=work, token=token)
+    info = wait_scanned(api, repo, revision="refs/pr/1")
+    issues = [f["path"] for f in info.security_repo_status["filesWithIssues"]]
+    assert issues == ["first.dat", "second.pkl"]
+    for path in issues:
+        _hidden_from_readers(hub, repo, path, revision="refs/pr/1")

@@ -401,12 +401,14 @@ def test_repositories_without_a_document_are_indexed(hub: Hub) -> None:
 
 
 def _readme(api: HfApi, repo_id: str, text: str, repo_type: str = "model") -> None:
+    """Commit a README and wait for the search step (a job after the commit)."""
     api.upload_file(
         path_or_fileobj=text.encode(),
         path_in_repo="README.md",
         repo_id=repo_id,
         repo_type=repo_type,
     )
+    Server.at(api.endpoint).settle(repo_id, repo_type)
 
 
 def test_list_models_search_filter_author_sort(server: Server, repo_name: str) -> None:
@@ -514,3 +516,40 @@ def test_api_search_follows_readme_rename_and_delete(server: Server, repo_name: 
     api.delete_repo(f"{user}/{repo_name}-renamed")
     assert [m.id for m in api.list_models(search=new_word)] == []
     assert [m.id for m in api.list_models(author=user)] == []
+
+
+def test_the_library_the_files_show_is_a_facet(server: Server, repo_name: str) -> None:
+    """A card that names no library: the files tell (Keras's hf:// layout, TensorFlow's
+    files), for the search facet and list_models(filter=...); a card that names one wins."""
+    api = HfApi(endpoint=server.url, token=server.user("framer"))
+    keras_files = ["config.json", "metadata.json", "model.weights.h5"]
+    layouts = {
+        f"framer/{repo_name}-k": (keras_files, "", False),
+        f"framer/{repo_name}-tf": (["tf_model.h5"], "", True),  # private: its readers see all
+        f"framer/{repo_name}-pt": (keras_files, "---\nlibrary_name: transformers\n---\n", False),
+    }
+    for repo, (files, card, private) in layouts.items():
+        api.create_repo(repo, private=private)
+        for name in files:
+            api.upload_file(repo_id=repo, path_in_repo=name, path_or_fileobj=b"{}")
+        if card:
+            api.upload_file(repo_id=repo, path_in_repo="README.md", path_or_fileobj=card.encode())
+        server.settle(repo, steps=("search",))
+    mine = {m.id for m in api.list_models(author="framer", search=repo_name)}
+    assert mine == set(layouts)
+    assert {m.id for m in api.list_models(author="framer", filter="keras")} == {
+        f"framer/{repo_name}-k"
+    }
+    assert {m.id for m in api.list_models(author="framer", filter="tensorflow")} == {
+        f"framer/{repo_name}-tf"
+    }
+    assert {m.id for m in api.list_models(author="framer", filter="transformers")} == {
+        f"framer/{repo_name}-pt"
+    }
+    page = httpx.get(f"{server.url}/models", params={"library": "keras"}).text
+    assert f"framer/{repo_name}-k" in page and f"{repo_name}-pt" not in page
+    # Private stays invisible: the facet does not show it to anyone without a role.
+    assert (
+        f"{repo_name}-tf"
+        not in httpx.get(f"{server.url}/models", params={"library": "tensorflow"}).text
+    )

@@ -101,7 +101,9 @@ def test_a_researchers_day(browser, web: Server, tmp_path: Path) -> None:  # typ
     assert page.locator("article.card table").count() == 1
     assert "mit" in page.locator("aside.sidebar").inner_text()
 
-    # Found by a word from its card, then narrowed with a facet.
+    # Found by a word from its card (once the search step has run), then narrowed
+    # with a facet.
+    web.settle("rita/web-model")
     page.get_by_label("Search models and datasets").fill("zephyrquill")
     page.get_by_label("Search models and datasets").press("Enter")
     page.wait_for_url(re.compile(r".*/search\?q=zephyrquill"))

@@ -88,10 +88,19 @@ CAUSES: list[Cause] = [
         "spaces",
         "Spaces",
         MISSING,
-        "The hub hosts models and datasets; listing, creating or duplicating a Space is refused.",
+        "The hub hosts models and datasets: creating a Space is refused (400), every other"
+        " call about a Space answers `RepoNotFound`, and `list_spaces` is empty.",
         messages=(r"Unsupported repository type 'space'", r"/api/spaces/"),
     ),
-    Cause("buckets", "Storage buckets", MISSING, messages=(r"/api/buckets/",)),
+    Cause(
+        "buckets",
+        "Storage buckets",
+        MISSING,
+        "Buckets are the Hub's mutable, unversioned object storage, uploaded through Xet"
+        " without sha256 (`skip_sha256`); this hub stores versioned repositories whose"
+        " files it has hashed itself, so it has none.",
+        messages=(r"/api/buckets/",),
+    ),
     Cause(
         "xet",
         "Xet storage",

@@ -57,7 +57,7 @@ def gc(dry_run: bool, grace_hours: float, data_dir: str | None, database_url: st
     detail = (
         f"{report.git_objects} git objects, {report.file_blobs} file entries, "
         f"{report.lfs_objects} LFS objects, {report.xet_files} Xet files, "
-        f"{report.xet_xorbs} xorbs"
+        f"{report.xet_xorbs} xorbs, {report.blob_scans} scan results"
     )
     if dry_run:
         click.echo("Dry run: nothing was removed.")

@@ -26,8 +26,9 @@ from .common import clean_errors, data_dir_option, database_option, hub_for
 def plugins(as_json: bool, data_dir: str | None, database_url: str | None) -> None:
     """List the installed pipeline plugins (entry point group ``modelcommons``) and
     their steps: synchronous steps run in the commit's transaction, background
-    steps as jobs after it. (Plugins belong to the Python environment the hub runs
-    in; ``--data-dir``/``--database-url`` are accepted like every command's.)"""
+    steps as jobs after it (or in the commit, where it must wait for them).
+    (Plugins belong to the Python environment the hub runs in;
+    ``--data-dir``/``--database-url`` are accepted like every command's.)"""
     described = describe_plugins(plugin_manager())
     if as_json:
         click.echo(json.dumps(described, indent=2))
@@ -35,7 +36,11 @@ def plugins(as_json: bool, data_dir: str | None, database_url: str | None) -> No
     for plugin in described:
         click.echo(f"{plugin['name']}  ({plugin['distribution']})")
         for step in plugin["steps"]:
-            click.echo(f"  {step['name']:<12} {step['mode']:<12} version {step['version']}")
+            notes = [f"after {', '.join(step['requires'])}"] if step["requires"] else []
+            if step["waitsWhen"]:
+                notes.append(f"in the commit when {step['waitsWhen']}")
+            extra = f"  ({'; '.join(notes)})" if notes else ""
+            click.echo(f"  {step['name']:<12} {step['mode']:<12} version {step['version']}{extra}")
 
 
 @click.group("scan", invoke_without_command=True)

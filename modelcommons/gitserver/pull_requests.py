@@ -53,6 +53,9 @@ def pushed(
         )
         pulls.commits_added(session, repo, discussion, pusher.name, None, commit)
         num = discussion.num
+        hub.committer.pull_request_moved(
+            session, repo, str(num), commit, head.tree_oid, pusher.name
+        )
         return f"opened pull request #{num} (push more commits to refs/pr/{num})"
     number = repos.pr_number(ref)
     if number is None:
@@ -67,4 +70,7 @@ def pushed(
     if not repos.move_ref(session, repo, "pr", str(number), old, commit):
         raise Conflict("fetch first")
     pulls.commits_added(session, repo, discussion, pusher.name, old, commit)
+    head = session.get(Commit, (repo.id, commit))
+    assert head is not None
+    hub.committer.pull_request_moved(session, repo, str(number), commit, head.tree_oid, pusher.name)
     return f"updated pull request #{number}"

@@ -6,7 +6,9 @@ moves a branch. A ref that someone moved meanwhile (another push, a commit from
 the API) fails the whole transaction: nothing is lost, and the client is told to
 fetch first. After a branch head moves, the commit engine's own
 ``Committer.branch_moved`` runs, so the card, lineage, licence check and search
-index follow a pushed ``main`` exactly as they follow a commit.
+index follow a pushed ``main`` exactly as they follow a commit; a pull request's
+ref (``pull_requests``) and every other new commit of the push get their files
+scanned (``Committer.pull_request_moved``, ``Committer.commit_stored``).
 """
 
 from __future__ import annotations
@@ -106,6 +108,14 @@ def apply(
                         new_tree,
                         pusher.name,
                         _readme(reader, old_tree) != _readme(reader, new_tree),
+                    )
+            # The other new commits (a push's earlier commits, a tag's): their files
+            # can be downloaded by commit id or tag, so they are scanned too.
+            heads = {u.new for u in updates if u.kind in ("branch", "pull-request")}
+            for oid in new.commits:
+                if oid not in heads:
+                    hub.committer.commit_stored(
+                        session, repo, oid, received.commits[oid].tree, pusher.name
                     )
     except IntegrityError as exc:  # a ref created by someone else meanwhile
         created = next((u for u in updates if u.creates), updates[0])

@@ -94,6 +94,25 @@ def derive_tags(card: dict[str, Any], kind: str) -> list[str]:
     return list(seen)
 
 
+def library_of(card: dict[str, Any], names: set[str]) -> str | None:
+    """The framework a repository's files are for: the card's ``library_name`` first,
+    else, from the top-level file ``names``, Keras (a ``.keras`` archive, or the folder
+    Keras saves to ``hf://``) or TensorFlow (``saved_model.pb``, ``tf_model.h5``)."""
+    declared = card.get("library_name")
+    if isinstance(declared, str) and declared:
+        return declared
+    if any(n.endswith(".keras") for n in names) or names >= KERAS_FOLDER:
+        return "keras"
+    if names & TENSORFLOW_FILES:
+        return "tensorflow"
+    return None
+
+
+#: What ``keras.saving.save_model(model, "hf://...")`` writes at the top level.
+KERAS_FOLDER = frozenset({"config.json", "metadata.json", "model.weights.h5"})
+TENSORFLOW_FILES = frozenset({"saved_model.pb", "saved_model.pbtxt", "tf_model.h5"})
+
+
 #: The warning the Hugging Face Hub gives for a card without metadata.
 NO_METADATA = "Empty or missing yaml metadata in repo card"
 

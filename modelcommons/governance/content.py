@@ -42,8 +42,9 @@ and asks that about each path. The rules, in order:
    - *quarantined*: under a scan policy of ``quarantine`` (``quarantine.py``), a
      file the scanners found ``unsafe`` is neither listed nor downloadable for anyone
      but the repository's admins; asked for by path it answers ``403 UnsafeFile``
-     naming the finding, and downloads by hash (LFS, git fetch) are refused while
-     the repository holds such a file.
+     naming the finding, and downloads by hash (LFS, Xet) are refused while the
+     repository's LFS store holds such a file, git fetch while a commit a ref
+     reaches holds one (LFS or not).
 
 Owners (anyone with a role over the repository) see everything. Everything is
 computed once per request: the role, the gating mode, the plan's openings, and,
@@ -185,11 +186,12 @@ class RepoContent:
             return False
         return self.passes_gate()
 
-    def _refuse_quarantined_objects(self) -> None:
-        if self.quarantine is not None and self.quarantine.repo_holds_unsafe():
+    def _refuse_quarantined_objects(self, *, in_git: bool = False) -> None:
+        if self.quarantine is not None and self.quarantine.repo_holds_unsafe(in_git=in_git):
+            how = "with git" if in_git else "by hash"
             raise UnsafeFile(
                 f"{self.repo.repo_id} holds files the scanners found unsafe, quarantined "
-                "for all but its admins: download files by name, not by hash."
+                f"for all but its admins: download files by name, not {how}."
             )
 
     def require_fetch(self) -> None:
@@ -202,7 +204,7 @@ class RepoContent:
             raise self._staged("part of it")
         if not self.passes_gate():
             raise self._gated()
-        self._refuse_quarantined_objects()
+        self._refuse_quarantined_objects(in_git=True)
 
     def require_download_all(self) -> None:
         if self.plan is not None and not self.plan.all_open:

@@ -1,7 +1,8 @@
 """The licence check: a card's licence against every licence in its ancestry.
 
-Runs in the transaction of each commit that changes the card on main, after the
-lineage edges are rewritten. Ancestors are walked breadth-first through their
+Runs after each commit that changes the card on main, once the lineage edges are
+rewritten: in the commit's transaction where the policy is ``reject``, as a
+post-commit pipeline job otherwise. Ancestors are walked breadth-first through their
 current edges (cycle-safe, depth-capped), each read at the commit its edge pins.
 Findings are ``violation`` (breaks an ancestor's licence), ``warning`` (cannot be
 checked, or a duty visibly unmet), ``duty`` (an obligation to fulfil) and ``notice``.
@@ -221,9 +222,17 @@ def set_policy(session: Session, namespace: str, policy: str) -> None:
 
 
 def run(
-    hub: Hub, session: Session, repo: Repo, commit_oid: str, card: dict[str, Any], author: str
+    hub: Hub,
+    session: Session,
+    repo: Repo,
+    commit_oid: str,
+    card: dict[str, Any],
+    author: str,
+    *,
+    may_reject: bool = True,
 ) -> LicenceCheck:
-    """Check ``repo``'s new card; raise LicenceViolation where the policy rejects."""
+    """Check ``repo``'s new card; raise LicenceViolation where the policy rejects
+    (and ``may_reject``: a check after the commit landed records what it finds)."""
     committer = lineage.principal_of(session, author)
 
     def label(anc: Ancestor) -> str:
@@ -236,7 +245,7 @@ def run(
     policy = policy_for(hub, session, repo.namespace)
     violations = [f["message"] for f in findings if f["severity"] == "violation"]
     clauses = sorted({f["clause"] for f in findings if f["severity"] == "violation"})
-    if violations and policy == "reject":
+    if violations and policy == "reject" and may_reject:
         raise LicenceViolation(
             "Licence check failed (the licence policy of "
             f"{repo.namespace!r} is reject): " + " ".join(violations)

@@ -12,7 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.schema import Commit, Ref, Repo, SearchDocument
-from ..governance.cards import MAX_CARD_BYTES
+from ..errors import HubError
+from ..governance import access
+from ..governance.cards import MAX_CARD_BYTES, library_of
 from ..storage.blobs import BlobStore
 from ..storage.trees import TreeCache, TreeReader
 from .query import filter_token
@@ -70,9 +72,14 @@ def card_text(card: dict[str, Any], readme: str) -> str:
     return (" ".join(values) + "\n" + body)[:MAX_BODY_CHARS]
 
 
-def facet_values(kind: str, namespace: str, card: dict[str, Any]) -> list[tuple[str, str]]:
-    """(facet, value) pairs of a repository, from its kind, namespace and card."""
+def facet_values(
+    kind: str, namespace: str, card: dict[str, Any], library: str | None = None
+) -> list[tuple[str, str]]:
+    """(facet, value) pairs of a repository, from its kind, namespace and card, and the
+    ``library`` its files show when the card names none."""
     pairs = [("type", kind), ("author", namespace)]
+    if library and not _values(card.get("library_name")):
+        pairs.append(("library", library))
     task_key = "pipeline_tag" if kind == "model" else "task_categories"
     for facet, key in (
         ("task", task_key),
@@ -107,10 +114,15 @@ def build_document(
     tags: str,
     readme: str = "",
     body: str | None = None,
+    library: str | None = None,
 ) -> Document:
-    """The document for a repository; ``body`` (already extracted) wins over ``readme``."""
-    facets = facet_values(kind, namespace, card)
+    """The document for a repository; ``body`` (already extracted) wins over ``readme``.
+    ``library``: what the files show (:func:`shown_library`), a facet and a filter
+    tag (``list_models(filter="keras")``) when the card names no library."""
+    facets = facet_values(kind, namespace, card, library)
     tag_list = tags.split()
+    if library and ("library", library) in facets and library not in tag_list:
+        tag_list.append(library)
     meta = [PRIVATE_TOKEN] if private else []
     meta += [filter_token(f, v) for f, v in facets]
     meta += [filter_token("tag", t) for t in tag_list]
@@ -121,6 +133,32 @@ def build_document(
         meta=" ".join(dict.fromkeys(meta)),
         facets=json.dumps([f"{f}\t{v}" for f, v in facets], ensure_ascii=False),
     )
+
+
+def shown_library(session: Session, tree_cache: TreeCache, repo: Repo) -> str | None:
+    """The framework the default branch's top-level files show (Keras, TensorFlow),
+    judged only from the files that anyone who finds the repository may see listed:
+    everyone's view of a public repository (a gate or a release plan may hide some),
+    every file of a private one (only those with a role over it find it, and they see
+    every file)."""
+    reader = TreeReader(session, tree_cache)
+    try:
+        if repo.private:
+            head = session.scalar(
+                select(Ref.target).where(
+                    Ref.repo_id == repo.id, Ref.kind == "branch", Ref.name == "main"
+                )
+            )
+            commit = session.get(Commit, (repo.id, head)) if head else None
+            if commit is None:
+                return None
+            top = reader.walk(commit.tree_oid, "", recursive=False)
+        else:
+            view = access.content(session, None, repo).at("main")
+            top = view.listed(reader, reader.walk(view.commit.tree_oid, "", recursive=False))
+    except HubError:
+        return None  # no main, or closed to everyone: nothing shown
+    return library_of({}, {path for path, entry in top if not entry.is_dir})
 
 
 def read_readme(session: Session, blobs: BlobStore, tree_cache: TreeCache, repo: Repo) -> str:

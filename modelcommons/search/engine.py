@@ -14,7 +14,14 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from ..db.schema import Repo, SearchDocument
 from ..storage.blobs import BlobStore
 from ..storage.trees import TreeCache
-from .documents import Document, build_document, card_of, document_of, read_readme
+from .documents import (
+    Document,
+    build_document,
+    card_of,
+    document_of,
+    read_readme,
+    shown_library,
+)
 from .query import (
     FACETS,
     SORT_ALIASES,
@@ -157,15 +164,19 @@ class SqlSearchIndex(abc.ABC):
                 body = row.body
             else:
                 readme = read_readme(session, self.blobs, self.tree_cache, repo)
+        card = card_of(repo)
         doc = build_document(
             kind=repo.kind,
             namespace=repo.namespace,
             name=repo.name,
             private=repo.private,
-            card=card_of(repo),
+            card=card,
             tags=repo.tags,
             readme=readme or "",
             body=body,
+            library=None
+            if card.get("library_name")
+            else shown_library(session, self.tree_cache, repo),
         )
         if row is None:
             row = SearchDocument(repo_id=repo.id)

@@ -269,13 +269,19 @@ class Committer:
                 session, reader, repo, branch, commit_oid, tree_oid, author, plan.readme_changed
             )
         else:
-            repo.updated_at = utcnow()
-            # A pull request's files are downloaded too: the pipeline scans them (the
-            # card steps follow the default branch only).
-            self.observer.commit_landed(
-                session, repo, repos.full_ref(kind, branch), commit_oid, tree_oid, author, False
-            )
+            self.pull_request_moved(session, repo, branch, commit_oid, tree_oid, author)
         return commit_oid
+
+    def pull_request_moved(
+        self, session: Session, repo: Repo, number: str, commit_oid: str, tree_oid: str, author: str
+    ) -> None:
+        """What follows a pull request's ref (``refs/pr/N``) moving to a commit made
+        here or pushed over git: its files are downloaded too, so the pipeline scans
+        them (the card steps follow the default branch only)."""
+        repo.updated_at = utcnow()
+        self.observer.commit_landed(
+            session, repo, repos.full_ref("pr", number), commit_oid, tree_oid, author, False
+        )
 
     def branch_moved(
         self,
@@ -296,6 +302,14 @@ class Committer:
         self.observer.commit_landed(
             session, repo, branch, commit_oid, tree_oid, author, readme_changed
         )
+
+    def commit_stored(
+        self, session: Session, repo: Repo, commit_oid: str, tree_oid: str, author: str
+    ) -> None:
+        """A new commit that no branch or pull request moved to (one of a push's
+        earlier commits, or a tag's): its files can be downloaded by commit id, so
+        the pipeline's steps for any commit (the scan) follow it."""
+        self.observer.commit_landed(session, repo, "", commit_oid, tree_oid, author, False)
 
     def _track_lfs(self, session: Session, root: _Dir, plan: _Plan) -> None:
         """Add a .gitattributes line for each file stored as LFS that no pattern

@@ -13,7 +13,8 @@ Besides, every LFS object still linked to a repository (``repo_lfs_objects``: up
 there and perhaps not committed yet). An ``lfs_objects`` row is kept when its object
 is live. Nothing else reads the blob store: trees are parsed from ``git_objects``
 (the tree cache only holds parsed copies of live ones), the search index keeps its
-own text, and the audit anchors are a file in the data dir.
+own text, and the audit anchors are a file in the data dir. Scan results
+(``blob_scans``) of blobs that are not live go with the other rows.
 
 **How, and memory.** Marks live in temporary tables of one database connection, so
 the process holds one batch at a time whatever the size of the hub: trees are walked
@@ -63,6 +64,7 @@ from sqlalchemy import (
 )
 
 from ..db.database import Database
+from ..db.pipeline_tables import BlobScan
 from ..db.schema import (
     Commit,
     FileBlob,
@@ -111,11 +113,18 @@ class Report:
     #: Xet files and xorbs no longer used (their rows; the xorbs' blobs are swept).
     xet_files: int = 0
     xet_xorbs: int = 0
+    #: Scan results of blobs no longer live (``blob_scans``).
+    blob_scans: int = 0
 
     @property
     def rows(self) -> int:
         return (
-            self.git_objects + self.file_blobs + self.lfs_objects + self.xet_files + self.xet_xorbs
+            self.git_objects
+            + self.file_blobs
+            + self.lfs_objects
+            + self.xet_files
+            + self.xet_xorbs
+            + self.blob_scans
         )
 
 
@@ -279,21 +288,29 @@ def _xet(conn: Connection, report: Report, cutoff: dt.datetime) -> None:
 _DEAD_GIT = ~exists().where(_marks.c.oid == GitObject.oid)
 _DEAD_FILE = ~exists().where(_marks.c.oid == FileBlob.oid)
 _DEAD_LFS = ~exists().where(_live.c.sha256 == LfsObject.oid)
+_DEAD_SCAN = ~exists().where(_live.c.sha256 == BlobScan.sha256)
 
 
 def _count_dead_rows(conn: Connection, report: Report) -> None:
-    def count(model: type[GitObject | FileBlob | LfsObject], dead: ColumnElement[bool]) -> int:
+    def count(
+        model: type[GitObject | FileBlob | LfsObject | BlobScan], dead: ColumnElement[bool]
+    ) -> int:
         return conn.scalar(select(func.count()).select_from(model).where(dead)) or 0
 
     report.git_objects = count(GitObject, _DEAD_GIT)
     report.file_blobs = count(FileBlob, _DEAD_FILE)
     report.lfs_objects = count(LfsObject, _DEAD_LFS)
+    report.blob_scans = count(BlobScan, _DEAD_SCAN)
 
 
 def _drop_dead_rows(conn: Connection, report: Report) -> None:
     report.git_objects = conn.execute(delete(GitObject).where(_DEAD_GIT)).rowcount
     report.file_blobs = conn.execute(delete(FileBlob).where(_DEAD_FILE)).rowcount
     report.lfs_objects = conn.execute(delete(LfsObject).where(_DEAD_LFS)).rowcount
+    # A scan result goes with its blob's last reference, whether the bytes go now or
+    # after the grace period: a commit that references them later (made after this
+    # transaction, since commits wait for it) finds no result and scans them again.
+    report.blob_scans = conn.execute(delete(BlobScan).where(_DEAD_SCAN)).rowcount
 
 
 def _insert(conn: Connection, table: Table, column: str, values: Iterable[str]) -> None:

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from ...accounts.users import get_account, org_roles
 from ...db.schema import Account, Repo
 from ...errors import BadRequest, HubError
+from ...governance.cards import library_of
 from ...governance.content import RevisionContent
 from ...provenance import keys, signatures
 from ...server.routing import Ctx
@@ -32,28 +33,6 @@ SIGNATURE_WORDS = {
 
 
 # ---------------------------------------------------------------- the card page
-
-
-def library_of(card: dict[str, Any], names: set[str]) -> str | None:
-    """The framework a repository's files are for: the card's ``library_name`` first,
-    else Keras (a ``.keras`` archive, or the folder Keras saves to ``hf://``) or
-    TensorFlow (``saved_model.pb``, ``tf_model.h5``)."""
-    declared = card.get("library_name")
-    if isinstance(declared, str) and declared:
-        return declared
-    if (
-        any(n.endswith(".keras") for n in names)
-        or {
-            "config.json",
-            "metadata.json",
-            "model.weights.h5",
-        }
-        <= names
-    ):
-        return "keras"
-    if names & {"saved_model.pb", "saved_model.pbtxt", "tf_model.h5"}:
-        return "tensorflow"
-    return None
 
 
 def snippets(ctx: Ctx, repo: Repo, library: str | None, names: set[str]) -> list[tuple[str, str]]:
