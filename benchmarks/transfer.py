@@ -78,6 +78,7 @@ T = TypeVar("T")
 # Baseline servers (run as child processes of this script: --serve KIND)
 # --------------------------------------------------------------------------
 
+
 def _read_head(conn: socket.socket) -> tuple[bytes, bytes]:
     """Read an HTTP request head; return (head, the body bytes read past it)."""
     data = b""
@@ -110,8 +111,10 @@ def serve_file(path: Path, *, zero_copy: bool) -> None:
             conn, _ = server.accept()
             with conn, contextlib.suppress(OSError), path.open("rb", buffering=0) as f:
                 _read_head(conn)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                             b"Content-Length: %d\r\nConnection: close\r\n\r\n" % size)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                    b"Content-Length: %d\r\nConnection: close\r\n\r\n" % size
+                )
                 if zero_copy:
                     conn.sendfile(f)
                 else:
@@ -148,13 +151,15 @@ def serve_sink(directory: Path) -> None:
                     if fsync:
                         os.fsync(f.fileno())
                 status = b"200 OK" if received == length else b"400 Bad Request"
-                conn.sendall(b"HTTP/1.1 " + status +
-                             b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                conn.sendall(
+                    b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
 
 
 # --------------------------------------------------------------------------
 # Processes, memory, HTTP helpers
 # --------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class Child:
@@ -181,9 +186,17 @@ class Child:
 
 def start_baseline(kind: str, target: Path) -> tuple[Child, str]:
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--serve", kind, "--serve-path",
-         str(target)],
-        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--serve",
+            kind,
+            "--serve-path",
+            str(target),
+        ],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     child = Child(kind, proc)
     assert proc.stdout is not None
     line = proc.stdout.readline().decode().strip()
@@ -225,8 +238,14 @@ def free_port() -> int:
         return port
 
 
-def http_json(method: str, url: str, *, token: str | None = None, body: bytes | None = None,
-              content_type: str = "application/json") -> Any:
+def http_json(
+    method: str,
+    url: str,
+    *,
+    token: str | None = None,
+    body: bytes | None = None,
+    content_type: str = "application/json",
+) -> Any:
     headers = {"Content-Type": content_type}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -243,28 +262,43 @@ CURL = shutil.which("curl") or "/usr/bin/curl"
 
 
 def _curl(args: Sequence[str]) -> list[str]:
-    out = subprocess.run([CURL, "-s", "-S", *args], check=True, capture_output=True,
-                         text=True, timeout=600).stdout
+    out = subprocess.run(
+        [CURL, "-s", "-S", *args], check=True, capture_output=True, text=True, timeout=600
+    ).stdout
     return out.split()
 
 
 def curl_download(url: str, expected: int, range_header: str | None = None) -> float:
     """One GET with curl into /dev/null; curl's %{speed_download} in MB/s."""
     extra = ["-H", f"Range: {range_header}"] if range_header else []
-    code, size, speed = _curl(["-o", "/dev/null", "-w",
-                               "%{http_code} %{size_download} %{speed_download}", *extra, url])
+    code, size, speed = _curl(
+        ["-o", "/dev/null", "-w", "%{http_code} %{size_download} %{speed_download}", *extra, url]
+    )
     wanted = "206" if range_header else "200"
     if code != wanted or int(size) != expected:
-        raise RuntimeError(f"GET {url} ({range_header}): HTTP {code}, {size} bytes, "
-                           f"expected {wanted} and {expected}")
+        raise RuntimeError(
+            f"GET {url} ({range_header}): HTTP {code}, {size} bytes, "
+            f"expected {wanted} and {expected}"
+        )
     return float(speed) / MB
 
 
 def curl_upload(url: str, path: Path) -> float:
     """One PUT with ``curl -T``; bytes / total time (so it includes the server's
     verification and fsync before it answers), in MB/s."""
-    code, size, total = _curl(["-T", str(path), "-H", "Expect:", "-o", "/dev/null", "-w",
-                               "%{http_code} %{size_upload} %{time_total}", url])
+    code, size, total = _curl(
+        [
+            "-T",
+            str(path),
+            "-H",
+            "Expect:",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{size_upload} %{time_total}",
+            url,
+        ]
+    )
     if code != "200" or int(size) != path.stat().st_size:
         raise RuntimeError(f"PUT {url}: HTTP {code} after {size} bytes")
     return int(size) / float(total) / MB
@@ -273,6 +307,7 @@ def curl_upload(url: str, path: Path) -> float:
 # --------------------------------------------------------------------------
 # The hub under test
 # --------------------------------------------------------------------------
+
 
 def commons_command() -> list[str]:
     """``python -m modelcommons`` from the checkout this script belongs to, whatever
@@ -295,16 +330,31 @@ class Hub:
     data_dir: Path
     settings: dict[str, int]
 
-    def api(self, method: str, path: str, body: bytes | None = None,
-            content_type: str = "application/json") -> Any:
-        return http_json(method, self.url + path, token=self.token, body=body,
-                         content_type=content_type)
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        return http_json(
+            method, self.url + path, token=self.token, body=body, content_type=content_type
+        )
 
     def lfs_batch(self, oid: str, size: int) -> dict[str, Any]:
-        body = json.dumps({"operation": "upload", "transfers": ["basic", "multipart"],
-                           "objects": [{"oid": oid, "size": size}]}).encode()
-        answer = self.api("POST", f"/{USER}/{REPO}.git/info/lfs/objects/batch", body,
-                          "application/vnd.git-lfs+json")
+        body = json.dumps(
+            {
+                "operation": "upload",
+                "transfers": ["basic", "multipart"],
+                "objects": [{"oid": oid, "size": size}],
+            }
+        ).encode()
+        answer = self.api(
+            "POST",
+            f"/{USER}/{REPO}.git/info/lfs/objects/batch",
+            body,
+            "application/vnd.git-lfs+json",
+        )
         obj: dict[str, Any] = answer["objects"][0]
         if "actions" not in obj:
             raise RuntimeError(f"the hub did not ask for {oid}: {obj}")
@@ -312,12 +362,12 @@ class Hub:
         return upload
 
     def commit_lfs(self, path: str, oid: str, size: int) -> None:
-        lines = [{"key": "header", "value": {"summary": f"add {path}"}},
-                 {"key": "lfsFile",
-                  "value": {"path": path, "algo": "sha256", "oid": oid, "size": size}}]
+        lines = [
+            {"key": "header", "value": {"summary": f"add {path}"}},
+            {"key": "lfsFile", "value": {"path": path, "algo": "sha256", "oid": oid, "size": size}},
+        ]
         body = "\n".join(json.dumps(line) for line in lines).encode()
-        self.api("POST", f"/api/models/{USER}/{REPO}/commit/main", body,
-                 "application/x-ndjson")
+        self.api("POST", f"/api/models/{USER}/{REPO}/commit/main", body, "application/x-ndjson")
 
     def blob_path(self, oid: str) -> Path | None:
         return next((self.data_dir / "blobs").rglob(oid), None)
@@ -330,16 +380,29 @@ def start_hub(name: str, root: Path, multipart_chunk: int) -> Hub:
     env["COMMONS_MULTIPART_CHUNK_BYTES"] = str(multipart_chunk)
 
     def cli(*args: str) -> str:
-        return subprocess.run([*commons, *args, "--data-dir", str(data_dir)], env=env,
-                              check=True, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=120, cwd=ROOT).stdout
+        return subprocess.run(
+            [*commons, *args, "--data-dir", str(data_dir)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+            cwd=ROOT,
+        ).stdout
 
     cli("user", "create", USER)
     token = cli("token", "create", USER, "--write").strip().splitlines()[-1].strip()
     port = free_port()
     log = (root / f"{name}.log").open("wb")
-    proc = subprocess.Popen([*commons, "serve", "--data-dir", str(data_dir), "--port", str(port)],
-                            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=ROOT)
+    proc = subprocess.Popen(
+        [*commons, "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        cwd=ROOT,
+    )
     log.close()
     child = Child(f"commons serve ({name})", proc)
     url = f"http://127.0.0.1:{port}"
@@ -358,9 +421,17 @@ def start_hub(name: str, root: Path, multipart_chunk: int) -> Hub:
     from modelcommons.settings import Settings  # what the server sees, for the record
 
     settings = Settings.from_env(env=env)
-    hub = Hub(name, child, url, token, data_dir,
-              {"download_chunk_bytes": settings.download_chunk_bytes,
-               "multipart_chunk_bytes": settings.multipart_chunk_bytes})
+    hub = Hub(
+        name,
+        child,
+        url,
+        token,
+        data_dir,
+        {
+            "download_chunk_bytes": settings.download_chunk_bytes,
+            "multipart_chunk_bytes": settings.multipart_chunk_bytes,
+        },
+    )
     hub.api("POST", "/api/repos/create", json.dumps({"name": REPO}).encode())
     return hub
 
@@ -369,13 +440,14 @@ def start_hub(name: str, root: Path, multipart_chunk: int) -> Hub:
 # Test data
 # --------------------------------------------------------------------------
 
+
 def make_file(path: Path, size: int) -> None:
     """``size`` bytes: a 64 MiB random block repeated (os.urandom is slow at 1 GiB)."""
     block = os.urandom(min(size, 64 * MiB))
     with path.open("wb") as f:
         left = size
         while left:
-            n = f.write(memoryview(block)[:min(left, len(block))])
+            n = f.write(memoryview(block)[: min(left, len(block))])
             left -= n
 
 
@@ -436,7 +508,7 @@ def write_speed(target: Path, size: int) -> float:
     with target.open("wb", buffering=0) as f:
         left = size
         while left:
-            left -= f.write(block[:min(left, len(block))])
+            left -= f.write(block[: min(left, len(block))])
     return size / (time.perf_counter() - start) / MB
 
 
@@ -450,8 +522,10 @@ def cat_speed(path: Path) -> float:
 # Multipart upload client (PUT of file slices with sendfile, then complete)
 # --------------------------------------------------------------------------
 
-def put_slice(conn: http.client.HTTPConnection, url: str, path: Path, offset: int,
-              count: int) -> str:
+
+def put_slice(
+    conn: http.client.HTTPConnection, url: str, path: Path, offset: int, count: int
+) -> str:
     """PUT one part over ``conn`` (kept alive between parts, as huggingface_hub's
     session does); returns its ETag."""
     conn.putrequest("PUT", urllib.parse.urlsplit(url).path, skip_accept_encoding=True)
@@ -470,8 +544,9 @@ def put_slice(conn: http.client.HTTPConnection, url: str, path: Path, offset: in
     return response.getheader("ETag") or ""
 
 
-def multipart_upload(upload: dict[str, Any], path: Path, oid: str,
-                     in_order: bool = True) -> tuple[float, float]:
+def multipart_upload(
+    upload: dict[str, Any], path: Path, oid: str, in_order: bool = True
+) -> tuple[float, float]:
     """Upload all parts one after another on one connection, in order as
     huggingface_hub does (or last to first), then complete.
     Returns (seconds for the parts, seconds for the completion)."""
@@ -499,6 +574,7 @@ def multipart_upload(upload: dict[str, Any], path: Path, oid: str,
 # --------------------------------------------------------------------------
 # The benchmark
 # --------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class Series:
@@ -536,8 +612,9 @@ class Results:
     def med(self, key: str) -> float:
         return self.series[key].median
 
-    def with_memory(self, key: str, pid: int, action: Callable[P, T], *args: P.args,
-                    **kwargs: P.kwargs) -> T:
+    def with_memory(
+        self, key: str, pid: int, action: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         """Run ``action``; record the server's VmHWM after minus VmRSS before under
         ``key``, and the largest VmHWM above its idle RSS in ``above_idle``."""
         reset_peak(pid)
@@ -579,12 +656,30 @@ SERIES: list[tuple[str, str, str]] = [
 
 def machine_info() -> dict[str, str]:
     cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
-                  if line.startswith("model name")), platform.processor() or "unknown")
-    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines()
-                  if line.startswith("flags")), [])
-    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text()
-                   .splitlines() if line.startswith("MemTotal")), 0)
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    flags = next(
+        (
+            line.split(":", 1)[1].split()
+            for line in cpuinfo.splitlines()
+            if line.startswith("flags")
+        ),
+        [],
+    )
+    mem_kb = next(
+        (
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        0,
+    )
 
     def version(name: str) -> str:
         try:
@@ -603,8 +698,9 @@ def machine_info() -> dict[str, str]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "openssl": ssl.OPENSSL_VERSION,
         "curl": curl.split("\n", 1)[0].split(" (")[0],
-        "server stack": ", ".join(f"{p} {version(p)}" for p in
-                                  ("starlette", "uvicorn", "uvloop", "httptools", "anyio")),
+        "server stack": ", ".join(
+            f"{p} {version(p)}" for p in ("starlette", "uvicorn", "uvloop", "httptools", "anyio")
+        ),
     }
 
 
@@ -615,8 +711,9 @@ def workspace(parent: str | None, size: int) -> Iterator[Path]:
         need = size * 6
         free = shutil.disk_usage(root).free
         if free < need:
-            raise SystemExit(f"{root} has {free / GiB:.1f} GiB free; about "
-                             f"{need / GiB:.1f} GiB are needed")
+            raise SystemExit(
+                f"{root} has {free / GiB:.1f} GiB free; about {need / GiB:.1f} GiB are needed"
+            )
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -624,9 +721,16 @@ def workspace(parent: str | None, size: int) -> Iterator[Path]:
 
 def run_benchmark(args: argparse.Namespace) -> Results:
     size = args.size_mib * MiB
-    results = Results(size, args.runs, args.download_runs,
-                      {key: Series(label, unit) for key, label, unit in SERIES},
-                      machine_info(), {}, peak_reset=True, started=time.monotonic())
+    results = Results(
+        size,
+        args.runs,
+        args.download_runs,
+        {key: Series(label, unit) for key, label, unit in SERIES},
+        machine_info(),
+        {},
+        peak_reset=True,
+        started=time.monotonic(),
+    )
     children: list[Child] = []
     with workspace(args.tmp_dir, size) as root:
         try:
@@ -650,8 +754,9 @@ def _run(args: argparse.Namespace, results: Results, root: Path, children: list[
     children.append(basic.child)
     multipart: Hub | None = None
     if not args.no_multipart:
-        multipart = start_hub("hub-multipart", root,
-                              multipart_chunk=min(256 * MiB, max(MiB, size // 4)))
+        multipart = start_hub(
+            "hub-multipart", root, multipart_chunk=min(256 * MiB, max(MiB, size // 4))
+        )
         children.append(multipart.child)
     scratch = root / "baselines"
     scratch.mkdir()
@@ -670,7 +775,8 @@ def _run(args: argparse.Namespace, results: Results, root: Path, children: list[
     }
     if multipart:
         results.settings["multipart hub part size"] = (
-            f"{multipart.settings['multipart_chunk_bytes'] // MiB} MiB")
+            f"{multipart.settings['multipart_chunk_bytes'] // MiB} MiB"
+        )
 
     recycle = Recycler(scratch, size)
 
@@ -685,16 +791,16 @@ def _run(args: argparse.Namespace, results: Results, root: Path, children: list[
         href = basic.lfs_batch(oid, size)["href"]
         recycle()
         before = cpu_seconds(basic.child.pid)
-        results.add("up_hub", results.with_memory("mem_up", basic.child.pid, curl_upload,
-                                                  href, source))
+        results.add(
+            "up_hub", results.with_memory("mem_up", basic.child.pid, curl_upload, href, source)
+        )
         results.add("cpu_up_hub", cpu_seconds(basic.child.pid) - before)
         recycle.keep(basic.blob_path(oid))
 
     def sink_put(query: str) -> None:
         recycle()
         before = cpu_seconds(sink.pid)
-        results.add("up_sink_fsync" if query else "up_sink",
-                    curl_upload(sink_url + query, source))
+        results.add("up_sink_fsync" if query else "up_sink", curl_upload(sink_url + query, source))
         if query:
             results.add("cpu_up_sink", cpu_seconds(sink.pid) - before)
 
@@ -710,8 +816,9 @@ def _run(args: argparse.Namespace, results: Results, root: Path, children: list[
         recycle()
         if in_order:
             before = cpu_seconds(hub.child.pid)
-            parts, complete = results.with_memory("mem_up_mp", hub.child.pid,
-                                                  multipart_upload, upload, source, oid)
+            parts, complete = results.with_memory(
+                "mem_up_mp", hub.child.pid, multipart_upload, upload, source, oid
+            )
             results.add("cpu_up_hub_mp", cpu_seconds(hub.child.pid) - before)
             results.add("up_hub_mp", size / (parts + complete) / MB)
             results.add("up_hub_mp_parts", size / parts / MB)
@@ -732,9 +839,11 @@ def _run(args: argparse.Namespace, results: Results, root: Path, children: list[
             functools.partial(plain_write, scratch / f"write-{i}.bin"),
         ]
         if multipart:
-            steps += [functools.partial(multipart_put, multipart, True),
-                      functools.partial(multipart_put, multipart, False)]
-        for step in steps[i % len(steps):] + steps[:i % len(steps)]:  # rotate the order
+            steps += [
+                functools.partial(multipart_put, multipart, True),
+                functools.partial(multipart_put, multipart, False),
+            ]
+        for step in steps[i % len(steps) :] + steps[: i % len(steps)]:  # rotate the order
             step()
     recycle()
     sink.stop()
@@ -762,16 +871,21 @@ def _run(args: argparse.Namespace, results: Results, root: Path, children: list[
     downloads: list[Callable[[], None]] = [
         lambda: results.add("dl_sendfile", curl_download(sendfile_url, size)),
         lambda: results.add("dl_copy", curl_download(copy_url, size)),
-        lambda: results.add("dl_hub", results.with_memory(
-            "mem_dl", basic.child.pid, curl_download, url, size)),
-        lambda: results.add("dl_hub_range0", results.with_memory(
-            "mem_dl_range", basic.child.pid, curl_download, url, size, "bytes=0-")),
+        lambda: results.add(
+            "dl_hub", results.with_memory("mem_dl", basic.child.pid, curl_download, url, size)
+        ),
+        lambda: results.add(
+            "dl_hub_range0",
+            results.with_memory(
+                "mem_dl_range", basic.child.pid, curl_download, url, size, "bytes=0-"
+            ),
+        ),
         lambda: results.add("dl_hub_range_mid", curl_download(url, middle[1], middle[0])),
     ]
     for i in range(args.download_runs):
         print(f" run {i + 1}/{args.download_runs}", flush=True)
         results.add("cat", cat_speed(served))
-        for step in downloads[i % len(downloads):] + downloads[:i % len(downloads)]:
+        for step in downloads[i % len(downloads) :] + downloads[: i % len(downloads)]:
             step()
 
 
@@ -794,31 +908,52 @@ def render(results: Results) -> str:
     ratios = []
     if downloads:
         ratios += [
-            ("hub GET / sendfile GET", med("dl_hub") / med("dl_sendfile"),
-             f"≥ {GOAL_DOWNLOAD:.2f}"),
-            ("hub GET `Range: bytes=0-` / sendfile GET",
-             med("dl_hub_range0") / med("dl_sendfile"), f"≥ {GOAL_DOWNLOAD:.2f} (held to goal 1)"),
-            ("hub GET middle range / sendfile GET",
-             med("dl_hub_range_mid") / med("dl_sendfile"), "none (context)"),
+            (
+                "hub GET / sendfile GET",
+                med("dl_hub") / med("dl_sendfile"),
+                f"≥ {GOAL_DOWNLOAD:.2f}",
+            ),
+            (
+                "hub GET `Range: bytes=0-` / sendfile GET",
+                med("dl_hub_range0") / med("dl_sendfile"),
+                f"≥ {GOAL_DOWNLOAD:.2f} (held to goal 1)",
+            ),
+            (
+                "hub GET middle range / sendfile GET",
+                med("dl_hub_range_mid") / med("dl_sendfile"),
+                "none (context)",
+            ),
             ("hub GET / raw copy-loop GET", med("dl_hub") / med("dl_copy"), "none (context)"),
             ("hub GET / `cat`", med("dl_hub") / med("cat"), "≥ 0.20 (performance.md goal 1)"),
         ]
     ratios += [
-        ("hub basic PUT (verified) / raw sink + fsync",
-         med("up_hub") / med("up_sink_fsync"), f"≥ {GOAL_UPLOAD:.2f}"),
+        (
+            "hub basic PUT (verified) / raw sink + fsync",
+            med("up_hub") / med("up_sink_fsync"),
+            f"≥ {GOAL_UPLOAD:.2f}",
+        ),
     ]
     if s["up_hub_mp"].values:
         ratios += [
-            ("hub multipart in order, end to end / raw sink + fsync",
-             med("up_hub_mp") / med("up_sink_fsync"), f"≥ {GOAL_UPLOAD:.2f}"),
-            ("hub multipart last to first, end to end / raw sink + fsync",
-             med("up_hub_mp_ooo") / med("up_sink_fsync"), "none (context)"),
+            (
+                "hub multipart in order, end to end / raw sink + fsync",
+                med("up_hub_mp") / med("up_sink_fsync"),
+                f"≥ {GOAL_UPLOAD:.2f}",
+            ),
+            (
+                "hub multipart last to first, end to end / raw sink + fsync",
+                med("up_hub_mp_ooo") / med("up_sink_fsync"),
+                "none (context)",
+            ),
         ]
     ratios += [
         ("hub basic PUT (verified) / raw sink", med("up_hub") / med("up_sink"), "none (context)"),
         ("hub basic PUT (verified) / sha256", med("up_hub") / med("sha256"), "none (context)"),
-        ("hub basic PUT (verified) / new-file write", med("up_hub") / med("write"),
-         "none (context)"),
+        (
+            "hub basic PUT (verified) / new-file write",
+            med("up_hub") / med("write"),
+            "none (context)",
+        ),
     ]
 
     lines = [
@@ -848,33 +983,48 @@ def render(results: Results) -> str:
         if series.values and not key.startswith("mem_"):
             shown = f"{series.median:,.0f}" if series.unit == "MB/s" else f"{series.median:.2f}"
             lines.append(f"| {series.label} | {shown} | {series.unit} | {series.runs()} |")
-    lines += ["", "## Ratios against the goals", "",
-              "| ratio | value | goal | |", "|---|---:|---|---|"]
+    lines += [
+        "",
+        "## Ratios against the goals",
+        "",
+        "| ratio | value | goal | |",
+        "|---|---:|---|---|",
+    ]
     for name, value, goal in ratios:
         verdict = ""
         if goal.startswith("≥"):
             verdict = _verdict(value, float(goal.split()[1]))
         lines.append(f"| {name} | {value:.2f} | {goal} | {verdict} |")
 
-    reset = ("VmHWM was reset before each transfer (`/proc/PID/clear_refs` 5), so each "
-             "growth figure is that transfer's own peak" if results.peak_reset else
-             "`clear_refs` was not writable, so VmHWM is the peak since the server started")
-    lines += ["", "## Server memory", "",
-              "Per transfer: VmHWM after it minus VmRSS before it, of the `commons serve` "
-              f"process ({reset}). Above idle: the highest VmHWM seen in any transfer of that "
-              "kind minus the server's RSS when idle, before the first transfer, which also "
-              "counts memory a transfer left allocated for the next one. "
-              f"Goal: < {GOAL_MEMORY_MB:.0f} MB whatever the file size.", "",
-              "| transfer | growth, median MB | growth, max MB | peak above idle MB | runs | |",
-              "|---|---:|---:|---:|---|---|"]
+    reset = (
+        "VmHWM was reset before each transfer (`/proc/PID/clear_refs` 5), so each "
+        "growth figure is that transfer's own peak"
+        if results.peak_reset
+        else "`clear_refs` was not writable, so VmHWM is the peak since the server started"
+    )
+    lines += [
+        "",
+        "## Server memory",
+        "",
+        "Per transfer: VmHWM after it minus VmRSS before it, of the `commons serve` "
+        f"process ({reset}). Above idle: the highest VmHWM seen in any transfer of that "
+        "kind minus the server's RSS when idle, before the first transfer, which also "
+        "counts memory a transfer left allocated for the next one. "
+        f"Goal: < {GOAL_MEMORY_MB:.0f} MB whatever the file size.",
+        "",
+        "| transfer | growth, median MB | growth, max MB | peak above idle MB | runs | |",
+        "|---|---:|---:|---:|---|---|",
+    ]
     for key in MEMORY_KEYS:
         series = s[key]
         if series.values:
             worst = max(max(series.values), results.above_idle.get(key, 0.0))
-            lines.append(f"| {series.label.removeprefix('hub peak RSS growth, ')} | "
-                         f"{series.median:.1f} | {max(series.values):.1f} | "
-                         f"{results.above_idle.get(key, float('nan')):.1f} | {series.runs()} | "
-                         f"{_verdict(worst, GOAL_MEMORY_MB, below=True)} |")
+            lines.append(
+                f"| {series.label.removeprefix('hub peak RSS growth, ')} | "
+                f"{series.median:.1f} | {max(series.values):.1f} | "
+                f"{results.above_idle.get(key, float('nan')):.1f} | {series.runs()} | "
+                f"{_verdict(worst, GOAL_MEMORY_MB, below=True)} |"
+            )
     lines += ["", "## Interpretation", "", *interpret(results), ""]
     return "\n".join(lines)
 
@@ -893,10 +1043,13 @@ def interpret(results: Results) -> list[str]:
             f"{med('dl_hub'):,.0f} MB/s through Starlette's `FileResponse` loop ({chunk} reads "
             f"on a worker thread, one ASGI send each; uvicorn offers no pathsend or zerocopysend), "
             f"against {med('dl_sendfile'):,.0f} MB/s for zero-copy `sendfile` and "
-            f"{med('dl_copy'):,.0f} MB/s for a bare Python copy loop.")
+            f"{med('dl_copy'):,.0f} MB/s for a bare Python copy loop."
+        )
         if med("dl_sendfile") < med("dl_copy"):
-            text += (" Here `sendfile` over loopback is slower than copying, so it is no ceiling: "
-                     f"against the copy loop the hub reaches {med('dl_hub') / med('dl_copy'):.2f}.")
+            text += (
+                " Here `sendfile` over loopback is slower than copying, so it is no ceiling: "
+                f"against the copy loop the hub reaches {med('dl_hub') / med('dl_copy'):.2f}."
+            )
         out.append(text)
 
         r0 = med("dl_hub_range0") / med("dl_sendfile")
@@ -906,11 +1059,14 @@ def interpret(results: Results) -> list[str]:
             f"baseline**, against {dl:.2f} for the plain GET: single-range responses "
             f"{'keep up with' if min(r0, rm) >= 0.9 * dl else 'fall behind'} whole-file ones "
             "(held to the whole-file goal, "
-            f"{'met' if min(r0, rm) >= GOAL_DOWNLOAD else 'missed'}).")
+            f"{'met' if min(r0, rm) >= GOAL_DOWNLOAD else 'missed'})."
+        )
 
     up = med("up_hub") / med("up_sink_fsync")
-    sec = {key: size / MB / med(key)
-           for key in ("up_hub", "sha256", "write", "up_sink", "up_sink_fsync")}
+    sec = {
+        key: size / MB / med(key)
+        for key in ("up_hub", "sha256", "write", "up_sink", "up_sink_fsync")
+    }
     write = results.series["write"].values
     out.append(
         f"* **Verified basic upload: {up:.2f} of the raw sink + fsync** (goal "
@@ -919,7 +1075,8 @@ def interpret(results: Results) -> list[str]:
         f"sink receives and stores the same bytes in {sec['up_sink']:.2f} s, or "
         f"{sec['up_sink_fsync']:.2f} s with the fsync the hub also does before answering, and "
         f"single-core sha256 alone takes {sec['sha256']:.2f} s. The hub reaches "
-        f"{med('up_hub') / med('up_sink'):.2f} of the raw sink without fsync.")
+        f"{med('up_hub') / med('up_sink'):.2f} of the raw sink without fsync."
+    )
     if results.series["up_hub_mp"].values:
         mp = med("up_hub_mp") / med("up_sink_fsync")
         ooo = med("up_hub_mp_ooo") / med("up_sink_fsync")
@@ -932,7 +1089,8 @@ def interpret(results: Results) -> list[str]:
             f"object: {med('up_hub_mp_complete'):.2f} s. Parts sent last to first (context) "
             f"reach {ooo:.2f}: all but one go to part files of their own, which the "
             f"completion copies in (`copy_file_range`) and re-reads to hash, in "
-            f"{med('up_hub_mp_ooo_complete'):.2f} s.")
+            f"{med('up_hub_mp_ooo_complete'):.2f} s."
+        )
     floor = sec["up_sink_fsync"] / (sec["up_sink_fsync"] + sec["sha256"])
     out.append(
         f"* **The floor when no core is spare.** A verified upload must hash every byte; "
@@ -942,7 +1100,8 @@ def interpret(results: Results) -> list[str]:
         f"(1 minute) was {results.settings.get('load average at start', '?')} at the start "
         f"and {results.settings.get('load average at end', '?')} at the end of this run, "
         "on 2 cores: other work left no core for hashing alone. See README.md for the "
-        "same hub measured with hashing switched off.")
+        "same hub measured with hashing switched off."
+    )
     out.append(
         f"* **Where the time goes.** Per {size // MiB} MiB the hub's process spends "
         f"{med('cpu_up_hub'):.2f} CPU-s on a basic PUT and {med('cpu_up_hub_mp'):.2f} on a "
@@ -952,25 +1111,34 @@ def interpret(results: Results) -> list[str]:
         "page-cache writes and the client share this machine's "
         f"{results.info.get('nproc', '?')} cores, so the hub is CPU-bound where the sink "
         "mostly waits for its fsync; the hub starts writeback as data arrives, so its own "
-        "fsync is nearly free (see README.md).")
+        "fsync is nearly free (see README.md)."
+    )
     if min(write) < 0.5 * max(write):
         out.append(
             f"* Caution: writing {size // MiB} MiB into a new file, with no network and no "
             f"hashing, ranged from {min(write):,.0f} to {max(write):,.0f} MB/s across runs. "
             "On this machine the cost of new page-cache pages, not the code under test, "
             "spreads the upload rows; the medians and the interleaved baselines are the "
-            "figures to compare.")
+            "figures to compare."
+        )
 
-    mem = {k: max(max(results.series[k].values), results.above_idle.get(k, 0.0))
-           for k in MEMORY_KEYS if results.series[k].values}
+    mem = {
+        k: max(max(results.series[k].values), results.above_idle.get(k, 0.0))
+        for k in MEMORY_KEYS
+        if results.series[k].values
+    }
     worst = max(mem.values())
     out.append(
         f"* **Memory: the server's peak never rose more than {worst:.1f} MB** above its idle "
         f"RSS or its RSS before a transfer, for a {size // MiB} MiB "
         f"transfer (goal < {GOAL_MEMORY_MB:.0f} MB, "
         f"{'met' if worst < GOAL_MEMORY_MB else 'missed'}): "
-        + ", ".join(f"{results.series[k].label.removeprefix('hub peak RSS growth, ')} "
-                    f"{v:.1f} MB" for k, v in mem.items()) + ".")
+        + ", ".join(
+            f"{results.series[k].label.removeprefix('hub peak RSS growth, ')} {v:.1f} MB"
+            for k, v in mem.items()
+        )
+        + "."
+    )
     return out
 
 
@@ -979,14 +1147,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--size-mib", type=int, default=1024, help="file size [1024]")
     parser.add_argument("--runs", type=int, default=5, help="upload runs [5]")
     parser.add_argument("--download-runs", type=int, default=5, help="download runs [5]")
-    parser.add_argument("--no-multipart", action="store_true",
-                        help="skip the multipart upload path")
-    parser.add_argument("--no-downloads", action="store_true",
-                        help="measure uploads only (a quicker run; the report leaves "
-                        "downloads out)")
+    parser.add_argument(
+        "--no-multipart", action="store_true", help="skip the multipart upload path"
+    )
+    parser.add_argument(
+        "--no-downloads",
+        action="store_true",
+        help="measure uploads only (a quicker run; the report leaves downloads out)",
+    )
     parser.add_argument("--tmp-dir", default=None, help="parent of the temporary folder")
-    parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md",
-                        help="where to write the report [benchmarks/RESULTS.md]")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=HERE / "RESULTS.md",
+        help="where to write the report [benchmarks/RESULTS.md]",
+    )
     parser.add_argument("--serve", choices=("sendfile", "copy", "sink"), help=argparse.SUPPRESS)
     parser.add_argument("--serve-path", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
