@@ -25,6 +25,7 @@ Parts:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -36,6 +37,7 @@ import struct
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +115,111 @@ def throughput(safetensors_gib: int) -> list[tuple[str, int, int, float]]:
                 time.perf_counter() - start,
             )
         )
+    return out
+
+
+def _estimator_class() -> type:
+    """A class pickled as ``sklearn.linear_model._base.LinearRegression`` (what a
+    fitted sklearn estimator pickles to: its class, then a state dict with BUILD),
+    without sklearn installed."""
+    import types
+
+    parts = ["sklearn", "linear_model", "_base"]
+    for n in range(1, len(parts) + 1):
+        sys.modules.setdefault(".".join(parts[:n]), types.ModuleType(".".join(parts[:n])))
+    cls = type("LinearRegression", (), {"__module__": "sklearn.linear_model._base"})
+    sys.modules["sklearn.linear_model._base"].LinearRegression = cls  # type: ignore[attr-defined]
+    return cls
+
+
+def _shapes(mib: int) -> list[tuple[str, str, Callable[[], object], int | None]]:
+    """(label, file name, a maker of the object, pickle protocol or None for
+    ``joblib.dump``), each about ``mib`` MiB once pickled. Made one at a time: the
+    large ones take a few GB of memory."""
+    import numpy as np
+
+    n = mib * 1024 * 1024
+
+    def arrays() -> object:
+        rng = np.random.default_rng(mib)
+        return {f"layer{i}.weight": rng.random(1 << 20, dtype=np.float32) for i in range(mib // 4)}
+
+    def estimator() -> object:
+        model = _estimator_class()()
+        model.__dict__.update(
+            fit_intercept=True,
+            coef_=np.random.default_rng(mib).random(n // 8),  # float64: mib MiB
+            intercept_=0.5,
+            n_features_in_=n // 8,
+            _sklearn_version="1.6.1",
+        )
+        return model
+
+    def ints() -> object:
+        return list(range(60_000)) * (n // 3 // 60_000)  # BININT2: 3 bytes each
+
+    def tuples() -> object:
+        return [(i, f"w{i}", 1.5) for i in range(n // 27)]
+
+    def vocab() -> object:
+        return {f"tok{i}": i for i in range(n // 18)}
+
+    return [
+        ("dict of float32 arrays", "arrays.pkl", arrays, 2),
+        ("dict of float32 arrays", "arrays.pkl", arrays, 4),
+        ("dict of float32 arrays", "arrays.pkl", arrays, 5),
+        ("dict of float32 arrays", "arrays.joblib", arrays, None),
+        ("sklearn-style estimator, one float64 array", "estimator.pkl", estimator, 4),
+        ("sklearn-style estimator, one float64 array", "estimator.pkl", estimator, 5),
+        ("sklearn-style estimator, one float64 array", "estimator.joblib", estimator, None),
+        ("list of small ints", "ints.pkl", ints, 4),
+        ("list of (int, str, float) tuples", "tuples.pkl", tuples, 2),
+        ("list of (int, str, float) tuples", "tuples.pkl", tuples, 4),
+        ("list of (int, str, float) tuples", "tuples.pkl", tuples, 5),
+        ("list of (int, str, float) tuples", "tuples.joblib", tuples, None),
+        ("dict of str to int (a vocabulary)", "vocab.pkl", vocab, 4),
+    ]
+
+
+#: (shape, protocol, MiB asked, bytes, scanner seconds, status, picklescan walk
+#: seconds or None).
+Big = tuple[str, str, int, int, float, str, float | None]
+
+
+def large_pickles(sizes: list[int], baseline_mib: int) -> list[Big]:
+    """Raw pickles of realistic shapes, written to disk and scanned from the file as
+    the hub does (``scan_file``). The baseline, in the same run: picklescan's own
+    opcode walk (the previous scanner) on the ``baseline_mib`` files, too slow for
+    the large ones."""
+    import joblib
+    from picklescan.scanner import _list_globals
+
+    out: list[Big] = []
+    for mib in [baseline_mib, *sizes]:
+        for label, name, make, proto in _shapes(mib):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / name
+                obj = make()
+                if proto is None:
+                    joblib.dump(obj, path)
+                else:
+                    with open(path, "wb") as f:
+                        pickle.dump(obj, f, protocol=proto)
+                del obj
+                size = path.stat().st_size
+                start = time.perf_counter()
+                with open(path, "rb") as f:
+                    report = scan_file(f, name, size)
+                seconds = time.perf_counter() - start
+                walk = None
+                if mib == baseline_mib and proto is not None:
+                    start = time.perf_counter()
+                    with open(path, "rb") as f, contextlib.suppress(Exception):
+                        _list_globals(f)
+                    walk = time.perf_counter() - start
+            kind = "joblib.dump" if proto is None else f"protocol {proto}"
+            out.append((label, kind, mib, size, seconds, report.status, walk))
+            print(out[-1], flush=True)
     return out
 
 

@@ -122,7 +122,14 @@ _DANGEROUS_NAMES = frozenset(
 
 
 #: Data holders our scanners understand (joblib's array wrapper: its bytes follow it).
-_SAFE_NAMES = frozenset({("joblib.numpy_pickle", "NumpyArrayWrapper")})
+_SAFE_NAMES = frozenset(
+    {
+        ("joblib.numpy_pickle", "NumpyArrayWrapper"),
+        # How NumPy pickles an array with protocol 5: an array over the given buffer.
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+    }
+)
 
 
 def _in_modules(module: str, modules: tuple[str, ...]) -> bool:
