@@ -33,7 +33,7 @@ from typing import BinaryIO
 CHUNK = 1 << 20
 #: A string longer than this is not resolved as a module or attribute name.
 NAME_MAX = 1024
-#: Memo slots kept (4 bytes each); past this, memo lookups are ``unknown``.
+#: Memo slots kept (8 bytes each); past this, memo lookups are ``unknown``.
 MEMO_MAX = 1 << 26
 #: Names resolved by seeking back to a string far behind (each costs a seek).
 REREADS_MAX = 1024
@@ -349,7 +349,7 @@ def _one(r: _Reader, i: int, found: set[tuple[str, str]]) -> int:
         for _ in range(2 if kind == _PAIR else 1):
             nl = buf.find(b"\n", search)
             while nl < 0 and not r.eof:
-                shift = r.fill(i, len(buf) - i + CHUNK) - i
+                shift = r.fill(i, 2 * (len(buf) - i) + CHUNK) - i  # doubling: linear
                 i, search, buf, base = i + shift, search + shift, r.buf, r.base
                 nl = buf.find(b"\n", search)
             if nl < 0:
