@@ -156,3 +156,11 @@ def test_a_large_hostile_pickle_is_unsafe_and_a_benign_one_is_not() -> None:
     report = scan_file(io.BytesIO(hostile), "big.pkl", len(hostile))
     assert report.status == "unsafe"
     assert ("os", "system", "dangerous") in {(i.module, i.name, i.safety) for i in report.imports}
+
+
+def test_negative_memo_keys_never_resolve_a_name() -> None:
+    # A negative GET would index the memo from its end; a loader fails on it.
+    data = b"\x80\x04\x8c\x02os\x94\x8c\x06system\x94g-2\nh\x01\x93."
+    assert list_globals(io.BytesIO(data)) == {("unknown", "system")}
+    with pytest.raises(CorruptPickle):
+        list_globals(io.BytesIO(b"(S'os'\np-1\n."))

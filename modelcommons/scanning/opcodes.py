@@ -27,7 +27,7 @@ import codecs
 import io
 import pickletools
 from array import array
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 #: Bytes read from the stream at a time.
 CHUNK = 1 << 20
@@ -273,7 +273,33 @@ def _one(r: _Reader, i: int, found: set[tuple[str, str]]) -> int:
         if n == -2:
             raise ValueError(f"at position {r.base + i}, opcode {bytes([code])!r} unknown")
         kind = kinds[code]
-        at = r.base + i
+        at = base + i
+        if kind == _TEXT and code != 0x53 and code != 0x4C and code != 0x50:
+            # INT, FLOAT, UNICODE, PUT, GET (protocol 0) with their line in the buffer
+            # (STRING, LONG and PERSID, and a line running past it, take the general
+            # path below). Values as pickletools' readers find them.
+            nl = buf.find(b"\n", i + 1)
+            if nl >= 0:
+                line = buf[i + 1 : nl]
+                if code == 0x70:  # PUT
+                    if end1 == at:
+                        memo.put(int(line), ref1)
+                        end1 = base + nl + 1
+                    else:
+                        memo.put(int(line), -1)
+                elif code == 0x67:  # GET
+                    ref2, end2 = ref1, end1
+                    ref1, start1, end1 = memo.get(int(line)), at, base + nl + 1
+                elif code == 0x56:  # UNICODE
+                    line.decode("raw-unicode-escape")
+                    ref2, end2 = ref1, end1
+                    ref1, start1, end1 = at, at, base + nl + 1
+                elif code == 0x46:
+                    float(line)
+                else:
+                    int(line)
+                i = nl + 1
+                continue
         if kind in (_MEMOIZE, _PUT1, _PUT4, _FRAME):
             size = 1 if kind == _MEMOIZE else 2 if kind == _PUT1 else 5 if kind == _PUT4 else 9
             if i + size > len(buf):
@@ -357,7 +383,7 @@ def _one(r: _Reader, i: int, found: set[tuple[str, str]]) -> int:
             search = nl + 1
         hi = len(buf) - 9 if not r.eof else len(buf) - 1
         op = _OPS[code]
-        value = op.arg.reader(io.BytesIO(buf[i + 1 : search]))  # type: ignore[union-attr]
+        value = _text_value(op, buf[i + 1 : search])
         adjacent = end1 == at
         if kind == _PAIR:
             first, second = buf[i + 1 : search - 1].split(b"\n", 1)
@@ -375,6 +401,20 @@ def _one(r: _Reader, i: int, found: set[tuple[str, str]]) -> int:
         i = search
 
 
+def _text_value(op: pickletools.OpcodeInfo, line: bytes) -> Any:
+    """A text argument's value, as ``pickletools``' reader for it finds it (the
+    common ones parsed here directly: a reader call per opcode is slow)."""
+    name = op.name
+    if name in ("INT", "GET", "PUT"):  # read_decimalnl_short
+        body = line[:-1]
+        return False if body == b"00" else True if body == b"01" else int(body)
+    if name == "FLOAT":
+        return float(line[:-1])
+    if name == "UNICODE":
+        return line[:-1].decode("raw-unicode-escape")
+    return op.arg.reader(io.BytesIO(line))  # type: ignore[union-attr]
+
+
 class _Memo:
     """The memo's slots as references to the strings they hold (-1: not a known
     string). Slots 0..n-1 sit in an array, any others in a dict."""
@@ -388,6 +428,8 @@ class _Memo:
         self.put(len(self.seq) + len(self.sparse), ref)
 
     def put(self, key: int, ref: int) -> None:
+        if key < 0:
+            raise ValueError("negative PUT argument")
         seq = self.seq
         if key < len(seq):
             seq[key] = ref
@@ -402,7 +444,7 @@ class _Memo:
             self.lost = True
 
     def get(self, key: int) -> int:
-        if self.lost:
+        if self.lost or key < 0:
             return -1
         if key < len(self.seq):
             return self.seq[key]
