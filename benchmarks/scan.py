@@ -168,6 +168,13 @@ def _shapes(mib: int) -> list[tuple[str, str, Callable[[], object], int | None]]
     def vocab() -> object:
         return {f"tok{i}": i for i in range(n // 18)}
 
+    def pipeline() -> object:
+        # A text pipeline: half the bytes a vocabulary, half a float64 array.
+        model = estimator()
+        model.coef_ = model.coef_[: n // 16]
+        model.vocabulary_ = {f"tok{i}": i for i in range(n // 36)}
+        return model
+
     return [
         ("dict of float32 arrays", "arrays.pkl", arrays, 2),
         ("dict of float32 arrays", "arrays.pkl", arrays, 4),
@@ -182,6 +189,9 @@ def _shapes(mib: int) -> list[tuple[str, str, Callable[[], object], int | None]]
         ("list of (int, str, float) tuples", "tuples.pkl", tuples, 5),
         ("list of (int, str, float) tuples", "tuples.joblib", tuples, None),
         ("dict of str to int (a vocabulary)", "vocab.pkl", vocab, 4),
+        ("list of (int, str, float) tuples", "tuples.pkl", tuples, 0),
+        ("sklearn-style pipeline, vocabulary + float64 array", "pipeline.pkl", pipeline, 4),
+        ("sklearn-style pipeline, vocabulary + float64 array", "pipeline.joblib", pipeline, None),
     ]
 
 

@@ -136,6 +136,10 @@ def _in_modules(module: str, modules: tuple[str, ...]) -> bool:
     return any(module == m or module.startswith(m + ".") for m in modules)
 
 
+def _dotted(text: str) -> bool:
+    return all(part.isidentifier() for part in text.split("."))
+
+
 def _ml_allowed(module: str, name: str) -> bool:
     from fickling.ml import ML_ALLOWLIST
 
@@ -146,6 +150,8 @@ def rate(module: str, name: str, picklescan_safety: str) -> str:
     """``innocuous``, ``suspicious`` or ``dangerous`` for one imported global."""
     if "unknown" in (module, name) or not module or not name:
         return "dangerous"  # a name built on the stack: it can be anything
+    if not _dotted(module) or not _dotted(name):
+        return "dangerous"  # no module or class is named so ("os ", "system (V...")
     if module in _BUILTIN_MODULES:
         return "innocuous" if name in _SAFE_BUILTINS else "dangerous"
     if picklescan_safety == "dangerous":
