@@ -378,6 +378,9 @@ def start_hub(name: str, root: Path, multipart_chunk: int) -> Hub:
     data_dir = root / name
     env = checkout_env()
     env["COMMONS_MULTIPART_CHUNK_BYTES"] = str(multipart_chunk)
+    # Whole-file LFS storage is what is measured: no background chunking into the Xet
+    # store, which would take CPU from the measured runs and remove the blobs served.
+    env["COMMONS_XET_CHUNK_UPLOADS"] = "false"
 
     def cli(*args: str) -> str:
         return subprocess.run(
@@ -430,6 +433,7 @@ def start_hub(name: str, root: Path, multipart_chunk: int) -> Hub:
         {
             "download_chunk_bytes": settings.download_chunk_bytes,
             "multipart_chunk_bytes": settings.multipart_chunk_bytes,
+            "xet_chunk_uploads": int(settings.xet_chunk_uploads),
         },
     )
     hub.api("POST", "/api/repos/create", json.dumps({"name": REPO}).encode())
@@ -772,6 +776,7 @@ def _run(args: argparse.Namespace, results: Results, root: Path, children: list[
         "hub download chunk": f"{basic.settings['download_chunk_bytes'] // MiB} MiB",
         "basic hub multipart threshold": f"{basic.settings['multipart_chunk_bytes']:,} bytes",
         "hub RSS when idle": f"{proc_status(basic.child.pid)['VmRSS'] / MB:.0f} MB",
+        "background Xet chunking": "on" if basic.settings["xet_chunk_uploads"] else "off",
     }
     if multipart:
         results.settings["multipart hub part size"] = (

@@ -77,9 +77,10 @@ class Settings:
     #: Xet: the CAS's URL as clients are told it (``casUrl``). Unset: ``/cas`` on
     #: this hub, served by the same process.
     xet_cas_url: str | None = None
-    #: Xet: move each verified LFS upload into the chunk store in the background (as
+    #: Xet: move each file of ``lfs_threshold_bytes`` or more that arrives by Git LFS
+    #: (basic or multipart) or inline into the chunk store in the background (as
     #: ``commons xet migrate`` does), so that it is stored once and deduplicates.
-    xet_chunk_uploads: bool = False
+    xet_chunk_uploads: bool = True
     #: How long signed LFS upload URLs stay valid.
     lfs_url_ttl_seconds: int = 3600
     #: Multipart LFS uploads are offered for objects above this size, in parts of
@@ -137,6 +138,11 @@ class Settings:
     s3_endpoint_url: str | None = None
     #: The S3 region; unset: ``AWS_REGION`` / the profile's.
     s3_region: str | None = None
+    #: How long a call to the store may wait to connect, and then for each answer,
+    #: and how many times it is tried: a store that hangs costs a request at most
+    #: about attempts x timeout before its 503.
+    s3_timeout_seconds: int = 60
+    s3_attempts: int = 5
     #: ``resolve`` of a file in an object store answers 302 to a presigned URL of the
     #: store (valid ``download_redirect_seconds``) instead of sending the bytes itself.
     download_redirect: bool = False

@@ -100,6 +100,7 @@ def test_search_reindex_rebuilds_lost_and_stale_documents(server: Server, repo_n
         return {m["id"] for m in r.json()}
 
     both = {f"indexer/{named}", f"indexer/{carded}"}
+    server.settle(f"indexer/{carded}")  # the search index follows in a pipeline job
     assert found() == both
     # One document lost (a restore from an older backup), one stale.
     hub = Hub(Settings(data_dir=server.data_dir, database_url=server.pg.url if server.pg else None))

@@ -27,9 +27,11 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 
+from .backends import wait_for
 from .cluster import CHUNK, Shared
 from .conftest import ROOT, Server, free_port, needs_redis
 from .s3 import S3Target
+from .traffic import Traffic
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 CONFIG = ROOT / "deploy" / "haproxy.cfg"
@@ -276,3 +278,44 @@ def test_a_replica_killed_mid_download_costs_a_resume(
     shutil.rmtree(victim.data_dir / "scratch", ignore_errors=True)
     victim.start()
     _wait_healthy(cluster.url)
+
+
+def test_maintenance_while_the_replicas_serve_traffic(cluster: Cluster, hf_env: None) -> None:
+    """`commons gc` (for real), `commons audit-log verify` and `commons search reindex`
+    run from a host of their own (an empty data dir, the shared settings) while two
+    clients commit through the balancer: gc removes what a deleted repository left and
+    nothing a commit needs, the audit chain verifies as it grows, the index is rebuilt,
+    and every acknowledged commit is there with its bytes."""
+    token = cluster.a.user("alice")
+    api = HfApi(endpoint=cluster.url, token=token)
+    doomed = f"alice/doomed{secrets.token_hex(3)}"
+    api.create_repo(doomed)
+    gone = os.urandom(2 * CHUNK + 1)
+    api.upload_file(path_or_fileobj=gone, path_in_repo="w.bin", repo_id=doomed)
+    api.delete_repo(doomed)
+    store = cluster.a.s3  # type: ignore[attr-defined]
+    gone_sha = hashlib.sha256(gone).hexdigest()
+    assert store.exists(gone_sha)
+    grace = 10  # seconds: far longer than one upload takes to be committed
+    time.sleep(grace + 1)  # the deleted repository's blob grows older than that
+    repo = f"alice/busy{secrets.token_hex(3)}"
+    api.create_repo(repo)
+    host = cluster.shared.replica()  # not started: a maintenance host's settings
+    with Traffic(cluster.url, token, repo, clients=2, lfs=True) as traffic:
+        wait_for("commits before maintenance", lambda: traffic.count()[0] >= 2)
+        collected = host.cli("gc", "--grace-hours", str(grace / 3600), process=True)
+        verified = host.cli("audit-log", "verify", process=True, check=False)
+        reindexed = host.cli("search", "reindex", process=True)
+        acked = traffic.count()[0]
+        wait_for("commits after maintenance", lambda: traffic.count()[0] >= acked + 2)
+    traffic.check()
+    assert collected.stdout.startswith("Removed "), collected.stdout
+    assert not store.exists(gone_sha), collected.stdout
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert reindexed.returncode == 0, reindexed.stderr
+    for path, sha in traffic.files.items():
+        got = httpx.get(f"{cluster.url}/{repo}/resolve/main/{path}", timeout=60)
+        assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == sha, path
+    assert [m.id for m in api.list_models(search=repo.split("/")[1])] == [repo]
+    fsck = host.cli("fsck", process=True, check=False)
+    assert fsck.returncode == 0 and "0 corrupt, 0 missing" in fsck.stdout, fsck.stdout

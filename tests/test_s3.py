@@ -221,3 +221,21 @@ def test_gc_and_fsck_on_a_hub_in_s3(s3: S3Target, tmp_path: Path, hf_env: None) 
         assert fsck.returncode == 0 and "0 corrupt, 0 missing" in fsck.stdout, fsck.stdout
     finally:
         srv.close()
+
+
+def test_a_blob_in_the_store_is_scanned_whole(store: S3BlobStore) -> None:
+    """The scanners seek (a tar header at 257, a joblib stream again); the store's
+    stream does not, so the scan works on a copy, and finds what is there."""
+    import pickle
+
+    from modelcommons.scanning.store import scan_blob
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, ("true",))
+
+    data = pickle.dumps([Evil(), b"x" * 4096])
+    sha = _store(store, data)
+    report, _ = scan_blob(store, sha, "model.pkl", len(data))
+    assert not [f.message for f in report.findings if "scanner failed" in f.message]
+    assert report.status == "unsafe"

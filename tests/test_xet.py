@@ -4,7 +4,9 @@ that megabytes take the path gigabytes take."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -277,30 +279,92 @@ def test_files_that_came_by_lfs_move_into_the_chunk_store(
     assert stored_bytes(srv) - before <= 0.10 * len(tuned)
 
 
-def test_lfs_uploads_move_into_the_chunk_store_in_the_background(
+UPLOAD_FOLDER = r"""
+import sys, json
+from huggingface_hub import HfApi
+a = json.loads(sys.argv[1])
+api = HfApi()
+api.create_repo(a["repo"], exist_ok=True)
+api.upload_folder(folder_path=a["path"], repo_id=a["repo"])
+print("RESULT", json.dumps(True))
+"""
+
+
+def test_every_upload_path_moves_into_the_chunk_store_in_the_background(
     tmp_path: Path, repo_name: str
 ) -> None:
-    srv = Server("sqlite", regular_upload_max_bytes=1_000_000, xet_chunk_uploads="true")
+    """By default, files of the LFS threshold or more that arrive by Git LFS (basic or
+    multipart) or inline in a commit are chunked by the hub's job queue: their
+    whole-file blobs go, and they download, as before and through Xet."""
+    srv = Server(
+        "sqlite",
+        regular_upload_max_bytes=1_000_000,
+        lfs_threshold_bytes=1_000_000,
+        multipart_chunk_bytes=1024 * 1024,
+    )
     srv.start()
     try:
         token = srv.user("alice")
-        data = weights(3_000_000, 13)
-        src = tmp_path / "w.bin"
-        src.write_bytes(data)
         repo = f"alice/{repo_name}"
+        folder = tmp_path / "up"
+        folder.mkdir()
+        files = {
+            "basic.dat": weights(1_040_000, 13),  # one PUT: under a multipart part
+            "multi.dat": weights(3_000_000, 14),  # three parts
+            "inline.dat": weights(1_200_000, 15),
+            "small.dat": weights(900_000, 16),  # under the threshold: left whole
+        }
+        for name in ("basic.dat", "multi.dat"):
+            (folder / name).write_bytes(files[name])
         env = client_env(srv, token, tmp_path / "lfs", HF_HUB_DISABLE_XET="1")
-        run_python(UPLOAD, {"repo": repo, "path": str(src), "name": "w.bin"}, env)
-        sha = hashlib.sha256(data).hexdigest()
-        blob = srv.data_dir / "blobs" / "objects" / sha[:2] / sha[2:4] / sha
-        url = f"{srv.url}/{repo}/resolve/main/w.bin"
+        run_python(UPLOAD_FOLDER, {"repo": repo, "path": str(folder)}, env)
         auth = {"Authorization": f"Bearer {token}"}
-        for _ in range(600):  # the job runs on the server's queue: wait for it
-            if blob.exists() or not httpx.head(url, headers=auth).headers.get("x-xet-hash"):
-                time.sleep(0.1)
-                continue
-            break
-        assert not blob.exists()
-        assert httpx.head(url, headers=auth).headers.get("x-xet-hash")
-        assert httpx.get(url, headers=auth).content == data
+        lines = [
+            {"key": "header", "value": {"summary": "inline"}},
+            *(
+                {
+                    "key": "file",
+                    "value": {
+                        "path": name,
+                        "content": base64.b64encode(files[name]).decode(),
+                        "encoding": "base64",
+                    },
+                }
+                for name in ("inline.dat", "small.dat")
+            ),
+        ]
+        r = httpx.post(
+            f"{srv.url}/api/models/{repo}/commit/main",
+            content="\n".join(json.dumps(line) for line in lines),
+            headers=auth,
+            timeout=60,
+        )
+        assert r.status_code == 200, r.text
+
+        def blob(data: bytes) -> Path:
+            sha = hashlib.sha256(data).hexdigest()
+            return srv.data_dir / "blobs" / "objects" / sha[:2] / sha[2:4] / sha
+
+        def xet_hash(name: str) -> str | None:
+            head = httpx.head(f"{srv.url}/{repo}/resolve/main/{name}", headers=auth)
+            return head.headers.get("x-xet-hash")
+
+        moved = ("basic.dat", "multi.dat", "inline.dat")
+        for _ in range(600):  # the jobs run on the server's queue: wait for them
+            if all(xet_hash(n) and not blob(files[n]).exists() for n in moved):
+                break
+            time.sleep(0.1)
+        for name in moved:
+            assert xet_hash(name), name
+            assert not blob(files[name]).exists(), name
+        assert xet_hash("small.dat") is None
+        assert blob(files["small.dat"]).exists()
+        for name, data in files.items():
+            got = httpx.get(f"{srv.url}/{repo}/resolve/main/{name}", headers=auth)
+            assert got.content == data, name
+        got, _ = run_python(
+            DOWNLOAD, {"repo": repo, "name": "multi.dat"}, client_env(srv, token, tmp_path / "d")
+        )
+        assert got == hashlib.sha256(files["multi.dat"]).hexdigest()
     finally:
         srv.close()

@@ -230,7 +230,14 @@ def measure(s3: S3Target, replicas: int, users: int, seconds: int) -> list[dict[
         url = deployment.start()
         token = deployment.cli("user", "create", "bench", "--token", "write").split()[-1]
         repo, branches = seed(url, token, root)
-        return run_locust(url, token, repo, branches, users, seconds, root / f"r{replicas}")
+        before = os.getloadavg()[0]
+        rows = run_locust(url, token, repo, branches, users, seconds, root / f"r{replicas}")
+        LOAD[replicas] = (before, os.getloadavg()[0])
+        return rows
+
+
+#: 1-minute load average before and after each configuration's load run.
+LOAD: dict[int, tuple[float, float]] = {}
 
 
 def transfer(s3: S3Target, runs: int) -> dict[str, list[float]]:
@@ -289,12 +296,15 @@ def report(
         "moto's S3 server and Redis, all on this machine "
         f"({os.cpu_count()} cores, {platform.processor() or platform.machine()}).",
         "",
-        "**Measured under load from other helpers** (five other sessions building and "
-        "testing on the same 2 cores), and with everything, locust included, on those "
-        "cores: the replicas compete with each other, the balancer, the store and the "
-        "load generator. The ratios say what the shared setup costs on one machine, not "
-        "what a second machine would add. Short runs; treat differences under ~20 % as "
-        "noise.",
+        "**Measured on a shared, busy machine** (other sessions building and testing on "
+        "the same cores; 1-minute load average before / after the load run: "
+        + ", ".join(
+            f"{n} replica{'s' if n > 1 else ''} {a:.1f} / {b:.1f}" for n, (a, b) in LOAD.items()
+        )
+        + "), with everything, locust included, on those cores: the replicas compete "
+        "with each other, the balancer, the store and the load generator. The ratios say "
+        "what the shared setup costs on one machine, not what a second machine would add; "
+        "treat differences under ~20 % as noise.",
         "",
         "| operation | requests 1 / 2 | failures 1 / 2 | req/s 1 / 2 | p50 ms 1 / 2 | "
         "p99 ms 1 / 2 |",

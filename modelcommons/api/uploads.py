@@ -311,7 +311,8 @@ def _register(ctx: Ctx, repo_pk: int, oid: str, size: int) -> None:
     with ctx.hub.db.write() as session:
         insert_ignore(session, LfsObject, [{"oid": oid, "size": size}])
         insert_ignore(session, RepoLfsObject, [{"repo_id": repo_pk, "oid": oid}])
-        if ctx.hub.settings.xet_chunk_uploads:
+        settings = ctx.hub.settings
+        if settings.xet_chunk_uploads and size >= settings.lfs_threshold_bytes:
             jobs = ctx.hub.jobs
             jobs.after_commit(session, lambda: jobs.chunk(oid))
 

@@ -29,10 +29,13 @@ def migrate(cas_url: str, data_dir: str | None, database_url: str | None) -> Non
     LFS threshold or more) into the chunk store, deduplicated against everything else.
     Resumable."""
     hub = hub_for(data_dir, database_url)
-    done = skipped = 0
+    done = skipped = dropped = 0
     with clean_errors():
         batches = list(xet_migrate.candidates(hub.db, 1))
-        items = [c for batch in batches for c in batch]
+        held = [c for batch in batches for c in batch if c.held]
+        items = [c for batch in batches for c in batch if not c.held]
+        for item in held:  # left by a conversion stopped before it removed the blob
+            dropped += xet_migrate.drop_whole_copy(hub.blobs, item.sha256)
         with click.progressbar(length=len(items), label="Chunking", file=sys.stderr) as bar:
             for item in items:
                 if xet_migrate.convert(hub.db, hub.blobs, hub.xet_signer, cas_url, item):
@@ -41,3 +44,5 @@ def migrate(cas_url: str, data_dir: str | None, database_url: str | None) -> Non
                     skipped += 1
                 bar.update(1)
     click.echo(f"Moved {done} file(s) into the chunk store; {skipped} skipped.")
+    if dropped:
+        click.echo(f"Removed {dropped} whole-file cop(ies) of files already held as chunks.")

@@ -49,6 +49,10 @@ QUEUES = ("sqlite", "memory", "immediate", "redis")
 def _chunk(hub: Hub, sha256: str) -> bool:
     item = xet_migrate.candidate(hub.db, sha256)
     if item is None:
+        # Bytes already held as chunks (sent again by Git LFS, which has the client
+        # send them to prove it has them): the whole-file copy just received goes.
+        if xet_migrate.held(hub.db, sha256):
+            xet_migrate.drop_whole_copy(hub.blobs, sha256)
         return False
     s = hub.settings
     prefix = "" if s.proxy_strips_prefix else s.url_prefix  # as requests reach this process
@@ -105,6 +109,8 @@ class Jobs:
         self._stop = threading.Event()
         #: This process, as the runner of pipeline steps and the holder of a lease.
         self.runner = secrets.token_hex(8)
+        #: An enqueue after a commit failed here (the queue was unreachable).
+        self._lost = False
         event.listen(hub.db.sessions, "after_commit", self._flush)
         event.listen(hub.db.sessions, "after_rollback", self._discard)
 
@@ -113,6 +119,8 @@ class Jobs:
         """The task queue, opened on first use (most `commons` commands never need it)."""
         with self._lock:
             if self._queue is None:
+                from huey.exceptions import RetryTask
+
                 huey, hub = make_huey(self.hub.settings, self.runner), self.hub
 
                 def promote(repo_pk: int, stage: int) -> bool:
@@ -122,7 +130,14 @@ class Jobs:
                     return releases.schedule_due(hub)
 
                 def step(landed: Landed, name: str) -> str:
-                    return hub.pipeline.run_step(landed, name)
+                    try:
+                        return hub.pipeline.run_step(landed, name)
+                    except Exception as exc:
+                        # The database or the store is down: try again until it is
+                        # back, without spending the step's own retries.
+                        if hub.outage(exc) is None:
+                            raise
+                        raise RetryTask(str(exc)[:200], delay=5) from exc
 
                 def deliver(delivery_id: int) -> bool:
                     return webhooks.deliver(hub, delivery_id)
@@ -186,13 +201,36 @@ class Jobs:
         session.info.setdefault("after_commit_jobs", []).append(job)
 
     def _flush(self, session: Session) -> None:
-        for job in session.info.pop("after_commit_jobs", []):
+        jobs = session.info.pop("after_commit_jobs", [])
+        failed = False
+        for job in jobs:
             try:
                 job()
             except Exception:
                 # The change is committed; a job that could not be enqueued (the queue
-                # is down) is found again by the release ticker.
+                # is down) is queued again once it answers: promotions by the release
+                # ticker, pipeline steps (still `queued` in the database) by the next
+                # enqueue that works here, or by a worker when Redis is back.
                 log.exception("could not enqueue a job after a commit")
+                failed = True
+        if failed:
+            self._lost = True
+        elif jobs and self._lost:
+            self._requeue()
+
+    def _requeue(self) -> None:
+        """Queue again the pipeline steps left `queued` (an enqueue may have failed, a
+        process stopped) or `running` under a dead runner. If the database or the
+        queue cannot be reached, the release ticker tries again."""
+        self._lost = False
+        try:
+            count = self.hub.pipeline.resume()
+        except Exception:
+            log.exception("could not queue the unfinished pipeline steps again")
+            self._lost = True
+        else:
+            if count:
+                log.warning("queued %d unfinished pipeline step(s) again", count)
 
     def _discard(self, session: Session) -> None:
         session.info.pop("after_commit_jobs", None)
@@ -222,9 +260,12 @@ class Jobs:
         )
         leased = self.hub.settings.task_queue == "redis"
         if leased:
+            self.huey.storage.on_reconnect = self._requeue
             self.huey.storage.reclaim()  # before the first job: take the lease
         threading.Thread(target=self._tick, name="release-scheduler", daemon=True).start()
-        self.hub.pipeline.resume()  # pipeline steps a stopped process left queued or running
+        # Pipeline steps a stopped process left queued or running; with the database
+        # down, the ticker tries again.
+        self._requeue()
         try:
             consumer.run()
         finally:
@@ -233,6 +274,8 @@ class Jobs:
 
     def _tick(self) -> None:
         while not self._stop.wait(self.hub.settings.release_tick_seconds):
+            if self._lost:
+                self._requeue()
             try:
                 releases.schedule_due(self.hub)
             except Exception:

@@ -17,6 +17,12 @@ So a job is delivered at least once: it runs again after its worker died, and ma
 twice when a worker died after finishing a job but before removing it, or was cut off
 from Redis for longer than its lease. Every job is idempotent (README "Scaling out").
 
+Redis may lose jobs without any worker dying: it restarted without persistence, or a
+replica could not enqueue while it was unreachable (the commit stands; ``Jobs`` logs
+the failed enqueue). A worker whose renewal failed, or that finds its own lease gone
+although it held it, calls :attr:`LeasedRedisStorage.on_reconnect` once Redis answers
+again: ``Jobs`` then queues the unfinished pipeline steps from the database again.
+
 The lease is also how a job tells whether another worker still runs a piece of work
 it finds claimed (:meth:`LeasedRedisStorage.alive`): pipeline steps record the runner.
 """
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from huey import RedisHuey
@@ -70,6 +77,11 @@ class LeasedRedisStorage(RedisStorage):  # type: ignore[misc]
         #: Jobs finished while Redis could not be reached: finished at the next renewal.
         self._unfinished: list[tuple[bytes, bool]] = []
         self._unfinished_lock = threading.Lock()
+        #: Called (in the lease thread) when Redis answers again after a renewal
+        #: failed, or after it lost this worker's lease: jobs may have been lost.
+        self.on_reconnect: Callable[[], None] | None = None
+        self._held = False  # the lease was taken once
+        self._cut = False  # the last renewal failed
 
     # ------------------------------------------------------------ taking, finishing
 
@@ -123,10 +135,23 @@ class LeasedRedisStorage(RedisStorage):  # type: ignore[misc]
             self._renewer.start()
 
     def _renew(self) -> int:
-        with self.conn.pipeline() as pipe:
-            pipe.set(self.lease_key, "1", ex=self.lease_seconds)
-            pipe.sadd(self.workers_key, self.worker)
-            pipe.execute()
+        try:
+            with self.conn.pipeline() as pipe:
+                pipe.exists(self.lease_key)
+                pipe.set(self.lease_key, "1", ex=self.lease_seconds)
+                pipe.sadd(self.workers_key, self.worker)
+                had_lease = bool(pipe.execute()[0])
+        except Exception:
+            self._cut = True
+            raise
+        gap, self._cut = self._cut or (self._held and not had_lease), False
+        self._held = True
+        if gap and self.on_reconnect is not None:
+            log.warning("Redis answers again: queueing what may have been lost meanwhile")
+            try:
+                self.on_reconnect()
+            except Exception:
+                log.exception("could not queue again the jobs Redis may have lost")
         with self._unfinished_lock:
             unfinished, self._unfinished = self._unfinished, []
         for i, (data, ok) in enumerate(unfinished):

@@ -128,6 +128,9 @@ class Pipeline:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self._steps: list[Step] | None = None
+        #: Steps this process claimed whose run a backend outage cut short, the row
+        #: perhaps left `running` under this live runner: its retry takes them over.
+        self._cut: set[tuple[int, str, str]] = set()
 
     @property
     def steps(self) -> list[Step]:
@@ -202,7 +205,19 @@ class Pipeline:
 
     def run_step(self, landed: Landed, name: str) -> str:
         """Run one background step for one commit, unless done (or waiting for a step
-        it requires); returns its status."""
+        it requires); returns its status. A database or store outage propagates (the
+        job is retried until it ends)."""
+        ident = (landed.repo_pk, landed.commit_oid, name)
+        try:
+            status = self._run_step(landed, name, ident)
+        except Exception as exc:
+            if self.hub.outage(exc) is not None:
+                self._cut.add(ident)
+            raise
+        self._cut.discard(ident)
+        return status
+
+    def _run_step(self, landed: Landed, name: str, ident: tuple[int, str, str]) -> str:
         step = self.step(name)
         key = _key(landed, name)
         claim = {
@@ -223,7 +238,11 @@ class Pipeline:
                 row = session.execute(
                     select(PipelineStep.status, PipelineStep.result).where(*key)
                 ).first()
-                if row is None or row.status != "running" or self._runner_alive(row.result):
+                if (
+                    row is None
+                    or row.status != "running"
+                    or (self._runner_alive(row.result) and ident not in self._cut)
+                ):
                     return row.status if row is not None else "missing"
                 # Its runner died mid-step: take it over (only one job wins the row).
                 claimed = session.execute(

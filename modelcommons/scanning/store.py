@@ -3,6 +3,8 @@ shared by many repositories and commits is scanned once."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterable
 from typing import cast
 
@@ -63,6 +65,13 @@ def record(
 
 
 def scan_blob(blobs: BlobStore, sha256: str, path: str, size: int) -> tuple[FileReport, float]:
-    """Scan the stored blob (read from the store, never whole into memory)."""
+    """Scan the stored blob (read from the store, never whole into memory). The
+    formats' scanners seek; a store whose stream cannot (S3: one GET) is copied to a
+    temporary file first."""
     with blobs.open(sha256) as f:
-        return timed_scan(f, path, size)
+        if f.seekable():
+            return timed_scan(f, path, size)
+        with tempfile.TemporaryFile(prefix="commons-scan-") as copy:
+            shutil.copyfileobj(f, copy, 4 * 1024 * 1024)
+            copy.seek(0)
+            return timed_scan(copy, path, size)

@@ -17,7 +17,12 @@ def open_blob_store(settings: Settings) -> BlobStore:
         from .s3 import S3BlobStore, S3Location
         from .s3send import make_client
 
-        client = make_client(settings.s3_endpoint_url, settings.s3_region)
+        client = make_client(
+            settings.s3_endpoint_url,
+            settings.s3_region,
+            timeout=settings.s3_timeout_seconds,
+            attempts=settings.s3_attempts,
+        )
         return S3BlobStore(S3Location.parse(where), client, settings.data_dir / "scratch")
     if where and "://" in where:
         raise ValueError(f"blob_store: {where!r} is neither a folder nor s3://bucket/prefix")

@@ -10,6 +10,7 @@ either apply in turn (no ``parent_commit``) or get a clean conflict.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
@@ -238,6 +239,7 @@ class Committer:
         insert_ignore(session, FileBlob, list(plan.files.values()))
         insert_ignore(session, LfsObject, [{"oid": o, "size": s} for o, s in plan.lfs.items()])
         insert_ignore(session, RepoLfsObject, [{"repo_id": repo.id, "oid": o} for o in plan.lfs])
+        self._chunk_later(session, plan)
         insert_ignore(
             session,
             Commit,
@@ -400,6 +402,17 @@ class Committer:
             del node.children[leaf]
         for d in trail:
             d.dirty = True
+
+    def _chunk_later(self, session: Session, plan: _Plan) -> None:
+        """Large files sent inline go to the Xet chunk store once the commit is in, as
+        LFS uploads do (``xet_chunk_uploads``)."""
+        settings = self.hub.settings
+        if not settings.xet_chunk_uploads:
+            return
+        jobs = self.hub.jobs
+        for sha256, size in plan.lfs.items():
+            if size >= settings.lfs_threshold_bytes:
+                jobs.after_commit(session, functools.partial(jobs.chunk, sha256))
 
     def _blob_for(
         self, session: Session, repo: Repo, op: AddFile, plan: _Plan, patterns: list[str]

@@ -21,7 +21,12 @@ MAX_PARTS = 10_000
 
 
 def make_client(
-    endpoint_url: str | None = None, region: str | None = None, *, pool: int = 32
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    *,
+    pool: int = 32,
+    timeout: int = 60,
+    attempts: int = 5,
 ) -> S3Client:
     """A client with the standard AWS credential chain; path-style addressing when an
     endpoint is given (MinIO, moto and most S3-compatible servers want it)."""
@@ -30,11 +35,11 @@ def make_client(
 
     config = Config(
         signature_version="s3v4",
-        retries={"max_attempts": 5, "mode": "standard"},
+        retries={"max_attempts": max(attempts, 1), "mode": "standard"},
         max_pool_connections=pool,
         s3={"addressing_style": "path" if endpoint_url else "auto"},
-        connect_timeout=10,
-        read_timeout=60,
+        connect_timeout=min(timeout, 10),
+        read_timeout=timeout,
     )
     session = boto3.session.Session()
     return session.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)

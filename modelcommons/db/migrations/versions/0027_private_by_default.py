@@ -13,13 +13,14 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, not a batch: SQLite's batch mode copies the table and drops the
+# old one, which every table that references accounts forbids.
 def upgrade() -> None:
-    with op.batch_alter_table("accounts") as batch:
-        batch.add_column(
-            sa.Column("private_by_default", sa.Boolean, nullable=False, server_default=sa.false())
-        )
+    op.add_column(
+        "accounts",
+        sa.Column("private_by_default", sa.Boolean, nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("accounts") as batch:
-        batch.drop_column("private_by_default")
+    op.execute("ALTER TABLE accounts DROP COLUMN private_by_default")
