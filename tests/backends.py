@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -250,9 +251,14 @@ def relay_target(endpoint: str) -> tuple[str, int]:
     return host, int(port or 80)
 
 
-def wait_for(what: str, check: Any, seconds: float = 90) -> Any:
+def wait_for(what: str | Callable[[], str], check: Any, seconds: float = 90) -> Any:
+    """Poll ``check`` until it is true; ``what`` (or what it returns, for a message
+    that says what was seen instead) names it in the failure."""
     deadline = time.monotonic() + seconds
     while not (value := check()):
-        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"waited {seconds} s for {what if isinstance(what, str) else what()}"
+            )
         time.sleep(0.1)
     return value

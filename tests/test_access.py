@@ -284,6 +284,7 @@ PLAN_YAML = yaml.safe_dump({"stages": PLAN["stages"]})
 XORB = "/cas/v1/xorbs/default/" + "0" * 64
 CHUNK = "/cas/v1/chunks/default-merkledb/" + "0" * 64
 RECON = "/cas/v1/reconstructions/" + "0" * 64
+RECON2 = "/cas/v2/reconstructions/" + "0" * 64
 X401 = frozenset({401})
 M = "/api/models/{repo}"
 P = "/{repo}"
@@ -675,6 +676,7 @@ GLOBAL_OPS: dict[str, Op] = {
     ),
     "cas-dedup": Op("public", "GET", req("GET", CHUNK), X401, own_credential=True),
     "cas-reconstruction": Op("public", "GET", req("GET", RECON), X401, own_credential=True),
+    "cas-reconstruction-v2": Op("public", "GET", req("GET", RECON2), X401, own_credential=True),
     "cas-xorb-range-forged": Op(
         "public", "GET", req("GET", "/cas/xorb/forged"), frozenset({403}), own_credential=True
     ),

@@ -186,8 +186,15 @@ def test_object_store_down_during_lfs_commits(backends: Backends, fault: str) ->
     with Traffic(b.hub.url, token, repo, lfs=True) as traffic:
         wait_for("commits before the fault", lambda: traffic.count()[0] >= 2)
         getattr(b.gate, fault)()
-        first = f"{b.hub.url}/{repo}/resolve/main/c0/1.bin"
-        wait_for("a 503", lambda: _refused(httpx.get(first, headers=auth, timeout=60)))
+        first = f"{b.hub.url}/{repo}/resolve/main/{traffic.a_file()}"
+        seen: list[int] = []  # what came instead, for the failure message
+
+        def refused() -> bool:
+            answer = httpx.get(first, headers=auth, timeout=60)
+            seen.append(answer.status_code)
+            return _refused(answer)
+
+        wait_for(lambda: f"a 503 (got {seen[-20:]})", refused)
         data = os.urandom(96 * 1024)
         oid = hashlib.sha256(data).hexdigest()
         batch = httpx.post(

@@ -93,6 +93,8 @@ def test_corrupt_and_truncated_pickles_are_never_safe() -> None:
         ("sklearn.tree._classes", "DecisionTreeClassifier", "suspicious"),
         ("mypkg", "Model.__reduce__", "dangerous"),
         ("unknown", "system", "dangerous"),
+        ("os ", "system", "dangerous"),  # no module is named so
+        ("os system", "(Vecho", "dangerous"),
     ],
 )
 def test_rating_policy(module: str, name: str, expected: str) -> None:

@@ -366,5 +366,16 @@ def test_every_upload_path_moves_into_the_chunk_store_in_the_background(
             DOWNLOAD, {"repo": repo, "name": "multi.dat"}, client_env(srv, token, tmp_path / "d")
         )
         assert got == hashlib.sha256(files["multi.dat"]).hexdigest()
+        # The same bytes again by Git LFS (which sends them to prove it has them): the
+        # job only drops the whole-file copy.
+        args = {"repo": f"{repo}-again", "path": str(folder / "multi.dat"), "name": "m.dat"}
+        run_python(UPLOAD, args, env)
+        for _ in range(600):
+            if not blob(files["multi.dat"]).exists():
+                break
+            time.sleep(0.1)
+        assert not blob(files["multi.dat"]).exists()
+        again = httpx.get(f"{srv.url}/{repo}-again/resolve/main/m.dat", headers=auth)
+        assert again.content == files["multi.dat"]
     finally:
         srv.close()

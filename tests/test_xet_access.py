@@ -219,6 +219,25 @@ def test_dedup_and_reconstruction_stay_within_what_the_caller_may_read(
     )
     assert r.json()["offset_into_first_range"] == 5
     assert [t["range"] for t in r.json()["terms"]] == [{"start": 1, "end": 3}]
+    # The v2 form (which hf_xet asks first): the same terms, fetch entries per xorb.
+    r2 = httpx.get(
+        f"{srv.url}/cas/v2/reconstructions/{file_id}",
+        headers={**auth, "Range": f"bytes={size + 5}-{2 * size + 1}"},
+    )
+    assert r2.status_code == 200
+    v1, v2 = r.json(), r2.json()
+    assert (v2["offset_into_first_range"], v2["terms"]) == (
+        v1["offset_into_first_range"],
+        v1["terms"],
+    )
+    [entry] = v2["xorbs"][name]
+    [fetched] = v1["fetch_info"][name]
+    assert entry["ranges"] == [{"chunks": fetched["range"], "bytes": fetched["url_range"]}]
+    b = entry["ranges"][0]["bytes"]
+    got = httpx.get(entry["url"], headers={"Range": f"bytes={b['start']}-{b['end']}"})
+    assert got.content == body[b["start"] : b["end"] + 1]
+    r = httpx.get(f"{srv.url}/cas/v2/reconstructions/{file_id}", headers=bob_auth)
+    assert r.status_code == 404
     r = httpx.get(
         f"{srv.url}/cas/v1/reconstructions/{file_id}",
         headers={**auth, "Range": f"bytes={4 * size}-"},

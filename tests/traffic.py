@@ -42,6 +42,12 @@ class Traffic:
         with self._lock:
             return len(self.acked), len(self.refused)
 
+    def a_file(self) -> str:
+        """The path of a file an acknowledged commit holds (whichever client made it:
+        under load, client 0 need not have committed twice)."""
+        with self._lock:
+            return next(iter(self.files))
+
     def _run(self, n: int) -> None:
         api = HfApi(endpoint=self.url, token=self.token)
         i = 0

@@ -363,7 +363,14 @@ def _may_reconstruct(
     raise refusal
 
 
-def reconstruction(ctx: Ctx) -> Response:
+#: One fetch entry: a chunk range ``[first, stop)`` of a xorb, its bytes ``a..z``
+#: (inclusive) in the xorb's serialisation, and the URL token signed for them.
+_Fetch = tuple[int, int, int, int, str]
+
+
+def _plan(ctx: Ctx) -> tuple[int, list[dict[str, Any]], dict[str, list[_Fetch]]]:
+    """A reconstruction of the file (or of its ``Range``): the offset into the first
+    term, the terms, and per xorb its disjoint chunk ranges with their signed URLs."""
     file_id = hashing.to_hex(_hash_param(ctx))
     grant, principal = _authorize(ctx, "read")
     with ctx.hub.db.read() as session:
@@ -406,26 +413,53 @@ def reconstruction(ctx: Ctx) -> Response:
     # One fetch entry per disjoint chunk range of each xorb: terms that repeat a chunk
     # (a file whose content repeats) or overlap share one entry, which contains each of
     # their ranges, as the client looks a term's bytes up by the entry holding its range.
-    fetch: dict[str, list[dict[str, Any]]] = {}
+    fetch: dict[str, list[_Fetch]] = {}
     for name, ranges in wanted.items():
         xorb = stored[name]
         for first, stop in _merged(ranges):
             a, b = xorb.byte_range(first, stop)
-            url = ctx.url(f"{CAS}/xorb/{ctx.hub.xet_signer.sign_range(xorb.blob, a, b - 1)}")
-            fetch.setdefault(name, []).append(
-                {
-                    "range": {"start": first, "end": stop},
-                    "url": url,
-                    "url_range": {"start": a, "end": b - 1},
-                }
-            )
+            token = ctx.hub.xet_signer.sign_range(xorb.blob, a, b - 1)
+            fetch.setdefault(name, []).append((first, stop, a, b - 1, token))
+    return max(offset_into_first, 0), out_terms, fetch
+
+
+def reconstruction(ctx: Ctx) -> Response:
+    """``GET /v1/reconstructions/{file}``: per xorb range, its URL and byte range."""
+    offset, terms, fetch = _plan(ctx)
+    fetch_info = {
+        name: [
+            {
+                "range": {"start": first, "end": stop},
+                "url": ctx.url(f"{CAS}/xorb/{token}"),
+                "url_range": {"start": a, "end": z},
+            }
+            for first, stop, a, z, token in ranges
+        ]
+        for name, ranges in fetch.items()
+    }
     return json_response(
-        {
-            "offset_into_first_range": max(offset_into_first, 0),
-            "terms": out_terms,
-            "fetch_info": fetch,
-        }
+        {"offset_into_first_range": offset, "terms": terms, "fetch_info": fetch_info}
     )
+
+
+def reconstruction_v2(ctx: Ctx) -> Response:
+    """``GET /v2/reconstructions/{file}``, which ``hf_xet`` asks first: the same terms,
+    fetch entries grouped per xorb, each URL for one byte range (a single-range 206;
+    the multi-range form, one URL for several ranges, is not offered)."""
+    offset, terms, fetch = _plan(ctx)
+    xorbs = {
+        name: [
+            {
+                "url": ctx.url(f"{CAS}/xorb/{token}"),
+                "ranges": [
+                    {"chunks": {"start": first, "end": stop}, "bytes": {"start": a, "end": z}}
+                ],
+            }
+            for first, stop, a, z, token in ranges
+        ]
+        for name, ranges in fetch.items()
+    }
+    return json_response({"offset_into_first_range": offset, "terms": terms, "xorbs": xorbs})
 
 
 def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -510,4 +544,5 @@ def add_routes(r: Router, api: str) -> None:
     r.add("POST", f"{CAS}/v1/shards", upload_shard, self_auth=True)
     r.add("GET", f"{CAS}/v1/chunks/(?P<prefix>[^/]+)/{h}", dedup_query, self_auth=True)
     r.add("GET", f"{CAS}/v1/reconstructions/{h}", reconstruction, self_auth=True)
+    r.add("GET", f"{CAS}/v2/reconstructions/{h}", reconstruction_v2, self_auth=True)
     r.add("GET", f"{CAS}/xorb/(?P<token>[^/]+)", xorb_range, self_auth=True)

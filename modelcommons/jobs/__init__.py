@@ -55,8 +55,12 @@ def _chunk(hub: Hub, sha256: str) -> bool:
             xet_migrate.drop_whole_copy(hub.blobs, sha256)
         return False
     s = hub.settings
+    configured = s.xet_cas_url
+    if configured is None and s.task_queue == "redis" and s.public_url:
+        # A `commons worker` serves no HTTP: it reaches a CAS where clients do.
+        configured = s.public_url.rstrip("/") + "/cas"
     prefix = "" if s.proxy_strips_prefix else s.url_prefix  # as requests reach this process
-    url = xet_migrate.local_cas_url(s.host, s.port, prefix, s.xet_cas_url)
+    url = xet_migrate.local_cas_url(s.host, s.port, prefix, configured)
     return xet_migrate.convert(hub.db, hub.blobs, hub.xet_signer, url, item)
 
 

@@ -51,6 +51,13 @@ def scan_joblib(f: BinaryIO, size: int, where: str = "") -> FileReport:
     if looks_compressed(head):
         report.add("error", "A compressed joblib file: its pickle was not read.", where)
         return report
+    # Without arrays a joblib file is a plain pickle: one fast pass reads it. The
+    # slower walk below (pickletools) runs only when the stream holds array wrappers.
+    plain = scan_pickle(f, where, size=size)
+    if not any((i.module, i.name) in WRAPPERS for i in plain.imports):
+        plain.kind = "joblib"
+        return plain
+    f.seek(0)
     clean = io.BytesIO()
     try:
         nested = _strip_arrays(f, size, clean, where)

@@ -60,6 +60,28 @@ class _Stream(io.RawIOBase):
         return n
 
 
+def _coalesced(pieces: Iterator[bytes], size: int) -> Iterator[bytes]:
+    """Chunks (~64 KiB each) gathered into blocks of ``size`` bytes: a response sends
+    each block it is given in a write of its own (and a thread hop), which for chunks
+    cost plain-HTTP downloads of Xet-held files more than half of their speed."""
+    buffer = bytearray()
+    try:
+        for piece in pieces:
+            if not buffer and len(piece) >= size:
+                yield piece
+                continue
+            buffer += piece
+            if len(buffer) >= size:
+                yield bytes(buffer)
+                buffer.clear()
+        if buffer:
+            yield bytes(buffer)
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()  # the reconstruction's reads (an object store's response) end now
+
+
 class XetBackedStore:
     """A :class:`~modelcommons.storage.blobs.BlobStore` that also answers for files
     registered by Xet shards (``xet_files``), reconstructing them from xorbs as they
@@ -115,7 +137,7 @@ class XetBackedStore:
         held = self._held(sha256, start, end + 1)
         if held is None:
             raise FileNotFoundError(sha256)
-        return held[1]
+        return _coalesced(held[1], chunk)
 
     def presigned_url(self, sha256: str, seconds: int, filename: str | None = None) -> str | None:
         """The store's URL for bytes it holds whole; a Xet-held file has none (its

@@ -32,10 +32,13 @@ from typing import BinaryIO
 #: Bytes read from standard input and handed to the chunker at a time.
 BLOCK = 4 * 1024 * 1024
 
-#: ``hf_xet`` settings for conversions on the hub: no telemetry, and at most two
-#: xorbs in flight (its adaptive concurrency may otherwise open up to 64).
+#: ``hf_xet`` settings for conversions on the hub: no telemetry, at most two xorbs in
+#: flight (its adaptive concurrency may otherwise open up to 64), and three attempts
+#: per request rather than five (3 + 9 s of waiting, not up to six minutes: a CAS
+#: that does not answer fails the job soon, the file staying whole until a retry).
 CONFIG: dict[str, object] = {
     "telemetry.enabled": False,
+    "client.retry_max_attempts": 3,
     "client.enable_adaptive_concurrency": False,
     "client.ac_initial_upload_concurrency": 2,
     "client.ac_max_upload_concurrency": 2,

@@ -262,7 +262,7 @@ def file_sha256(
 
 #: Distinct xorbs ahead of a chunk, in the file's order, that a dedup query for that
 #: chunk answers with (about this many times 64 MiB of the file).
-DEDUP_WINDOW = 8
+DEDUP_WINDOW = 32
 
 
 def dedup_rows(entry: shards.FileEntry, stored: dict[str, StoredXorb]) -> list[dict[str, str]]:

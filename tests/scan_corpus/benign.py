@@ -171,6 +171,7 @@ def benign() -> dict[str, bytes]:
     np.savez(buf, a=np.ones(3), b=np.zeros((2, 2)))
     files["arrays.npz"] = buf.getvalue()
     files["numpy_array.pkl"] = pickle.dumps(np.arange(5), protocol=4)
+    files["numpy_array_p5.pkl"] = pickle.dumps(np.arange(5), protocol=5)  # _frombuffer
     files["logreg.pkl"] = sklearn_style()
     files["forest.joblib"] = sklearn_style("RandomForestClassifier")
     files.update(joblib_files())
