@@ -87,6 +87,10 @@ class Settings:
     #: this size. Each part costs a request and a pipeline drain: at 64 MiB a 1 GiB
     #: upload reached 0.85 of a basic PUT's speed, at 256 MiB 0.99 (benchmarks/RESULTS.md).
     multipart_chunk_bytes: int = 256 * MiB
+    #: With blobs in S3: multipart LFS parts go from the client straight to the store
+    #: (presigned PUT URLs in the batch answer); the hub still reads them back and
+    #: checks the sha256 before the object is usable.
+    upload_presigned_parts: bool = False
     #: Bytes per read when serving files (Starlette's 64 KiB default is 3-4x slower).
     download_chunk_bytes: int = 4 * MiB
     #: Caps on one request's head: bytes of the request line and headers, and header

@@ -239,3 +239,60 @@ def test_a_blob_in_the_store_is_scanned_whole(store: S3BlobStore) -> None:
     report, _ = scan_blob(store, sha, "model.pkl", len(data))
     assert not [f.message for f in report.findings if "scanner failed" in f.message]
     assert report.status == "unsafe"
+
+
+def test_parts_go_straight_to_the_store(s3: S3Target, tmp_path: Path, hf_env: None) -> None:
+    """``upload_presigned_parts``: the batch hands out presigned PUT URLs of the store;
+    the real client sends its parts there, and the hub still checks the whole: bytes
+    that do not hash to the oid are never stored."""
+    import httpx
+    from huggingface_hub import HfApi, hf_hub_download
+
+    from .conftest import s3_server
+
+    chunk = 5 * 1024 * 1024
+    srv = s3_server(
+        s3,
+        upload_presigned_parts="true",
+        regular_upload_max_bytes=1024 * 1024,
+        multipart_chunk_bytes=chunk,
+    )
+    try:
+        srv.start()
+        token = srv.user("alice")
+        api = HfApi(endpoint=srv.url, token=token)
+        api.create_repo("alice/direct")
+        data = os.urandom(2 * chunk + 7)
+        (tmp_path / "w.bin").write_bytes(data)
+        api.upload_file(
+            path_or_fileobj=tmp_path / "w.bin", path_in_repo="w.bin", repo_id="alice/direct"
+        )
+        got = hf_hub_download(
+            "alice/direct", "w.bin", endpoint=srv.url, token=token, cache_dir=tmp_path / "c"
+        )
+        assert Path(got).read_bytes() == data
+
+        bad = os.urandom(chunk + 1)
+        oid = _sha(bad)
+        auth = {"Authorization": f"Bearer {token}"}
+        batch = httpx.post(
+            f"{srv.url}/alice/direct.git/info/lfs/objects/batch",
+            headers=auth,
+            json={
+                "operation": "upload",
+                "transfers": ["multipart"],
+                "objects": [{"oid": oid, "size": len(bad)}],
+            },
+        ).json()
+        upload = batch["objects"][0]["actions"]["upload"]
+        assert upload["header"]["1"].startswith(str(s3.endpoint or "https://"))
+        etags = []
+        for number, body in ((1, bad[:chunk]), (2, b"X")):  # part 2 is not what was hashed
+            r = httpx.put(upload["header"][str(number)], content=body)
+            assert r.status_code == 200, r.text
+            etags.append({"partNumber": number, "etag": r.headers["etag"]})
+        done = httpx.post(upload["href"], json={"oid": oid, "parts": etags})
+        assert done.status_code in (400, 422), done.text
+        assert not srv.s3.exists(oid)  # type: ignore[attr-defined]
+    finally:
+        srv.close()

@@ -264,6 +264,10 @@ def test_with_redis_serve_only_enqueues_and_a_worker_runs_the_jobs(
     plan = httpx.get(f"{b.url}/api/models/{repo}/release-plan").json()
     assert plan["current"] == -1  # due, but nobody runs jobs
     a.env["COMMONS_RELEASE_TICK_SECONDS"] = "1"
+    # The worker moves LFS uploads into the Xet store through the hub's CAS API: a
+    # deployment names it (README "Scaling out"); unset, the worker calls its own
+    # host:port, where no hub serves.
+    a.env["COMMONS_XET_CAS_URL"] = a.url
     a.start_worker()
     deadline = time.monotonic() + 60
     while httpx.get(f"{b.url}/api/models/{repo}/release-plan").json()["current"] < 0:

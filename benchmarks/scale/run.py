@@ -217,8 +217,17 @@ def run_locust(
         capture_output=True,
         cwd=ROOT,
     )
+    with open(f"{out}_failures.csv", newline="") as f:
+        FAILURES[out.name] = [
+            f"{row['Occurrences']} x {row['Name']}: {row['Error'][:160]}"
+            for row in csv.DictReader(f)
+        ]
     with open(f"{out}_stats.csv", newline="") as f:
         return list(csv.DictReader(f))
+
+
+#: Failures of each load run ("r1", "r2"), as locust reports them.
+FAILURES: dict[str, list[str]] = {}
 
 
 def measure(s3: S3Target, replicas: int, users: int, seconds: int) -> list[dict[str, str]]:
@@ -329,6 +338,12 @@ def report(
         f"- p50 latency: {_num(agg2, '50%') / _num(agg1, '50%'):.2f}",
         f"- p99 latency: {_num(agg2, '99%') / _num(agg1, '99%'):.2f}",
         f"- errors: {agg1['Failure Count']} with 1 replica, {agg2['Failure Count']} with 2",
+        "",
+        *[
+            f"  - {n} replica{'s' if n != '1' else ''}: {line}"
+            for n, lines in (("1", FAILURES.get("r1", [])), ("2", FAILURES.get("r2", [])))
+            for line in lines[:8]
+        ],
         "",
         "## Downloads: through the hub against a redirect to the store",
         "",

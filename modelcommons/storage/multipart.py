@@ -376,6 +376,9 @@ class LocalMultipartUpload:
         finally:
             os.close(source)
 
+    def part_url(self, number: int, length: int, seconds: int) -> str | None:
+        return None  # parts reach a folder through the hub only
+
     def remove(self) -> None:
         """Drop the parts (the closed marker stays until staging cleanup)."""
         self.store.chains.forget(self.upload_id)

@@ -17,8 +17,12 @@ state is in the bucket too:
   the announced oid. A part replaced while it is read changes nothing: a GET reads
   one version, and the hash is of what was read.
 
-The bytes pass through the hub twice (in, then on to the final key); presigned part
-URLs straight to the store are left for later.
+The bytes pass through the hub twice (in, then on to the final key). With
+``upload_presigned_parts`` the batch hands out presigned PUT URLs of the part keys
+instead (:meth:`S3MultipartUpload.part_url`): the client sends each part straight to
+the store, and the hub reads them once, at the completion, to hash and send them on.
+A part PUT after the completion closed the upload is not refused then (the store
+knows nothing of the marker); it changes nothing, and is left for staging cleanup.
 """
 
 from __future__ import annotations
@@ -169,6 +173,21 @@ class S3MultipartUpload:
                 sending.feed(piece)
         finally:
             body.close()
+
+    def part_url(self, number: int, length: int, seconds: int) -> str | None:
+        """A presigned PUT of ``length`` bytes (the length is signed, for stores that
+        check it) to the part's key: the bytes go from the client to the store.
+        Nothing is trusted of them: the completion reads every part back, checks its
+        length and hashes the whole before the object exists."""
+        return self.store.client.generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": self.store.bucket,
+                "Key": self.part_key(number),
+                "ContentLength": length,
+            },
+            ExpiresIn=seconds,
+        )
 
     def remove(self) -> None:
         """Drop the parts (the closed marker stays until staging cleanup)."""
