@@ -12,11 +12,14 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from huggingface_hub import HfApi
+
+from modelcommons.settings import Settings
 
 from .conftest import Server, needs_redis
 
@@ -107,3 +110,18 @@ def test_serve_promotes_due_stages_by_itself(ticking: Server) -> None:
     assert r.status_code == 200, r.text
     _plan_when(ticking, repo, lambda p: p["current"] == 1, "open the approved stage")
     assert httpx.get(f"{ticking.url}/{repo}/resolve/main/large/w.bin").content == b"w"
+
+
+def test_where_chunk_jobs_reach_the_cas(tmp_path: Path) -> None:
+    """A `commons worker` (the Redis queue) serves no HTTP: its chunk jobs go to the
+    configured CAS, or where clients reach the hub, or nowhere (they skip, and the
+    file stays whole) rather than to its own host:port, where no hub answers."""
+    from modelcommons.jobs import chunking_cas_url
+
+    def url(**kw: object) -> str | None:
+        return chunking_cas_url(Settings(data_dir=tmp_path, port=7860, **kw))  # type: ignore[arg-type]
+
+    assert url() == "http://127.0.0.1:7860/cas"  # the embedded queue: this process
+    assert url(task_queue="redis") is None
+    assert url(task_queue="redis", public_url="https://hub.example/") == "https://hub.example/cas"
+    assert url(task_queue="redis", xet_cas_url="http://cas:9000/cas") == "http://cas:9000/cas"

@@ -8,6 +8,7 @@ import logging
 import click
 
 from ..hub import Hub
+from ..jobs import chunking_cas_url
 from ..scaleout import check_secrets, require_migrated
 from ..settings import Settings
 from .common import data_dir_option, database_option, migrate_or_exit
@@ -56,7 +57,13 @@ def worker(data_dir: str | None, database_url: str | None, threads: int) -> None
     else:
         migrate_or_exit(lambda: require_migrated(hub))
     migrate_or_exit(lambda: check_secrets(hub))
-    logging.getLogger("modelcommons").info(
+    logger = logging.getLogger("modelcommons")
+    logger.info(
         "Model Commons worker on the %s queue %r", settings.task_queue, settings.task_queue_name
     )
+    if settings.xet_chunk_uploads and chunking_cas_url(settings) is None:
+        logger.warning(
+            "xet_chunk_uploads is on but this worker has no CAS to reach (set "
+            "COMMONS_XET_CAS_URL or COMMONS_PUBLIC_URL): uploads stay whole until then."
+        )
     hub.jobs.run_worker(threads)

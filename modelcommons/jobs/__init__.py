@@ -54,14 +54,30 @@ def _chunk(hub: Hub, sha256: str) -> bool:
         if xet_migrate.held(hub.db, sha256):
             xet_migrate.drop_whole_copy(hub.blobs, sha256)
         return False
-    s = hub.settings
+    url = chunking_cas_url(hub.settings)
+    if url is None:
+        log.warning(
+            "Not moving %s into the Xet store: a `commons worker` reaches the CAS through "
+            "xet_cas_url or public_url, and neither is set (it stays whole; `commons xet "
+            "migrate` moves it once one is).",
+            sha256,
+        )
+        return False
+    return xet_migrate.convert(hub.db, hub.blobs, hub.xet_signer, url, item)
+
+
+def chunking_cas_url(s: Settings) -> str | None:
+    """Where a chunk job reaches the CAS: ``xet_cas_url``; else, with the Redis queue
+    (jobs run in a `commons worker`, which serves no HTTP), where clients reach it
+    (``public_url``), or nowhere when that is unset too (calling its own host:port
+    would wait on a hub that is not there); else this process itself."""
     configured = s.xet_cas_url
-    if configured is None and s.task_queue == "redis" and s.public_url:
-        # A `commons worker` serves no HTTP: it reaches a CAS where clients do.
+    if configured is None and s.task_queue == "redis":
+        if not s.public_url:
+            return None
         configured = s.public_url.rstrip("/") + "/cas"
     prefix = "" if s.proxy_strips_prefix else s.url_prefix  # as requests reach this process
-    url = xet_migrate.local_cas_url(s.host, s.port, prefix, configured)
-    return xet_migrate.convert(hub.db, hub.blobs, hub.xet_signer, url, item)
+    return xet_migrate.local_cas_url(s.host, s.port, prefix, configured)
 
 
 def make_huey(settings: Settings, runner: str) -> Huey:
