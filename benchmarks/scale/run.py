@@ -280,6 +280,59 @@ def transfer(s3: S3Target, runs: int) -> dict[str, list[float]]:
     return out
 
 
+_UPLOAD = """
+import os, sys, time
+from huggingface_hub import HfApi
+api, path = HfApi(), sys.argv[1]
+for i in range(int(sys.argv[2])):
+    start = time.perf_counter()
+    api.upload_file(path_or_fileobj=path, path_in_repo=f"up{i}.bin", repo_id="bench/up")
+    print(time.perf_counter() - start, flush=True)
+    with open(path, "r+b") as f:  # new bytes for the next run: nothing deduplicates
+        f.write(os.urandom(64))
+"""
+
+
+def uploads(s3: S3Target, runs: int) -> dict[str, list[float]]:
+    """Seconds for the real client (Git LFS multipart, ``HF_HUB_DISABLE_XET=1``) to
+    upload one 64 MiB file in 16 MiB parts and commit it, the parts through the hub
+    and straight to the store (``upload_presigned_parts``), one replica each."""
+    out: dict[str, list[float]] = {}
+    for label, presigned in (("parts through the hub", "false"), ("parts to the store", "true")):
+        with ExitStack() as stack:
+            db_url = stack.enter_context(database())
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scale-up-")))
+            deployment = Deployment(
+                s3,
+                db_url,
+                1,
+                root,
+                upload_presigned_parts=presigned,
+                multipart_chunk_bytes=str(16 * MiB),
+                xet_chunk_uploads="false",
+            )
+            stack.callback(deployment.stop)
+            deployment.start()
+            url = f"http://127.0.0.1:{deployment.ports[0]}"
+            token = deployment.cli("user", "create", "bench", "--token", "write").split()[-1]
+            from huggingface_hub import HfApi
+
+            HfApi(endpoint=url, token=token).create_repo("bench/up")
+            path = root / "up.bin"
+            path.write_bytes(os.urandom(64 * MiB))
+            env = {**os.environ, "HF_ENDPOINT": url, "HF_TOKEN": token}
+            env["HF_HUB_DISABLE_XET"] = "1"
+            done = subprocess.run(
+                [sys.executable, "-c", _UPLOAD, str(path), str(runs)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            out[label] = [float(line) for line in done.stdout.split()]
+    return out
+
+
 def _num(row: dict[str, str], key: str) -> float:
     try:
         return float(row[key])
@@ -381,9 +434,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--download-runs", type=int, default=3)
     parser.add_argument("--results", type=Path, default=HERE.parent / "SCALE_RESULTS.md")
+    parser.add_argument(
+        "--uploads-only",
+        type=int,
+        metavar="RUNS",
+        help="only compare multipart parts through the hub and straight to the store",
+    )
     args = parser.parse_args()
     targets = s3_target()
     s3 = next(targets)
+    if args.uploads_only:
+        try:
+            up = uploads(s3, args.uploads_only)
+        finally:
+            targets.close()
+        for label, times in up.items():
+            runs = ", ".join(f"{t:.2f}" for t in times)
+            median = statistics.median(times)
+            print(f"| {label} | {runs} | {median:.2f} | {64 * MiB / 1e6 / median:.0f} |")
+        return
     try:
         results = {n: measure(s3, n, args.users, args.seconds) for n in (1, 2)}
         dl = transfer(s3, args.download_runs)
