@@ -135,6 +135,14 @@ def build_document(
     )
 
 
+def _main_commit(session: Session, repo: Repo) -> Commit | None:
+    """The head commit of the default branch, if there is one."""
+    head = session.scalar(
+        select(Ref.target).where(Ref.repo_id == repo.id, Ref.kind == "branch", Ref.name == "main")
+    )
+    return session.get(Commit, (repo.id, head)) if head else None
+
+
 def shown_library(session: Session, tree_cache: TreeCache, repo: Repo) -> str | None:
     """The framework the default branch's top-level files show (Keras, TensorFlow),
     judged only from the files that anyone who finds the repository may see listed:
@@ -144,12 +152,7 @@ def shown_library(session: Session, tree_cache: TreeCache, repo: Repo) -> str | 
     reader = TreeReader(session, tree_cache)
     try:
         if repo.private:
-            head = session.scalar(
-                select(Ref.target).where(
-                    Ref.repo_id == repo.id, Ref.kind == "branch", Ref.name == "main"
-                )
-            )
-            commit = session.get(Commit, (repo.id, head)) if head else None
+            commit = _main_commit(session, repo)
             if commit is None:
                 return None
             top = reader.walk(commit.tree_oid, "", recursive=False)
@@ -163,12 +166,7 @@ def shown_library(session: Session, tree_cache: TreeCache, repo: Repo) -> str | 
 
 def read_readme(session: Session, blobs: BlobStore, tree_cache: TreeCache, repo: Repo) -> str:
     """README.md of the default branch ("" when missing or over the card size limit)."""
-    head = session.scalar(
-        select(Ref.target).where(Ref.repo_id == repo.id, Ref.kind == "branch", Ref.name == "main")
-    )
-    if head is None:
-        return ""
-    commit = session.get(Commit, (repo.id, head))
+    commit = _main_commit(session, repo)
     if commit is None:
         return ""
     info = TreeReader(session, tree_cache).file(commit.tree_oid, "README.md")
