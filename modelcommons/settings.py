@@ -84,8 +84,9 @@ class Settings:
     #: How long signed LFS upload URLs stay valid.
     lfs_url_ttl_seconds: int = 3600
     #: Multipart LFS uploads are offered for objects above this size, in parts of
-    #: this size. Each part costs a request and a pipeline drain: at 64 MiB a 1 GiB
-    #: upload reached 0.85 of a basic PUT's speed, at 256 MiB 0.99 (benchmarks/RESULTS.md).
+    #: this size. Each part costs a request and a pipeline drain: in two side-by-side
+    #: runs of benchmarks/transfer.py under load, 64 MiB parts reached 0.85 of a basic
+    #: PUT's speed and 256 MiB parts 0.99 (the committed RESULTS.md shows 0.93).
     multipart_chunk_bytes: int = 256 * MiB
     #: With blobs in S3: multipart LFS parts go from the client straight to the store
     #: (presigned PUT URLs in the batch answer); the hub still reads them back and
