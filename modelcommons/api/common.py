@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 from ..accounts import roles
 from ..db.schema import Repo
 from ..errors import BadRequest, PayloadTooLarge, RepoNotFound, RepoRedirect
+from ..server.bodies import SOCKET_BODY, SocketBody
 from ..server.routing import Ctx
 from ..storage import repos
+from ..storage.transfer import Sink, StagedWriter, receive_exactly
 from ..validation.inputs import loads_json, parse_int, query_int
 from ..validation.names import URL_PREFIX, repo_type_from_plural
 
@@ -84,6 +86,17 @@ async def read_body(ctx: Ctx, limit: int = 16 * 1024 * 1024) -> bytes:
             raise PayloadTooLarge(f"The request body exceeds {limit} bytes.")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def receive_into(ctx: Ctx, sink: Sink, expected: int, *, hashing: bool = True) -> None:
+    """The whole request body, exactly ``expected`` bytes, written to ``sink`` (and
+    hashed unless ``hashing`` is false): straight from the socket where the
+    connection offers it (``server/bodies.py``), else through ASGI ``receive``."""
+    direct: SocketBody | None = ctx.request.scope.get("extensions", {}).get(SOCKET_BODY)
+    if direct is not None and await direct.read_into(sink, expected, hashing=hashing):
+        return
+    writer = StagedWriter(sink, ctx.hub.io, hashing=hashing)
+    await receive_exactly(ctx.request.receive, writer, expected)
 
 
 async def read_json(ctx: Ctx, limit: int = 16 * 1024 * 1024) -> dict[str, Any]:

@@ -38,10 +38,9 @@ from ..storage.commits import (
 )
 from ..storage.gitobjects import blob_hasher
 from ..storage.multipart import UploadClosed
-from ..storage.transfer import StagedWriter, receive_exactly
 from ..validation.names import URL_PREFIX, check_path
 from . import blobserve, discussions
-from .common import Mode, flag, load_repo, read_json, repo_url
+from .common import Mode, flag, load_repo, read_json, receive_into, repo_url
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 LFS_JSON = "application/vnd.git-lfs+json"
@@ -351,8 +350,7 @@ async def lfs_upload(ctx: Ctx) -> Response:
     loop = asyncio.get_running_loop()
     staged = ctx.hub.blobs.stage()
     try:
-        writer = StagedWriter(staged, ctx.hub.io)
-        await receive_exactly(ctx.request.receive, writer, size)
+        await receive_into(ctx, staged, size)
         actual = (staged.sha256(), staged.size)
         await loop.run_in_executor(
             ctx.hub.io, _store_verified, ctx, staged, actual, oid, size, repo_pk
@@ -383,8 +381,7 @@ async def lfs_part(ctx: Ctx) -> Response:
     loop = asyncio.get_running_loop()
     target = await loop.run_in_executor(ctx.hub.io, _multipart(ctx, claims).open_part, part, offset)
     try:
-        writer = StagedWriter(target, ctx.hub.io, hashing=target.hashing)
-        await receive_exactly(ctx.request.receive, writer, expected)
+        await receive_into(ctx, target, expected, hashing=target.hashing)
     except BaseException:
         target.abort()
         raise

@@ -37,12 +37,11 @@ from ..server.responses import json_response
 from ..server.routing import Ctx, Router
 from ..storage import repos
 from ..storage.blobs import StagedBlob
-from ..storage.transfer import StagedWriter, receive_exactly
 from ..storage.trees import FileInfo, TreeReader
 from ..xet import hashing, shards, store, xorbs
 from ..xet.tokens import Grant, Scope
 from . import discussions
-from .common import flag, load_repo
+from .common import flag, load_repo, receive_into
 
 CAS = "/cas"
 #: Xorb and shard uploads received and verified at once: each holds some MiB while
@@ -187,7 +186,7 @@ async def _receive_xorb(ctx: Ctx, grant: Grant, expected: bytes, length: int) ->
     hub = ctx.hub
     staged = hub.blobs.stage()
     try:
-        await receive_exactly(ctx.request.receive, StagedWriter(staged, hub.io), length)
+        await receive_into(ctx, staged, length)
 
         def work() -> bool:
             parsed = xorbs.parse(_small_blocks(staged), expected)
@@ -210,7 +209,7 @@ async def upload_shard(ctx: Ctx) -> Response:
     async with _slots():
         staged = hub.blobs.stage()
         try:
-            await receive_exactly(ctx.request.receive, StagedWriter(staged, hub.io), length)
+            await receive_into(ctx, staged, length)
             result = await asyncio.get_running_loop().run_in_executor(
                 hub.io, _register_shard, ctx, _small_blocks(staged), grant, principal
             )

@@ -9,19 +9,21 @@ Request Header Fields Too Large`` in the hub's error shape, then closes the
 connection, as soon as either limit is passed. Requests the parser refuses (a
 control character in a header, say) get their 400 in the same shape. It changes
 nothing else: bodies and responses take uvicorn's path untouched (the per-chunk
-cost is a comparison).
+cost is a comparison), except that a connection offers the app the rest of a body
+of known length to read straight from the socket (``bodies.py``).
 """
 
 from __future__ import annotations
 
 import http
 import json
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..errors import HubError
 from ..settings import Settings
+from .bodies import SOCKET_BODY, SocketBodies, SocketBody, content_length, fresh_parser
 
 CODE = "RequestHeaderFieldsTooLarge"
 
@@ -35,6 +37,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     max_head_bytes: ClassVar[int] = 64 * 1024
     #: Header fields of one request.
     max_headers: ClassVar[int] = 100
+    #: Threads for bodies read straight from the socket; None: always through ASGI.
+    socket_bodies: ClassVar[SocketBodies | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -42,6 +46,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes: int | None = 0
         self._completed = 0  # requests whose whole message has arrived
         self._refusal: str | None = None
+        #: Body bytes of the current request the parser has passed on.
+        self.body_seen = 0
 
     def data_received(self, data: bytes) -> None:
         if self._head_bytes is None:
@@ -69,7 +75,23 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._refusal = f"The request has more than {self.max_headers} header fields."
             raise _TooManyHeaders  # httptools stops; uvicorn calls send_400_response
         self._head_bytes = None
+        self.body_seen = 0
         super().on_headers_complete()
+        cycle = self.cycle
+        if self.socket_bodies is not None and cycle is not None and cycle.scope is self.scope:
+            length = content_length(self.headers)
+            if length:
+                extensions = cast("dict[str, Any]", self.scope.setdefault("extensions", {}))
+                extensions[SOCKET_BODY] = SocketBody(self, cycle, length)
+
+    def on_body(self, body: bytes) -> None:
+        self.body_seen += len(body)
+        super().on_body(body)
+
+    def restart_parser(self) -> None:
+        """A new parser, at a request boundary: the body of the current request was
+        read past the parser (``bodies.py``)."""
+        self.parser = fresh_parser(self)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -108,9 +130,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
 
 def protocol_for(settings: Settings) -> type[BoundedHttpToolsProtocol]:
-    """The protocol class ``commons serve`` hands uvicorn, with the settings' caps."""
+    """The protocol class ``commons serve`` hands uvicorn, with the settings' caps,
+    and threads for bodies read straight from the socket."""
     return type(
         "HubHttpToolsProtocol",
         (BoundedHttpToolsProtocol,),
-        {"max_head_bytes": settings.max_header_bytes, "max_headers": settings.max_headers},
+        {
+            "max_head_bytes": settings.max_header_bytes,
+            "max_headers": settings.max_headers,
+            "socket_bodies": (
+                SocketBodies(settings.socket_body_slots, settings.body_idle_timeout_seconds)
+                if settings.socket_body_slots > 0
+                else None
+            ),
+        },
     )

@@ -1,0 +1,305 @@
+"""Large request bodies read straight from the socket, on worker threads.
+
+uvicorn hands a body to the app in messages of up to 256 KiB, each copied four
+times on the way (uvloop's read, httptools' ``on_body``, the request cycle's
+buffer, ``receive``'s ``bytes()``) and each a trip through the event loop. For the
+routes that store a body of known length whole (LFS PUTs and parts, xorbs,
+shards), that is most of the hub's CPU beyond sha256 (``benchmarks/RESULTS.md``).
+
+So the connection offers the app the rest of a body (``scope["extensions"]
+[SOCKET_BODY]``, a :class:`SocketBody`). When the app takes it, the protocol
+stops reading the socket, and a worker thread reads the remaining bytes from a
+duplicate of the socket's descriptor into a few reused 1 MiB buffers, writes each
+to the sink, and hands it to a second thread that hashes it: the raw socket
+baseline of ``benchmarks/transfer.py``, plus a hash that overlaps. It never reads
+past the announced ``Content-Length``; once the body is in, the connection gets a
+fresh parser, so the next request on it is read as usual (keep-alive works).
+
+When it does not apply, the app reads the body the usual way (ASGI ``receive``):
+chunked or TLS bodies, a body the app already began to read, a length other than
+the one the app expects, or all slots taken (each slot holds up to two threads
+while its client sends, so their number bounds what slow clients can hold).
+
+If the body fails half-way (the client goes away, no byte arrives for
+``body_idle_timeout_seconds``, the sink refuses a write), nothing is left running:
+both threads have stopped before the error reaches the app, so the caller may drop
+or roll back what was written. The answer to that request closes the connection,
+whose byte stream is no longer at a request boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import queue
+import select
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httptools
+from starlette.requests import ClientDisconnect
+
+from ..errors import HubError
+
+if TYPE_CHECKING:
+    from .limits import BoundedHttpToolsProtocol
+
+#: The key of a :class:`SocketBody` in the ASGI scope's ``extensions``.
+SOCKET_BODY = "modelcommons.socket_body"
+BUFFER_BYTES = 1024 * 1024
+#: Buffers per body: read, being written, being hashed, and room for the hash to lag.
+BUFFERS = 8
+#: How often a waiting reader looks whether it should stop.
+_POLL_MS = 200
+
+
+class Sink(Protocol):
+    """Where the bytes go (a staged blob, a multipart part): ``writev`` in order on
+    one thread, ``hash`` in the same order on another."""
+
+    def writev(self, chunks: Sequence[bytes | memoryview]) -> None: ...
+    def hash(self, data: bytes | memoryview) -> None: ...
+
+
+class BodyTimeout(HubError):
+    status = 408
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"No part of the request body arrived for {seconds:g} s.", code="RequestTimeout"
+        )
+
+
+class _Stopped(Exception):
+    """The reader was told to stop (the request's task was cancelled)."""
+
+
+class SocketBodies:
+    """The threads and slots that one server's connections share."""
+
+    def __init__(self, slots: int, idle_seconds: float) -> None:
+        self.slots = slots
+        self.idle_seconds = idle_seconds
+        self._free = slots
+        self._lock = threading.Lock()
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, 2 * slots), thread_name_prefix="body"
+        )
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._free == 0:
+                return False
+            self._free -= 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._free += 1
+
+    @property
+    def free(self) -> int:
+        return self._free
+
+    def submit(self, job: Any, *args: Any) -> concurrent.futures.Future[Any]:
+        return self._executor.submit(job, *args)
+
+
+def content_length(headers: Sequence[tuple[bytes, bytes]]) -> int | None:
+    """The body's length when it is given by one ``Content-Length`` and not chunked."""
+    length: int | None = None
+    for name, value in headers:
+        if name == b"transfer-encoding":
+            return None
+        if name == b"content-length":
+            if length is not None or not value.isdigit():
+                return None
+            length = int(value)
+    return length
+
+
+class SocketBody:
+    """The rest of one request's body, on offer to the app (see the module doc)."""
+
+    def __init__(self, protocol: BoundedHttpToolsProtocol, cycle: Any, length: int) -> None:
+        self._protocol = protocol
+        self._cycle = cycle
+        self._length = length
+        self._taken = False
+
+    def _usable(self, expected: int) -> bool:
+        p, cycle = self._protocol, self._cycle
+        return (
+            not self._taken
+            and expected == self._length
+            and p.cycle is cycle
+            and cycle.more_body
+            and not cycle.disconnected
+            and not cycle.response_complete
+            and p.body_seen == len(cycle.body)  # the app has read none of it yet
+            and not p.transport.is_closing()
+            and p.transport.get_extra_info("sslcontext") is None
+            and p.transport.get_extra_info("socket") is not None
+        )
+
+    async def read_into(self, sink: Sink, expected: int, *, hashing: bool = True) -> bool:
+        """Read the whole body (``expected`` bytes) into ``sink``. False, having done
+        nothing, when this body must be read through ``receive`` instead."""
+        bodies = self._protocol.socket_bodies
+        if bodies is None or not self._usable(expected) or not bodies.take():
+            return False
+        self._taken = True
+        try:
+            await self._read(bodies, sink, expected, hashing)
+        finally:
+            bodies.give_back()
+        return True
+
+    async def _read(self, bodies: SocketBodies, sink: Sink, expected: int, hashing: bool) -> None:
+        p, cycle = self._protocol, self._cycle
+        p.flow.pause_reading()
+        if cycle.waiting_for_100_continue:
+            p.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            cycle.waiting_for_100_continue = False
+        prefix = bytes(cycle.body)
+        cycle.body = bytearray()
+        fd = os.dup(p.transport.get_extra_info("socket").fileno())
+        stop = threading.Event()
+        job = bodies.submit(_pump, fd, prefix, expected - len(prefix), sink, hashing, stop, bodies)
+        try:
+            try:
+                await asyncio.wrap_future(job)
+            except BaseException:
+                # Whatever went wrong (the task cancelled included), the threads stop
+                # before the caller drops what they wrote.
+                stop.set()
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(asyncio.wrap_future(job))
+                raise
+        except ClientDisconnect:
+            cycle.disconnected = True
+            p.transport.close()
+            raise
+        except BaseException:
+            cycle.keep_alive = False  # the stream is mid-body: close after the answer
+            raise
+        finally:
+            os.close(fd)
+        # The whole body is in: the next request starts at the next byte.
+        p.restart_parser()
+        p.on_message_complete()
+        p.flow.resume_reading()
+
+
+def _pump(
+    fd: int,
+    prefix: bytes,
+    remaining: int,
+    sink: Sink,
+    hashing: bool,
+    stop: threading.Event,
+    bodies: SocketBodies,
+) -> None:
+    """Read ``remaining`` bytes from ``fd`` and write them to ``sink`` in order,
+    hashed on a second thread; returns once both threads are done."""
+    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+    for _ in range(BUFFERS if hashing else 1):
+        free.put(bytearray(BUFFER_BYTES))
+    if prefix:
+        sink.writev([prefix])
+        if hashing:
+            sink.hash(prefix)
+    if not hashing:
+        _read_loop(fd, remaining, sink, free, None, stop, bodies.idle_seconds)
+        return
+    to_hash: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
+    hasher = bodies.submit(_hash_loop, sink, to_hash, free)
+    try:
+        _read_loop(fd, remaining, sink, free, to_hash, stop, bodies.idle_seconds)
+    finally:
+        to_hash.put(None)
+        error = hasher.exception()  # waits for the hash to catch up
+    if error is not None:
+        raise error
+
+
+def _read_loop(
+    fd: int,
+    remaining: int,
+    sink: Sink,
+    free: queue.SimpleQueue[bytearray],
+    to_hash: queue.SimpleQueue[memoryview | None] | None,
+    stop: threading.Event,
+    idle_seconds: float,
+) -> None:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while remaining:
+        if stop.is_set():
+            raise _Stopped()
+        buffer = free.get()
+        view = memoryview(buffer)[: min(BUFFER_BYTES, remaining)]
+        _fill(fd, view, poller, stop, idle_seconds)
+        sink.writev([view])
+        remaining -= len(view)
+        if to_hash is not None:
+            to_hash.put(view)
+        else:
+            free.put(buffer)
+
+
+def _fill(
+    fd: int, view: memoryview, poller: select.poll, stop: threading.Event, idle_seconds: float
+) -> None:
+    """Read exactly ``len(view)`` bytes; the descriptor is non-blocking."""
+    got = 0
+    idle_since = time.monotonic()
+    while got < len(view):
+        try:
+            n = os.readv(fd, [view[got:]])
+        except (BlockingIOError, InterruptedError):
+            if stop.is_set():
+                raise _Stopped() from None
+            if not poller.poll(_POLL_MS) and time.monotonic() - idle_since > idle_seconds:
+                raise BodyTimeout(idle_seconds) from None
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            raise ClientDisconnect() from None
+        if n == 0:
+            raise ClientDisconnect()
+        got += n
+        idle_since = time.monotonic()
+
+
+def _hash_loop(
+    sink: Sink,
+    to_hash: queue.SimpleQueue[memoryview | None],
+    free: queue.SimpleQueue[bytearray],
+) -> None:
+    """Hash each buffer in order and give it back; after a failure keep giving them
+    back (the reader may be waiting for one), then raise."""
+    error: BaseException | None = None
+    while (view := to_hash.get()) is not None:
+        if error is None:
+            try:
+                sink.hash(view)
+            except BaseException as exc:
+                error = exc
+        buffer = view.obj
+        assert isinstance(buffer, bytearray)
+        view.release()
+        free.put(buffer)
+    if error is not None:
+        raise error
+
+
+def fresh_parser(protocol: Any) -> Any:
+    """A new httptools parser for ``protocol``, set up as uvicorn sets up its own."""
+    parser = httptools.HttpRequestParser(protocol)
+    with contextlib.suppress(AttributeError):  # httptools < 0.6.3
+        parser.set_dangerous_leniencies(lenient_data_after_close=True)
+    return parser
