@@ -41,6 +41,7 @@ import json
 import mmap
 import os
 import platform
+import resource
 import secrets
 import shutil
 import socket
@@ -283,9 +284,21 @@ def curl_download(url: str, expected: int, range_header: str | None = None) -> f
     return float(speed) / MB
 
 
+def children_cpu_seconds() -> float:
+    """User + system time of this script's finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+#: The client's CPU time in the last ``curl_upload`` (curl is the only child it waits for).
+LAST_CLIENT_CPU = [0.0]
+
+
 def curl_upload(url: str, path: Path) -> float:
     """One PUT with ``curl -T``; bytes / total time (so it includes the server's
-    verification and fsync before it answers), in MB/s."""
+    verification and fsync before it answers), in MB/s. curl's own CPU time goes
+    to ``LAST_CLIENT_CPU``."""
+    before = children_cpu_seconds()
     code, size, total = _curl(
         [
             "-T",
@@ -299,6 +312,7 @@ def curl_upload(url: str, path: Path) -> float:
             url,
         ]
     )
+    LAST_CLIENT_CPU[0] = children_cpu_seconds() - before
     if code != "200" or int(size) != path.stat().st_size:
         raise RuntimeError(f"PUT {url}: HTTP {code} after {size} bytes")
     return int(size) / float(total) / MB
@@ -651,6 +665,8 @@ SERIES: list[tuple[str, str, str]] = [
     ("cpu_up_sink", "server CPU time, raw sink + fsync (user + system, all threads)", "s"),
     ("cpu_up_hub", "server CPU time, hub basic PUT", "s"),
     ("cpu_up_hub_mp", "server CPU time, hub multipart in order", "s"),
+    ("cpu_client_up_sink", "client (curl) CPU time, PUT to the raw sink + fsync", "s"),
+    ("cpu_client_up_hub", "client (curl) CPU time, hub basic PUT", "s"),
     ("mem_up", "hub peak RSS growth, basic PUT", "MB"),
     ("mem_up_mp", "hub peak RSS growth, multipart upload", "MB"),
     ("mem_dl", "hub peak RSS growth, GET whole file", "MB"),
@@ -800,6 +816,7 @@ def _run(args: argparse.Namespace, results: Results, root: Path, children: list[
             "up_hub", results.with_memory("mem_up", basic.child.pid, curl_upload, href, source)
         )
         results.add("cpu_up_hub", cpu_seconds(basic.child.pid) - before)
+        results.add("cpu_client_up_hub", LAST_CLIENT_CPU[0])
         recycle.keep(basic.blob_path(oid))
 
     def sink_put(query: str) -> None:
@@ -808,6 +825,7 @@ def _run(args: argparse.Namespace, results: Results, root: Path, children: list[
         results.add("up_sink_fsync" if query else "up_sink", curl_upload(sink_url + query, source))
         if query:
             results.add("cpu_up_sink", cpu_seconds(sink.pid) - before)
+            results.add("cpu_client_up_sink", LAST_CLIENT_CPU[0])
 
     def plain_write(path: Path) -> None:
         recycle()
@@ -1097,15 +1115,21 @@ def interpret(results: Results) -> list[str]:
             f"{med('up_hub_mp_ooo_complete'):.2f} s."
         )
     floor = sec["up_sink_fsync"] / (sec["up_sink_fsync"] + sec["sha256"])
+    cores = int(results.info.get("nproc", "1") or 1)
+    busy = med("cpu_client_up_hub") + med("cpu_up_hub")
+    packed = sec["up_sink_fsync"] / (busy / cores)
     out.append(
-        f"* **The floor when no core is spare.** A verified upload must hash every byte; "
-        f"if that cannot overlap with receiving, it takes at least the sink's time plus "
-        f"sha256's, {sec['up_sink_fsync'] + sec['sha256']:.2f} s here, which is "
-        f"{floor:.2f} of the sink + fsync; the hub reaches {up:.2f}. The load average "
-        f"(1 minute) was {results.settings.get('load average at start', '?')} at the start "
-        f"and {results.settings.get('load average at end', '?')} at the end of this run, "
-        "on 2 cores: other work left no core for hashing alone. See README.md for the "
-        "same hub measured with hashing switched off."
+        f"* **The floor on this machine.** A verified upload must hash every byte, "
+        f"{sec['sha256']:.2f} s of one core here, and the client shares the machine's "
+        f"{cores} cores: curl spent {med('cpu_client_up_hub'):.2f} CPU-s sending the file to "
+        f"the hub ({med('cpu_client_up_sink'):.2f} to the sink), the hub "
+        f"{med('cpu_up_hub'):.2f}. If hashing overlapped with nothing, the upload would take "
+        f"at least the sink's time plus sha256's, {sec['up_sink_fsync'] + sec['sha256']:.2f} s "
+        f"({floor:.2f} of the sink + fsync); with the client's and the hub's CPU time spread "
+        f"perfectly over the cores, at least {busy / cores:.2f} s ({packed:.2f}). The hub "
+        f"reaches {up:.2f}. The load average (1 minute) was "
+        f"{results.settings.get('load average at start', '?')} at the start and "
+        f"{results.settings.get('load average at end', '?')} at the end of this run."
     )
     out.append(
         f"* **Where the time goes.** Per {size // MiB} MiB the hub's process spends "
