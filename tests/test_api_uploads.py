@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -396,3 +397,70 @@ def test_preupload_modes_and_oids(lfs_server: Server, repo_name: str) -> None:
     assert modes["same.txt"]["oid"] == hashlib.sha1(b"blob 4\0same").hexdigest()
     assert modes["big.bin"]["uploadMode"] == "lfs"
     assert modes["logs/x.log"]["shouldIgnore"] is True
+
+
+def test_uploads_take_the_asgi_path_when_socket_bodies_are_off(
+    repo_name: str, tmp_path: Path, hf_env: None
+) -> None:
+    """``socket_body_slots = 0``: every body comes through uvicorn's ASGI messages
+    (the path uploads take when the slots are busy), with the same result for the
+    stock client's basic and multipart uploads."""
+    srv = Server(
+        "sqlite",
+        socket_body_slots=0,
+        regular_upload_max_bytes=1_000_000,
+        multipart_chunk_bytes=5 * 1024 * 1024,
+    )
+    srv.start()
+    try:
+        api = HfApi(endpoint=srv.url, token=srv.user("alice"))
+        repo = f"alice/{repo_name}"
+        api.create_repo(repo)
+        folder = tmp_path / "up"
+        folder.mkdir()
+        files = [_big(folder, "basic.dat", 3 * MB), _big(folder, "multi.dat", 12 * MB)]
+        api.upload_folder(repo_id=repo, folder_path=folder)
+        for f in files:
+            out = hf_hub_download(repo, f.name, endpoint=srv.url, token=api.token)
+            assert _sha256(Path(out)) == _sha256(f)
+    finally:
+        srv.close()
+
+
+def test_a_stalled_lfs_upload_gets_408_and_leaves_nothing(repo_name: str) -> None:
+    """A client that stops sending half-way through a body read from the socket:
+    after ``body_idle_timeout_seconds`` it gets 408 in the error shape, the
+    connection closes, the staging file is gone and the object is still missing."""
+    srv = Server("sqlite", body_idle_timeout_seconds=1)
+    srv.start()
+    try:
+        token = srv.user("alice")
+        repo = f"alice/{repo_name}"
+        HfApi(endpoint=srv.url, token=token).create_repo(repo)
+        data = os.urandom(2 * 1024 * 1024)
+        claimed = hashlib.sha256(data).hexdigest()
+        batch = {"operation": "upload", "objects": [{"oid": claimed, "size": len(data)}]}
+        url = f"{srv.url}/{repo}.git/info/lfs/objects/batch"
+        auth = {"Authorization": f"Bearer {token}"}
+        answer = httpx.post(url, headers=auth, json=batch).json()
+        href = httpx.URL(answer["objects"][0]["actions"]["upload"]["href"])
+        with socket.create_connection((href.host, href.port), timeout=30) as conn:
+            conn.sendall(
+                f"PUT {href.raw_path.decode()} HTTP/1.1\r\nHost: {href.host}\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n".encode()
+                + data[:100_000]
+            )
+            response = b""
+            while chunk := conn.recv(65536):  # until the server closes
+                response += chunk
+        head, _, body = response.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 "), head
+        assert b"x-error-code: RequestTimeout" in head
+        assert b"connection: close" in head.lower()
+        assert json.loads(body)["error"].startswith("No part of the request body arrived")
+        staging = srv.data_dir / "blobs" / "staging"
+        assert not [p for p in staging.rglob("*") if p.is_file()]
+        again = httpx.post(url, headers=auth, json=batch).json()
+        assert "actions" in again["objects"][0]  # still to be uploaded
+    finally:
+        srv.close()
