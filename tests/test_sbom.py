@@ -78,6 +78,8 @@ def test_model_bom_with_card_files_lineage_and_signature(server: Server, tmp_pat
         repo_id=repo,
     )
     head = api.upload_file(path_or_fileobj=WEIGHTS, path_in_repo="model.bin", repo_id=repo).oid
+    # Lineage is a background pipeline step: the bill names parents once it has run.
+    server.settle(repo)
 
     r = sbom(server, repo, revision="main", format="cyclonedx")
     assert r.status_code == 200, r.text
