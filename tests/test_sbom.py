@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,7 @@ def test_model_bom_with_card_files_lineage_and_signature(server: Server, tmp_pat
     assert {"README.md", "config.json", "model.bin", ".gitattributes"} <= set(by_name)
     props = {p["name"]: p["value"] for p in subject["properties"]}
     assert props["modelcommons:signature:status"] == "unsigned"
+    assert props["modelcommons:lineage:status"] == "current"
     # Every file carries its scan status from the commit pipeline (queued until scanned).
     files = [c for c in doc["components"] if c["type"] == "file"]
     assert props["modelcommons:scan:files"] == str(len(files))
@@ -164,3 +166,30 @@ def test_dataset_bom_private_and_bad_requests(sqlite_server: Server) -> None:
         url, params={"revision": "nope"}, headers={"Authorization": f"Bearer {token}"}
     )
     assert missing.status_code == 404
+
+
+def test_bom_says_when_lineage_is_still_pending() -> None:
+    """Lineage runs in the background: before a worker has run it, the bill says
+    ``pending`` (its parents may be missing); once it has run, ``current``."""
+    srv = Server("sqlite", task_queue="redis", task_queue_name=f"bom{secrets.token_hex(4)}")
+    srv.start()  # serve only enqueues: no lineage runs until a worker starts
+    try:
+        _, api = fresh_user(srv, "pend")
+        repo = f"{api.whoami()['name']}/tuned"
+        api.create_repo(repo)
+        readme = card(license="apache-2.0", base_model="someone/base").decode() + README_BODY
+        api.upload_file(path_or_fileobj=readme.encode(), path_in_repo="README.md", repo_id=repo)
+        props = _props(sbom(srv, repo, token=api.token).json())
+        assert props["modelcommons:lineage:status"] == "pending"
+        srv.start_worker()
+        srv.settle(repo)
+        doc = sbom(srv, repo, token=api.token).json()
+        assert _props(doc)["modelcommons:lineage:status"] == "current"
+        (ancestor,) = doc["metadata"]["component"]["pedigree"]["ancestors"]
+        assert ancestor["name"] == "someone/base"
+    finally:
+        srv.close()
+
+
+def _props(doc: dict[str, Any]) -> dict[str, str]:
+    return {p["name"]: p["value"] for p in doc["metadata"]["component"]["properties"]}

@@ -11,7 +11,9 @@ for a dataset) named by its package URL pinned to the commit
   ids where SPDX has none), else by name,
 - its lineage parents (:mod:`modelcommons.governance.lineage`), each pinned to the
   commit it was built from: base models under ``pedigree.ancestors``, datasets as
-  ``data`` components the model card refers to,
+  ``data`` components the model card refers to. Lineage is a background pipeline
+  step, so a bill asked for just after a card commit may predate it: the property
+  ``modelcommons:lineage:status`` says ``pending`` then (ask again), else ``current``,
 - its signature state (:mod:`.signatures`) and scan results, as properties.
 
 Every file the caller may list is a ``file`` component with its sha256. The
@@ -26,9 +28,11 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..accounts import Principal
+from ..db.pipeline_tables import PipelineStep
 from ..db.schema import Repo
 from ..errors import HubError
 from ..governance import lineage
@@ -256,6 +260,9 @@ def cyclonedx(
     unsafe = sum(1 for r in scanned if r.get("status") == "unsafe")
     properties.append({"name": "modelcommons:scan:files", "value": str(len(scanned))})
     properties.append({"name": "modelcommons:scan:unsafe", "value": str(unsafe)})
+    properties.append(
+        {"name": "modelcommons:lineage:status", "value": _lineage_status(session, repo)}
+    )
     for key in ("library_name", "pipeline_tag", "language"):
         value = card.get(key)
         if isinstance(value, str | int | float | list):
@@ -300,6 +307,21 @@ def cyclonedx(
             {"ref": main_ref, "dependsOn": sorted({c["bom-ref"] for c in components})},
         ],
     }
+
+
+def _lineage_status(session: Session, repo: Repo) -> str:
+    """``pending`` while a lineage step of the repository waits or runs (the parents
+    above may be about to change), else ``current``."""
+    waiting = session.scalar(
+        select(PipelineStep.commit_oid)
+        .where(
+            PipelineStep.repo_id == repo.id,
+            PipelineStep.step == "lineage",
+            PipelineStep.status.in_(("queued", "running")),
+        )
+        .limit(1)
+    )
+    return "pending" if waiting is not None else "current"
 
 
 def _model_card(
