@@ -290,14 +290,10 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-#: The client's CPU time in the last ``curl_upload`` (curl is the only child it waits for).
-LAST_CLIENT_CPU = [0.0]
-
-
-def curl_upload(url: str, path: Path) -> float:
-    """One PUT with ``curl -T``; bytes / total time (so it includes the server's
-    verification and fsync before it answers), in MB/s. curl's own CPU time goes
-    to ``LAST_CLIENT_CPU``."""
+def curl_upload(url: str, path: Path) -> tuple[float, float]:
+    """One PUT with ``curl -T``: bytes / total time (so it includes the server's
+    verification and fsync before it answers), in MB/s, and curl's own CPU time
+    (the only child process waited for meanwhile)."""
     before = children_cpu_seconds()
     code, size, total = _curl(
         [
@@ -312,10 +308,10 @@ def curl_upload(url: str, path: Path) -> float:
             url,
         ]
     )
-    LAST_CLIENT_CPU[0] = children_cpu_seconds() - before
+    client_cpu = children_cpu_seconds() - before
     if code != "200" or int(size) != path.stat().st_size:
         raise RuntimeError(f"PUT {url}: HTTP {code} after {size} bytes")
-    return int(size) / float(total) / MB
+    return int(size) / float(total) / MB, client_cpu
 
 
 # --------------------------------------------------------------------------
@@ -812,20 +808,22 @@ def _run(args: argparse.Namespace, results: Results, root: Path, children: list[
         href = basic.lfs_batch(oid, size)["href"]
         recycle()
         before = cpu_seconds(basic.child.pid)
-        results.add(
-            "up_hub", results.with_memory("mem_up", basic.child.pid, curl_upload, href, source)
+        speed, client_cpu = results.with_memory(
+            "mem_up", basic.child.pid, curl_upload, href, source
         )
+        results.add("up_hub", speed)
         results.add("cpu_up_hub", cpu_seconds(basic.child.pid) - before)
-        results.add("cpu_client_up_hub", LAST_CLIENT_CPU[0])
+        results.add("cpu_client_up_hub", client_cpu)
         recycle.keep(basic.blob_path(oid))
 
     def sink_put(query: str) -> None:
         recycle()
         before = cpu_seconds(sink.pid)
-        results.add("up_sink_fsync" if query else "up_sink", curl_upload(sink_url + query, source))
+        speed, client_cpu = curl_upload(sink_url + query, source)
+        results.add("up_sink_fsync" if query else "up_sink", speed)
         if query:
             results.add("cpu_up_sink", cpu_seconds(sink.pid) - before)
-            results.add("cpu_client_up_sink", LAST_CLIENT_CPU[0])
+            results.add("cpu_client_up_sink", client_cpu)
 
     def plain_write(path: Path) -> None:
         recycle()

@@ -36,17 +36,23 @@ MiB = 1024 * 1024
 
 
 class RecordingSink:
-    """Collects what the reader writes, hashes it, and notes any write that comes
-    after the app was told the body failed."""
+    """Collects what the reader writes, hashes it, and notes any write that ends
+    after the app was told the body failed. With ``delay``, each write takes that
+    long (and sets ``writing`` when it starts), so a write can be caught mid-way."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0, writing: threading.Event | None = None) -> None:
         self.data = bytearray()
         self.hasher = hashlib.sha256()
         self.closed = False
         self.late_writes = 0
         self.threads: set[str] = set()
+        self.delay = delay
+        self.writing = writing
 
     def writev(self, chunks: Sequence[bytes | memoryview]) -> None:
+        if self.writing is not None:
+            self.writing.set()
+        time.sleep(self.delay)
         if self.closed:
             self.late_writes += 1
         self.threads.add(threading.current_thread().name)
@@ -66,6 +72,9 @@ class App:
         self.protocol = protocol
         self.failures: list[tuple[str, RecordingSink]] = []
         self.started = threading.Event()
+        #: For new sinks: how long each write takes, and an event set when one starts.
+        self.write_delay = 0.0
+        self.writing = threading.Event()
         self.tasks: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -76,7 +85,7 @@ class App:
             await _answer(send, 200, {"free": bodies.free if bodies else None})
             return
         expected = int(dict(scope["headers"]).get(b"x-expect", b"-1"))
-        sink = RecordingSink()
+        sink = RecordingSink(self.write_delay, self.writing)
         direct: SocketBody | None = scope.get("extensions", {}).get(SOCKET_BODY)
         task = asyncio.current_task()
         assert task is not None
@@ -340,13 +349,15 @@ def test_a_client_that_goes_away_mid_body_leaves_nothing_running(
 
 
 def test_a_cancelled_request_stops_its_reader(serve: Callable[..., Running]) -> None:
-    """Server shutdown cancels the request's task: the reader thread must stop
-    writing before the task ends (the caller then drops what was written)."""
+    """Server shutdown cancels the request's task: the reader thread must finish
+    the write it is in and stop before the task ends (the caller then drops what
+    was written). The cancel comes in the middle of a slow write: a reader left
+    running would end that write after the app heard of the cancel."""
     hub = serve()
+    hub.app.write_delay = 0.5
     with hub.connect() as conn:
-        conn.sendall(put_head(8 * MiB) + body_of(MiB))
-        hub.app.started.wait(10)
-        time.sleep(0.2)
+        conn.sendall(put_head(16 * MiB) + body_of(5 * MiB))
+        assert hub.app.writing.wait(10), "the reader never began a write"
         for loop, task in hub.app.tasks:
             loop.call_soon_threadsafe(task.cancel)
         deadline = time.monotonic() + 10
@@ -357,8 +368,8 @@ def test_a_cancelled_request_stops_its_reader(serve: Callable[..., Running]) -> 
         assert name == "CancelledError"
         # More of the body arrives: nobody may read it into the dropped sink now.
         conn.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
+        with contextlib.suppress(BlockingIOError, ConnectionError):  # or closed by now
             conn.send(body_of(2 * MiB))
-        time.sleep(0.5)
+        time.sleep(1.0)  # longer than a write: one still running would have ended
     assert sink.late_writes == 0
     assert hub.free_slots() == 8

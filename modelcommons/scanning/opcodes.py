@@ -237,6 +237,8 @@ def _one(r: _Reader, i: int, found: set[tuple[str, str]]) -> int:
                 memo.memoize(top)
             i += 1
             continue
+        # SHORT_BINUNICODE and BINUNICODE are spelled out apart on purpose: a shared
+        # branch adds work to the commonest string opcode of this hot loop.
         if code == 0x8C and i + 1 < len(buf):
             j = i + 2 + buf[i + 1]
             if j <= len(buf):

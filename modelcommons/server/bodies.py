@@ -4,7 +4,8 @@ uvicorn hands a body to the app in messages of up to 256 KiB, each copied four
 times on the way (uvloop's read, httptools' ``on_body``, the request cycle's
 buffer, ``receive``'s ``bytes()``) and each a trip through the event loop. For the
 routes that store a body of known length whole (LFS PUTs and parts, xorbs,
-shards), that is most of the hub's CPU beyond sha256 (``benchmarks/RESULTS.md``).
+shards), that was most of the hub's CPU beyond sha256 (``benchmarks/README.md``,
+"Notes on the upload figures").
 
 So the connection offers the app the rest of a body (``scope["extensions"]
 [SOCKET_BODY]``, a :class:`SocketBody`). When the app takes it, the protocol
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 SOCKET_BODY = "modelcommons.socket_body"
 #: Buffers per body (16 MiB): one being read and written, one being hashed, and room
 #: for either to lag. Measured with ``benchmarks/transfer.py`` on 2 cores, 4 MiB
-#: buffers cost 0.15-0.2 CPU-s less per GiB of multipart parts than 1 MiB ones (and
+#: buffers cost 0.1-0.3 CPU-s less per GiB of multipart parts than 1 MiB ones (and
 #: the same for a basic PUT); 8 MiB ones cost more again.
 BUFFER_BYTES = 4 * 1024 * 1024
 BUFFERS = 4
@@ -62,7 +63,8 @@ _POLL_MS = 200
 
 class Sink(Protocol):
     """Where the bytes go (a staged blob, a multipart part): ``writev`` in order on
-    one thread, ``hash`` in the same order on another."""
+    one thread, ``hash`` in the same order on another. The shape of
+    ``storage.transfer.Sink``, restated because ``server`` may not import ``storage``."""
 
     def writev(self, chunks: Sequence[bytes | memoryview]) -> None: ...
     def hash(self, data: bytes | memoryview) -> None: ...
@@ -85,12 +87,11 @@ class SocketBodies:
     """The threads and slots that one server's connections share."""
 
     def __init__(self, slots: int, idle_seconds: float) -> None:
-        self.slots = slots
         self.idle_seconds = idle_seconds
         self._free = slots
         self._lock = threading.Lock()
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(1, 2 * slots), thread_name_prefix="body"
+            max_workers=2 * slots, thread_name_prefix="body"
         )
 
     def take(self) -> bool:

@@ -9,8 +9,9 @@ Request Header Fields Too Large`` in the hub's error shape, then closes the
 connection, as soon as either limit is passed. Requests the parser refuses (a
 control character in a header, say) get their 400 in the same shape. It changes
 nothing else: bodies and responses take uvicorn's path untouched (the per-chunk
-cost is a comparison), except that a connection offers the app the rest of a body
-of known length to read straight from the socket (``bodies.py``).
+cost is a comparison and a count of body bytes), except that a connection offers
+the app the rest of a body of known length to read straight from the socket
+(``bodies.py``).
 """
 
 from __future__ import annotations
