@@ -1134,7 +1134,7 @@ def interpret(results: Results) -> list[str]:
         f"{med('cpu_up_hub'):.2f} CPU-s on a basic PUT and {med('cpu_up_hub_mp'):.2f} on a "
         f"multipart upload, the raw sink {med('cpu_up_sink'):.2f}: sha256 alone needs "
         f"{sec['sha256']:.2f} s of one core. The hub reads an upload's body from the "
-        "socket on a worker thread, into reused 4 MiB buffers that it writes while a "
+        "socket on a worker thread, into reused 2 MiB buffers that it writes while a "
         "second thread hashes them (`modelcommons/server/bodies.py`), so reading, writing "
         "and hashing overlap as far as the cores allow. The client, that reader, the "
         "hashing and the kernel's page-cache work share this machine's "

@@ -10,7 +10,7 @@ shards), that was most of the hub's CPU beyond sha256 (``benchmarks/README.md``,
 So the connection offers the app the rest of a body (``scope["extensions"]
 [SOCKET_BODY]``, a :class:`SocketBody`). When the app takes it, the protocol
 stops reading the socket, and a worker thread reads the remaining bytes from a
-duplicate of the socket's descriptor into a few reused 4 MiB buffers, writes each
+duplicate of the socket's descriptor into a few reused 2 MiB buffers, writes each
 to the sink, and hands it to a second thread that hashes it: the raw socket
 baseline of ``benchmarks/transfer.py``, plus a hash that overlaps. It never reads
 past the announced ``Content-Length``; once the body is in, the connection gets a
@@ -51,12 +51,14 @@ if TYPE_CHECKING:
 
 #: The key of a :class:`SocketBody` in the ASGI scope's ``extensions``.
 SOCKET_BODY = "modelcommons.socket_body"
-#: Buffers per body (16 MiB): one being read and written, one being hashed, and room
-#: for either to lag. Measured with ``benchmarks/transfer.py`` on 2 cores, 4 MiB
-#: buffers cost 0.1-0.3 CPU-s less per GiB of multipart parts than 1 MiB ones (and
-#: the same for a basic PUT); 8 MiB ones cost more again.
-BUFFER_BYTES = 4 * 1024 * 1024
-BUFFERS = 4
+#: Buffers per body (6 MiB): one being read and written, one being hashed, and one
+#: for either to lag. Measured with ``benchmarks/transfer.py`` on 2 cores, 2 and 4
+#: MiB buffers cost about the same CPU per GiB (0.1-0.3 CPU-s less than 1 MiB ones
+#: for multipart parts), 8 MiB ones more. Four 4 MiB buffers per body took a test's
+#: four parallel xorb uploads past the 100 MB memory goal once (tests/test_xet.py),
+#: so a body holds 6 MiB: 48 MiB with every slot busy.
+BUFFER_BYTES = 2 * 1024 * 1024
+BUFFERS = 3
 #: How often a waiting reader looks whether it should stop.
 _POLL_MS = 200
 
