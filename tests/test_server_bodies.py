@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import errno
 import hashlib
 import json
 import os
@@ -28,11 +30,20 @@ import uvicorn
 import uvloop
 
 from modelcommons.errors import HubError
-from modelcommons.server.bodies import SOCKET_BODY, BodyTimeout, SocketBody
+from modelcommons.server.bodies import BUFFER_BYTES, SOCKET_BODY, BodyTimeout, SocketBody
 from modelcommons.server.limits import BoundedHttpToolsProtocol, protocol_for
 from modelcommons.settings import Settings
 
 MiB = 1024 * 1024
+#: The page size: direct writes need buffers and offsets on its multiples.
+ALIGN = 4096
+
+
+def _page_aligned(buffer: bytes | memoryview) -> bool:
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(memoryview(buffer))) % ALIGN == 0
+    except TypeError:  # read-only (the ASGI path's bytes): where it lies is not known
+        return False
 
 
 class RecordingSink:
@@ -40,8 +51,17 @@ class RecordingSink:
     after the app was told the body failed. With ``delay``, each write takes that
     long (and sets ``writing`` when it starts), so a write can be caught mid-way."""
 
-    def __init__(self, delay: float = 0.0, writing: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        delay: float = 0.0,
+        writing: threading.Event | None = None,
+        fail_at: int | None = None,
+    ) -> None:
         self.data = bytearray()
+        #: Each buffer written: its length, and whether it starts on a page boundary.
+        self.writes: list[tuple[int, bool]] = []
+        self.fail_at = fail_at
+        self.hashed = 0
         self.hasher = hashlib.sha256()
         self.closed = False
         self.late_writes = 0
@@ -56,13 +76,17 @@ class RecordingSink:
         if self.closed:
             self.late_writes += 1
         self.threads.add(threading.current_thread().name)
+        if self.fail_at is not None and len(self.writes) == self.fail_at:
+            raise OSError(errno.ENOSPC, "No space left on device")
         for chunk in chunks:
+            self.writes.append((len(chunk), _page_aligned(chunk)))
             self.data += chunk
 
     def hash(self, data: bytes | memoryview) -> None:
         if self.closed:
             self.late_writes += 1
         self.hasher.update(data)
+        self.hashed += len(data)
 
 
 class App:
@@ -72,8 +96,10 @@ class App:
         self.protocol = protocol
         self.failures: list[tuple[str, RecordingSink]] = []
         self.started = threading.Event()
-        #: For new sinks: how long each write takes, and an event set when one starts.
+        #: For new sinks: how long each write takes, and an event set when one starts;
+        #: which write fails (as a full disk would).
         self.write_delay = 0.0
+        self.fail_at: int | None = None
         self.writing = threading.Event()
         self.tasks: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
 
@@ -85,7 +111,7 @@ class App:
             await _answer(send, 200, {"free": bodies.free if bodies else None})
             return
         expected = int(dict(scope["headers"]).get(b"x-expect", b"-1"))
-        sink = RecordingSink(self.write_delay, self.writing)
+        sink = RecordingSink(self.write_delay, self.writing, self.fail_at)
         direct: SocketBody | None = scope.get("extensions", {}).get(SOCKET_BODY)
         task = asyncio.current_task()
         assert task is not None
@@ -118,6 +144,7 @@ class App:
                 "sha256": sink.hasher.hexdigest(),
                 "stored": hashlib.sha256(sink.data).hexdigest(),
                 "threads": sorted(sink.threads),
+                "writes": sink.writes,
             },
         )
 
@@ -373,3 +400,77 @@ def test_a_cancelled_request_stops_its_reader(serve: Callable[..., Running]) -> 
         time.sleep(1.0)  # longer than a write: one still running would have ended
     assert sink.late_writes == 0
     assert hub.free_slots() == 8
+
+
+def test_the_sink_gets_whole_page_aligned_buffers_even_after_bytes_read_with_the_head(
+    serve: Callable[..., Running],
+) -> None:
+    """uvicorn reads the first bytes of a body with the head; they go at the front
+    of the first buffer, so every write but the last is a whole, page-aligned buffer
+    at a multiple of its size, as direct I/O needs (``storage/direct.py``)."""
+    hub = serve()
+    body = body_of(3 * BUFFER_BYTES + 5000)
+    with hub.connect() as conn:
+        conn.sendall(put_head(len(body)) + body[:777])  # arrives with the head
+        time.sleep(0.2)
+        conn.sendall(body[777:])
+        status, _, raw = read_response(Reader(conn))
+    assert status == 200
+    answer = json.loads(raw)
+    assert answer["direct"] is True
+    assert answer["sha256"] == answer["stored"] == hashlib.sha256(body).hexdigest()
+    writes = [tuple(w) for w in answer["writes"]]
+    assert writes == [(BUFFER_BYTES, True)] * 3 + [(5000, True)]
+
+
+def test_a_write_that_fails_stops_the_reader_and_the_hash(serve: Callable[..., Running]) -> None:
+    """A full disk half-way: the app gets the sink's own error once every thread has
+    stopped, nothing is written or hashed after it, and the slot is free again."""
+    hub = serve()
+    hub.app.fail_at = 1
+    body = body_of(6 * BUFFER_BYTES)
+    with hub.connect() as conn:
+
+        def send() -> None:
+            with contextlib.suppress(OSError):  # the server closes the connection
+                conn.sendall(put_head(len(body)) + body)
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        deadline = time.monotonic() + 10
+        while not hub.app.failures:
+            assert time.monotonic() < deadline, "the app never heard of the failed write"
+            time.sleep(0.05)
+        with contextlib.suppress(OSError):  # ends the sender, should it still be sending
+            conn.shutdown(socket.SHUT_RDWR)
+        sender.join(10)
+    name, sink = hub.app.failures[0]
+    assert name == "OSError"
+    assert len(sink.data) == BUFFER_BYTES  # the first write only
+    assert sink.hashed <= BUFFER_BYTES
+    time.sleep(0.5)
+    assert sink.late_writes == 0
+    assert hub.free_slots() == 8
+
+
+def test_a_slow_client_that_keeps_sending_is_not_timed_out(
+    serve: Callable[..., Running],
+) -> None:
+    """The idle limit is on silence, not on the whole body: a client that trickles
+    a few bytes at a time gets its body in whole, though it takes longer than the
+    limit in all."""
+    hub = serve(body_idle_timeout_seconds=1)
+    body = body_of(64 * 1024)
+    pieces = [body[i : i + 8192] for i in range(0, len(body), 8192)]
+    with hub.connect() as conn:
+        conn.sendall(put_head(len(body)))
+        started = time.monotonic()
+        for piece in pieces:
+            time.sleep(0.3)
+            conn.sendall(piece)
+        status, _, raw = read_response(Reader(conn))
+    assert time.monotonic() - started > 2  # well past the 1 s idle limit in all
+    assert status == 200
+    answer = json.loads(raw)
+    assert answer["direct"] is True
+    assert answer["sha256"] == hashlib.sha256(body).hexdigest()

@@ -9,21 +9,26 @@ shards), that was most of the hub's CPU beyond sha256 (``benchmarks/README.md``,
 
 So the connection offers the app the rest of a body (``scope["extensions"]
 [SOCKET_BODY]``, a :class:`SocketBody`). When the app takes it, the protocol
-stops reading the socket, and a worker thread reads the remaining bytes from a
-duplicate of the socket's descriptor into a few reused 2 MiB buffers, writes each
-to the sink, and hands it to a second thread that hashes it: the raw socket
-baseline of ``benchmarks/transfer.py``, plus a hash that overlaps. It never reads
-past the announced ``Content-Length``; once the body is in, the connection gets a
-fresh parser, so the next request on it is read as usual (keep-alive works).
+stops reading the socket, and three worker threads form a line: one reads the
+remaining bytes from a duplicate of the socket's descriptor into a few reused,
+page-aligned 2 MiB buffers, one writes each buffer to the sink, one hashes it.
+The bytes that came with the request's head go at the front of the first buffer,
+so every write but the last is a whole buffer at a multiple of its size: what
+the local store needs to send it straight to the device (``storage/direct.py``),
+whose latency the writer then waits out while the reader and the hash go on. It
+never reads past the announced ``Content-Length``; once the body is in, the
+connection gets a fresh parser, so the next request on it is read as usual
+(keep-alive works).
 
 When it does not apply, the app reads the body the usual way (ASGI ``receive``):
 chunked or TLS bodies, a body the app already began to read, a length other than
-the one the app expects, or all slots taken (each slot holds up to two threads
-while its client sends, so their number bounds what slow clients can hold).
+the one the app expects, or all slots taken (each slot holds up to three threads
+and its buffers while its client sends, so their number bounds what slow clients
+can hold).
 
 If the body fails half-way (the client goes away, no byte arrives for
 ``body_idle_timeout_seconds``, the sink refuses a write), nothing is left running:
-both threads have stopped before the error reaches the app, so the caller may drop
+every thread has stopped before the error reaches the app, so the caller may drop
 or roll back what was written. The answer to that request closes the connection,
 whose byte stream is no longer at a request boundary.
 """
@@ -33,13 +38,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import mmap
 import os
 import queue
 import select
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import httptools
 from starlette.requests import ClientDisconnect
@@ -51,14 +57,14 @@ if TYPE_CHECKING:
 
 #: The key of a :class:`SocketBody` in the ASGI scope's ``extensions``.
 SOCKET_BODY = "modelcommons.socket_body"
-#: Buffers per body (6 MiB): one being read and written, one being hashed, and one
-#: for either to lag. Measured with ``benchmarks/transfer.py`` on 2 cores, 2 and 4
+#: Buffers per body (8 MiB): one each being read, written and hashed, and one for
+#: any of them to lag. Measured with ``benchmarks/transfer.py`` on 2 cores, 2 and 4
 #: MiB buffers cost about the same CPU per GiB (0.1-0.3 CPU-s less than 1 MiB ones
 #: for multipart parts), 8 MiB ones more. Four 4 MiB buffers per body took a test's
 #: four parallel xorb uploads past the 100 MB memory goal once (tests/test_xet.py),
-#: so a body holds 6 MiB: 48 MiB with every slot busy.
+#: so a body holds 8 MiB: 64 MiB with every slot busy.
 BUFFER_BYTES = 2 * 1024 * 1024
-BUFFERS = 3
+BUFFERS = 4
 #: How often a waiting reader looks whether it should stop.
 _POLL_MS = 200
 
@@ -93,7 +99,7 @@ class SocketBodies:
         self._free = slots
         self._lock = threading.Lock()
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=2 * slots, thread_name_prefix="body"
+            max_workers=3 * slots, thread_name_prefix="body"
         )
 
     def take(self) -> bool:
@@ -201,6 +207,10 @@ class SocketBody:
         p.flow.resume_reading()
 
 
+#: A line between two threads: buffers in order, then None.
+_Queue: TypeAlias = "queue.SimpleQueue[memoryview | None]"
+
+
 def _pump(
     fd: int,
     prefix: bytes,
@@ -210,59 +220,110 @@ def _pump(
     stop: threading.Event,
     bodies: SocketBodies,
 ) -> None:
-    """Read ``remaining`` bytes from ``fd`` and write them to ``sink`` in order,
-    hashed on a second thread; returns once both threads are done."""
-    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-    for _ in range(BUFFERS if hashing else 1):
-        free.put(bytearray(BUFFER_BYTES))
-    if prefix:
-        sink.writev([prefix])
-        if hashing:
-            sink.hash(prefix)
-    if not hashing:
-        _read_loop(fd, remaining, sink, free, None, stop, bodies.idle_seconds)
-        return
-    to_hash: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
-    hasher = bodies.submit(_hash_loop, sink, to_hash, free)
+    """Read ``remaining`` bytes from ``fd`` (after ``prefix``, which came with the
+    head) and write them to ``sink`` in order on a second thread, hashed on a third;
+    returns once every thread is done."""
+    free: queue.SimpleQueue[mmap.mmap] = queue.SimpleQueue()
+    for _ in range(BUFFERS):
+        free.put(mmap.mmap(-1, BUFFER_BYTES))  # page-aligned, for direct writes
+    to_write: _Queue = queue.SimpleQueue()
+
+    def write(view: memoryview) -> None:
+        sink.writev([view])
+
+    stages = []
+    if hashing:
+        to_hash: _Queue = queue.SimpleQueue()
+        stages.append(bodies.submit(_stage, write, to_write, to_hash, None, stop))
+        stages.append(bodies.submit(_stage, sink.hash, to_hash, None, free, stop))
+    else:
+        stages.append(bodies.submit(_stage, write, to_write, None, free, stop))
+    failure: BaseException | None = None
     try:
-        _read_loop(fd, remaining, sink, free, to_hash, stop, bodies.idle_seconds)
-    finally:
-        to_hash.put(None)
-        error = hasher.exception()  # waits for the hash to catch up
+        _read_loop(fd, prefix, remaining, free, to_write, stop, bodies.idle_seconds)
+    except BaseException as exc:
+        failure = exc
+    to_write.put(None)
+    for job in stages:  # waits for each to finish; a stage's own error comes first
+        error = job.exception()
+        if error is not None:
+            raise error
+    if failure is not None:
+        raise failure
+
+
+def _stage(
+    work: Any,
+    inbox: _Queue,
+    outbox: _Queue | None,
+    free: queue.SimpleQueue[mmap.mmap] | None,
+    stop: threading.Event,
+) -> None:
+    """Apply ``work`` to each buffer in order and pass it on (to ``outbox``, or back
+    to ``free`` at the end of the line). After a failure, here or anywhere (``stop``),
+    work no more, but keep passing buffers on (the reader may be waiting for one);
+    raise this stage's own failure at the end."""
+    error: BaseException | None = None
+    while (view := inbox.get()) is not None:
+        if error is None and not stop.is_set():
+            try:
+                work(view)
+            except BaseException as exc:
+                error = exc
+                stop.set()
+        if outbox is not None:
+            outbox.put(view)
+        else:
+            assert free is not None
+            buffer = view.obj
+            assert isinstance(buffer, mmap.mmap)
+            view.release()
+            free.put(buffer)
+    if outbox is not None:
+        outbox.put(None)
     if error is not None:
         raise error
 
 
 def _read_loop(
     fd: int,
+    prefix: bytes,
     remaining: int,
-    sink: Sink,
-    free: queue.SimpleQueue[bytearray],
-    to_hash: queue.SimpleQueue[memoryview | None] | None,
+    free: queue.SimpleQueue[mmap.mmap],
+    out: _Queue,
     stop: threading.Event,
     idle_seconds: float,
 ) -> None:
+    """Fill buffers with the body, ``prefix`` first, then ``remaining`` bytes from
+    the socket, so that every buffer but the last is full: the sink sees writes at
+    multiples of ``BUFFER_BYTES``, aligned for direct I/O."""
     poller = select.poll()
     poller.register(fd, select.POLLIN)
-    while remaining:
+    total = len(prefix) + remaining
+    done = 0
+    while done < total:
         if stop.is_set():
             raise _Stopped()
-        buffer = free.get()
-        view = memoryview(buffer)[: min(BUFFER_BYTES, remaining)]
-        _fill(fd, view, poller, stop, idle_seconds)
-        sink.writev([view])
-        remaining -= len(view)
-        if to_hash is not None:
-            to_hash.put(view)
-        else:
-            free.put(buffer)
+        view = memoryview(free.get())[: min(BUFFER_BYTES, total - done)]
+        start = 0
+        if done < len(prefix):
+            start = min(len(prefix) - done, len(view))
+            view[:start] = prefix[done : done + start]
+        _fill(fd, view, start, poller, stop, idle_seconds)
+        out.put(view)
+        done += len(view)
 
 
 def _fill(
-    fd: int, view: memoryview, poller: select.poll, stop: threading.Event, idle_seconds: float
+    fd: int,
+    view: memoryview,
+    got: int,
+    poller: select.poll,
+    stop: threading.Event,
+    idle_seconds: float,
 ) -> None:
-    """Read exactly ``len(view)`` bytes; the descriptor is non-blocking."""
-    got = 0
+    """Read into ``view`` from ``got`` to its end; the descriptor is non-blocking.
+    Nothing at all for ``idle_seconds``: :class:`BodyTimeout`."""
     idle_since = time.monotonic()
     while got < len(view):
         try:
@@ -270,8 +331,9 @@ def _fill(
         except (BlockingIOError, InterruptedError):
             if stop.is_set():
                 raise _Stopped() from None
-            if not poller.poll(_POLL_MS) and time.monotonic() - idle_since > idle_seconds:
+            if time.monotonic() - idle_since > idle_seconds:
                 raise BodyTimeout(idle_seconds) from None
+            poller.poll(_POLL_MS)
             continue
         except (ConnectionResetError, BrokenPipeError):
             raise ClientDisconnect() from None
@@ -279,28 +341,6 @@ def _fill(
             raise ClientDisconnect()
         got += n
         idle_since = time.monotonic()
-
-
-def _hash_loop(
-    sink: Sink,
-    to_hash: queue.SimpleQueue[memoryview | None],
-    free: queue.SimpleQueue[bytearray],
-) -> None:
-    """Hash each buffer in order and give it back; after a failure keep giving them
-    back (the reader may be waiting for one), then raise."""
-    error: BaseException | None = None
-    while (view := to_hash.get()) is not None:
-        if error is None:
-            try:
-                sink.hash(view)
-            except BaseException as exc:
-                error = exc
-        buffer = view.obj
-        assert isinstance(buffer, bytearray)
-        view.release()
-        free.put(buffer)
-    if error is not None:
-        raise error
 
 
 def fresh_parser(protocol: Any) -> Any:

@@ -26,4 +26,4 @@ def open_blob_store(settings: Settings) -> BlobStore:
         return S3BlobStore(S3Location.parse(where), client, settings.data_dir / "scratch")
     if where and "://" in where:
         raise ValueError(f"blob_store: {where!r} is neither a folder nor s3://bucket/prefix")
-    return LocalBlobStore(Path(where) if where else settings.blob_dir)
+    return LocalBlobStore(Path(where) if where else settings.blob_dir, direct=settings.direct_io)

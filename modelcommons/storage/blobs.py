@@ -189,10 +189,12 @@ class BlobStore(Protocol):
 class LocalBlobStore:
     """Blobs as files under ``root/objects/ab/cd/<sha256>``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, direct: bool = True) -> None:
         from .multipart import HashChains
 
         self.root = root
+        #: Uploads write their aligned blocks past the page cache (``direct.py``).
+        self.direct = direct
         self.objects = root / "objects"
         self.staging = root / "staging"
         self.quarantine_dir = root / "quarantine"
@@ -207,7 +209,8 @@ class LocalBlobStore:
         return self.objects / sha256[:2] / sha256[2:4] / sha256
 
     def stage(self) -> LocalStagedBlob:
-        return LocalStagedBlob.create(self.staging / f"up-{secrets.token_hex(12)}")
+        path = self.staging / f"up-{secrets.token_hex(12)}"
+        return LocalStagedBlob.create(path, direct=self.direct)
 
     def multipart(self, upload_id: str) -> LocalMultipartUpload:
         from .multipart import LocalMultipartUpload

@@ -55,8 +55,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import BadRequest, Conflict
+from .direct import DirectWrites
 from .staging import LocalStagedBlob
-from .writeback import Writeback, write_all
+from .writeback import Writeback, write_at
 
 if TYPE_CHECKING:
     from .blobs import LocalBlobStore
@@ -151,6 +152,7 @@ class PartWriter:
         self.assembly = assembly
         self._hasher = hasher
         self._fd = fd
+        self._direct = DirectWrites(fd) if upload.store.direct else None
         self._lock = threading.Lock()
         self._writeback = Writeback(offset)
 
@@ -161,7 +163,8 @@ class PartWriter:
         with self._lock:
             if self._fd < 0:
                 raise ValueError("the part file is closed")
-            self.written += write_all(self._fd, chunks, self.offset + self.written)
+            at = self.offset + self.written
+            self.written += write_at(self._fd, chunks, at, self._direct)
             if self.assembly is not None:  # a part file is copied, then deleted
                 self._writeback.wrote(self._fd, self.offset + self.written)
 
@@ -175,6 +178,8 @@ class PartWriter:
 
     def _close(self) -> None:
         with self._lock:  # waits for a write still running on a worker thread
+            if self._direct is not None:
+                self._direct.close()
             if self._fd >= 0:
                 os.close(self._fd)  # also releases the assembly's flock
                 self._fd = -1

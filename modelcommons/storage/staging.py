@@ -1,5 +1,6 @@
 """A blob being written: a staging file and the one descriptor that writes to it,
-hashed as it is written (the local store's :class:`~modelcommons.storage.blobs.StagedBlob`)."""
+hashed as it is written (the local store's :class:`~modelcommons.storage.blobs.StagedBlob`).
+Aligned blocks may go past the page cache (``direct.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .writeback import Writeback, write_all
+from .direct import DirectWrites
+from .writeback import Writeback, write_at
 
 #: How a staging file is opened: created here, never an existing file, never inherited.
 NEW_FILE = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
@@ -24,18 +26,22 @@ class LocalStagedBlob:
     landing in whatever file reuses the descriptor number.
     """
 
-    def __init__(self, path: Path, fd: int | None = None) -> None:
+    def __init__(self, path: Path, fd: int | None = None, *, direct: bool = False) -> None:
         self.path = path
         self._fd = fd if fd is not None else os.open(path, NEW_FILE, 0o600)
+        #: Where aligned blocks go straight to the device, when ``direct`` and possible.
+        self._direct = DirectWrites(self._fd) if direct else None
         self._lock = threading.Lock()
         self._hash = hashlib.sha256()
         self._size = 0
         self._writeback = Writeback()
 
     @classmethod
-    def create(cls, path: Path) -> LocalStagedBlob:
-        """A new file at ``path``; fails if anything is there already."""
-        return cls(path)
+    def create(cls, path: Path, *, direct: bool = False) -> LocalStagedBlob:
+        """A new file at ``path``; fails if anything is there already. With
+        ``direct``, for a blob not read back soon, whole aligned blocks skip the
+        page cache."""
+        return cls(path, direct=direct)
 
     def write(self, data: bytes) -> None:
         self.append(data)
@@ -48,7 +54,7 @@ class LocalStagedBlob:
         with self._lock:
             if self._fd < 0:
                 raise ValueError(f"{self.path.name} is closed")
-            self._size += write_all(self._fd, chunks)
+            self._size += write_at(self._fd, chunks, self._size, self._direct)
             self._writeback.wrote(self._fd, self._size)
 
     def hash(self, data: bytes | memoryview) -> None:
@@ -74,14 +80,18 @@ class LocalStagedBlob:
             os.fsync(self._fd)
             # A fresh age for garbage collection: the upload is about to use it.
             os.utime(self._fd)
-            os.close(self._fd)
-            self._fd = -1
+            self._close()
 
     def close(self) -> None:
         with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+            self._close()
+
+    def _close(self) -> None:
+        if self._direct is not None:
+            self._direct.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def discard(self) -> None:
         self.close()
@@ -90,5 +100,4 @@ class LocalStagedBlob:
 
     def __del__(self) -> None:
         if getattr(self, "_fd", -1) >= 0:
-            os.close(self._fd)
-            self._fd = -1
+            self._close()

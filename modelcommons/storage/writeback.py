@@ -21,6 +21,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from .direct import DirectWrites
+
 #: Start writeback once this much has been written since the last start.
 WINDOW_BYTES = 8 * 1024 * 1024
 SYNC_FILE_RANGE_WRITE = 2
@@ -85,4 +87,33 @@ def write_all(fd: int, chunks: Sequence[bytes | memoryview], offset: int | None 
             n -= len(views.pop(0))
         if n:
             views[0] = views[0][n:]
+    return total
+
+
+def write_at(
+    fd: int, chunks: Sequence[bytes | memoryview], offset: int, direct: DirectWrites | None
+) -> int:
+    """:func:`write_all` at ``offset``, except that the aligned blocks of each buffer
+    go straight to the device through ``direct`` where it can take them. Returns
+    the bytes written."""
+    total = 0
+    run: list[memoryview] = []  # contiguous buffered bytes, for one writev at run_at
+    run_at = offset
+    for chunk in chunks:
+        view = memoryview(chunk)
+        at = offset + total
+        total += len(view)
+        sent = direct.write(view, at) if direct is not None else 0
+        if sent:
+            if run:
+                write_all(fd, run, run_at)
+                run = []
+            view = view[sent:]
+            at += sent
+        if len(view):
+            if not run:
+                run_at = at
+            run.append(view)
+    if run:
+        write_all(fd, run, run_at)
     return total
