@@ -99,8 +99,9 @@ class Settings:
     max_header_bytes: int = 64 * 1024
     max_headers: int = 100
     #: Uploads (LFS PUTs and parts, xorbs, shards) read straight from the socket by
-    #: worker threads, at most this many at a time (each holds up to two threads
-    #: while its client sends); the rest take uvicorn's slower path. 0: never.
+    #: worker threads, at most this many at a time (each holds up to three threads
+    #: and 8 MiB of buffers while its client sends); the rest take uvicorn's slower
+    #: path. 0: never.
     socket_body_slots: int = 8
     #: Such an upload that receives no byte for this long is given up (408).
     body_idle_timeout_seconds: int = 60

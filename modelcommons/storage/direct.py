@@ -5,14 +5,15 @@ A buffered write copies every byte once more, from the request's buffer into the
 page cache, and those pages must then be found, dirtied and written back. For an
 upload that is stored and not read again soon, that copy is most of what the
 write costs: measured on the 2-core machine of ``benchmarks/RESULTS.md``, writing
-1 GiB in 2 MiB buffers took 0.26-3.4 CPU-seconds through the page cache (the
-high end when the kernel had to find fresh pages) and 0.07-0.14 with
-``O_DIRECT`` (``benchmarks/README.md``, "Notes on the upload figures"). The
+1 GiB in 2 MiB buffers took 0.26-2.1 CPU-seconds through the page cache, 0.5-3.4
+with early writeback (the high ends when the kernel had to find fresh pages), and
+0.07-0.14 with ``O_DIRECT`` (``benchmarks/README.md``, "Notes on the upload
+figures"). The
 socket body reader (``server/bodies.py``) fills page-aligned buffers whose
 boundaries fall on multiples of their size, so all but an upload's last few
 kilobytes take this path.
 
-An :class:`DirectWrites` is a second descriptor on a file already open for
+A :class:`DirectWrites` is a second descriptor on a file already open for
 writing, reopened through ``/proc/self/fd`` so that it follows the file, not its
 name (multipart assemblies are renamed while written). Where that fails (no
 ``/proc``, a filesystem without direct I/O), or where the kernel refuses a direct
