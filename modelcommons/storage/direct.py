@@ -8,10 +8,9 @@ write costs: measured on the 2-core machine of ``benchmarks/RESULTS.md``, writin
 1 GiB in 2 MiB buffers took 0.26-2.1 CPU-seconds through the page cache, 0.5-3.4
 with early writeback (the high ends when the kernel had to find fresh pages), and
 0.07-0.14 with ``O_DIRECT`` (``benchmarks/README.md``, "Notes on the upload
-figures"). The
-socket body reader (``server/bodies.py``) fills page-aligned buffers whose
-boundaries fall on multiples of their size, so all but an upload's last few
-kilobytes take this path.
+figures"). The socket body reader (``server/bodies.py``) fills page-aligned
+buffers whose boundaries fall on multiples of their size, so all but an upload's
+last few kilobytes take this path.
 
 A :class:`DirectWrites` is a second descriptor on a file already open for
 writing, reopened through ``/proc/self/fd`` so that it follows the file, not its
