@@ -74,8 +74,8 @@ def test_aligned_blocks_go_to_the_device_and_the_tail_through_the_cache(
     fd, path = new_file
     data = os.urandom(4 * MiB + 1234)
     direct = DirectWrites(fd)
-    assert direct.active
     assert write_at(fd, [_aligned_buffer(data)], 0, direct) == len(data)
+    assert direct.active
     os.fsync(fd)
     assert path.read_bytes() == data
     # Read back (that filled the cache): drop it, then count what writing leaves.
@@ -125,9 +125,9 @@ def test_without_a_descriptor_to_reopen_every_write_is_buffered(
     spare = os.dup(fd)
     os.close(spare)  # a number that names no open file: /proc/self/fd has nothing
     direct = DirectWrites(spare)
-    assert not direct.active
     data = _aligned_buffer(os.urandom(4 * ALIGN))
     assert direct.write(data, 0) == 0
+    assert not direct.active
     assert write_at(fd, [data], 0, direct) == len(data)
     assert path.read_bytes() == bytes(data)
 
@@ -167,3 +167,28 @@ def test_staged_blobs_and_multipart_parts_store_the_same_bytes(
     blobs.promote(assembled, digest)
     stored = blobs.local_path(digest)
     assert stored is not None and stored.read_bytes() == other
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_blob_that_gets_no_aligned_block_holds_one_descriptor(tmp_path: Path) -> None:
+    """A commit holds every staged blob of its inline files open at once (10,000 in
+    ``test_web_pages.py``): small files, and bytes that are not page-aligned, must
+    not cost a second descriptor each."""
+    blobs = LocalBlobStore(tmp_path, direct=True)
+    before = _open_descriptors()
+    staged = [blobs.stage() for _ in range(50)]
+    for i, blob in enumerate(staged):
+        blob.write(f"file {i}\n".encode())
+        blob.writev([os.urandom(3 * ALIGN)])  # large, but read-only bytes
+    assert _open_descriptors() - before == 50
+    staged[0].writev([_aligned_buffer(os.urandom(2 * ALIGN))])
+    assert _open_descriptors() - before == 50  # the offset is off a block
+    big = blobs.stage()
+    big.writev([_aligned_buffer(os.urandom(2 * ALIGN))])
+    assert _open_descriptors() - before == 52  # this one went direct
+    for blob in [*staged, big]:
+        blob.discard()
+    assert _open_descriptors() == before

@@ -13,8 +13,9 @@ buffers whose boundaries fall on multiples of their size, so all but an upload's
 last few kilobytes take this path.
 
 A :class:`DirectWrites` is a second descriptor on a file already open for
-writing, reopened through ``/proc/self/fd`` so that it follows the file, not its
-name (multipart assemblies are renamed while written). Where that fails (no
+writing, reopened through ``/proc/self/fd`` at the first write that can use it, so
+that it follows the file, not its name (multipart assemblies are renamed while
+written). Where that fails (no
 ``/proc``, a filesystem without direct I/O), or where the kernel refuses a direct
 write as misaligned, writes go through the page cache as before: the bytes are
 the same either way, and so is the final ``fsync`` that makes them durable.
@@ -46,32 +47,43 @@ def _address(view: memoryview) -> int | None:
 class DirectWrites:
     """A file's ``O_DIRECT`` descriptor, for the aligned blocks of what is written.
 
-    Not thread-safe: the owner (a staged blob, a part writer) calls it under the
-    lock that guards its own descriptor.
+    The descriptor is opened at the first write that can use it, so a file that
+    never gets a whole aligned block (a small file, bytes decoded from a commit's
+    inline content) costs no second descriptor: a commit of 10,000 small files
+    holds 10,000 staged blobs open at once. Not thread-safe: the owner (a staged
+    blob, a part writer) calls it under the lock that guards its own descriptor.
     """
 
     def __init__(self, fd: int) -> None:
-        self._fd = -1
-        if not _O_DIRECT:
-            return
-        try:
-            self._fd = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | _O_DIRECT | os.O_CLOEXEC)
-        except OSError:
-            self._fd = -1  # no /proc, or a filesystem that does not do direct I/O
+        self._target = fd
+        #: None until the first write that could use it; -1 when unavailable or closed.
+        self._fd: int | None = None if _O_DIRECT else -1
 
     @property
     def active(self) -> bool:
-        return self._fd >= 0
+        """Whether the direct descriptor is open (some write has gone through it)."""
+        return self._fd is not None and self._fd >= 0
+
+    def _open(self) -> int:
+        try:
+            flags = os.O_WRONLY | _O_DIRECT | os.O_CLOEXEC
+            return os.open(f"/proc/self/fd/{self._target}", flags)
+        except OSError:
+            return -1  # no /proc, or a filesystem that does not do direct I/O
 
     def write(self, view: memoryview, offset: int) -> int:
         """Write the longest aligned head of ``view`` at ``offset`` straight to the
         device; returns how many bytes went (0 when none could). The caller writes
         the rest through the page cache."""
-        if self._fd < 0 or offset % ALIGN or len(view) < ALIGN:
+        if self._fd == -1 or offset % ALIGN or len(view) < ALIGN:
             return 0
         address = _address(view)
         if address is None or address % ALIGN:
             return 0
+        if self._fd is None:
+            self._fd = self._open()
+            if self._fd < 0:
+                return 0
         length = len(view) - len(view) % ALIGN
         done = 0
         try:
@@ -87,9 +99,9 @@ class DirectWrites:
         return done
 
     def close(self) -> None:
-        if self._fd >= 0:
+        if self._fd is not None and self._fd >= 0:
             os.close(self._fd)
-            self._fd = -1
+        self._fd = -1
 
     def __del__(self) -> None:
         self.close()
