@@ -44,7 +44,7 @@ import queue
 import select
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import httptools
@@ -231,7 +231,7 @@ def _pump(
     def write(view: memoryview) -> None:
         sink.writev([view])
 
-    stages = []
+    stages: list[concurrent.futures.Future[None]] = []
     if hashing:
         to_hash: _Queue = queue.SimpleQueue()
         stages.append(bodies.submit(_stage, write, to_write, to_hash, None, stop))
@@ -253,7 +253,7 @@ def _pump(
 
 
 def _stage(
-    work: Any,
+    work: Callable[[memoryview], None],
     inbox: _Queue,
     outbox: _Queue | None,
     free: queue.SimpleQueue[mmap.mmap] | None,

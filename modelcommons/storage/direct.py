@@ -15,10 +15,10 @@ last few kilobytes take this path.
 A :class:`DirectWrites` is a second descriptor on a file already open for
 writing, reopened through ``/proc/self/fd`` at the first write that can use it, so
 that it follows the file, not its name (multipart assemblies are renamed while
-written). Where that fails (no
-``/proc``, a filesystem without direct I/O), or where the kernel refuses a direct
-write as misaligned, writes go through the page cache as before: the bytes are
-the same either way, and so is the final ``fsync`` that makes them durable.
+written). Where that fails (no ``/proc``, a filesystem without direct I/O), or
+where the kernel refuses a direct write as misaligned, writes go through the page
+cache as before: the bytes are the same either way, and so is the final ``fsync``
+that makes them durable.
 
 Linux only: elsewhere ``os.O_DIRECT`` does not exist and nothing here is used.
 """
