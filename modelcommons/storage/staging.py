@@ -1,6 +1,7 @@
-"""A blob being written: a staging file and the one descriptor that writes to it,
+"""A blob being written: a staging file and the descriptor that writes to it,
 hashed as it is written (the local store's :class:`~modelcommons.storage.blobs.StagedBlob`).
-Aligned blocks may go past the page cache (``direct.py``)."""
+Aligned blocks may go past the page cache, through a second descriptor opened from
+the first (``direct.py``)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ NEW_FILE = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
 class LocalStagedBlob:
-    """A staging file and the one descriptor that writes to it.
+    """A staging file and the descriptor that writes to it (and, for aligned
+    blocks, the ``O_DIRECT`` one opened from it).
 
-    The descriptor is guarded by a lock: ``close`` waits for a write that is
-    running on a worker thread, and a write after ``close`` fails instead of
-    landing in whatever file reuses the descriptor number.
+    Both are guarded by one lock: ``close`` waits for a write that is running on
+    a worker thread, and a write after ``close`` fails instead of landing in
+    whatever file reuses the descriptor number.
     """
 
     def __init__(self, path: Path, fd: int | None = None, *, direct: bool = False) -> None:
